@@ -1,0 +1,109 @@
+"""Stable, machine-readable codes, grouped by the layer that emits them.
+
+Values are part of the public contract: clients and dashboards parse them. Add members, never
+rename or reuse one; a retired code stays listed with "(retired)" in its description.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class _Code(enum.StrEnum):
+    """A code whose value is its name, with a one-line description."""
+
+    @property
+    def description(self) -> str:
+        """One line saying what the code means."""
+        return _DESCRIPTIONS[self]
+
+
+class Reason(_Code):
+    """Why the gate accepted or rejected a request (`Decision.reason`)."""
+
+    ACCEPTED = "ACCEPTED"
+    PHASE_HALTED = "PHASE_HALTED"
+    INSTRUMENT_HALTED = "INSTRUMENT_HALTED"
+    ACTION_NOT_ALLOWED = "ACTION_NOT_ALLOWED"
+    ORIGIN_NOT_ALLOWED = "ORIGIN_NOT_ALLOWED"
+    ORDER_TYPE_NOT_ALLOWED = "ORDER_TYPE_NOT_ALLOWED"
+    TIME_IN_FORCE_NOT_ALLOWED = "TIME_IN_FORCE_NOT_ALLOWED"
+    POST_ONLY_REQUIRED = "POST_ONLY_REQUIRED"
+    REDUCE_ONLY_REQUIRED = "REDUCE_ONLY_REQUIRED"
+
+
+class ProblemCode(_Code):
+    """What is wrong with a policy definition (`Problem.code`)."""
+
+    INVALID_NAME = "INVALID_NAME"
+    INVALID_VALUE = "INVALID_VALUE"
+    DUPLICATE_PHASE = "DUPLICATE_PHASE"
+    UNKNOWN_PHASE = "UNKNOWN_PHASE"
+    DUPLICATE_TRIGGER = "DUPLICATE_TRIGGER"
+    UNREACHABLE_PHASE = "UNREACHABLE_PHASE"
+    NORMAL_UNREACHABLE = "NORMAL_UNREACHABLE"
+    NO_PATH_TO_HALT = "NO_PATH_TO_HALT"
+    MISSING_HALT_TRIGGER = "MISSING_HALT_TRIGGER"
+    HALT_SKIPS_PRE_OPEN = "HALT_SKIPS_PRE_OPEN"
+    IMMEDIATE_EXECUTION_WITHOUT_MATCHING = "IMMEDIATE_EXECUTION_WITHOUT_MATCHING"
+    CANCEL_NOT_ACCEPTED = "CANCEL_NOT_ACCEPTED"
+    CAPABILITY_WITHOUT_MATCHING = "CAPABILITY_WITHOUT_MATCHING"
+    UNSAFE_FAIL_SAFE = "UNSAFE_FAIL_SAFE"
+    GUARDED_TIGHTENING = "GUARDED_TIGHTENING"
+
+
+class RefusalCode(_Code):
+    """Why the controller refused a transition (`TransitionRefused.code`)."""
+
+    UNKNOWN_TRIGGER = "UNKNOWN_TRIGGER"
+    TRANSITION_NOT_ALLOWED = "TRANSITION_NOT_ALLOWED"
+    GUARD_REJECTED = "GUARD_REJECTED"
+    GUARD_FAILED = "GUARD_FAILED"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    JOURNAL_FAILED = "JOURNAL_FAILED"
+    STALE_VERSION = "STALE_VERSION"
+    PHASE_MISMATCH = "PHASE_MISMATCH"
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+
+
+_DESCRIPTIONS: dict[_Code, str] = {
+    Reason.ACCEPTED: "The request is allowed in the current phase.",
+    Reason.PHASE_HALTED: "The venue is in a phase that accepts no order entry of this kind.",
+    Reason.INSTRUMENT_HALTED: "The instrument is in a phase that accepts no order entry of this kind.",
+    Reason.ACTION_NOT_ALLOWED: "The phase does not accept this action (e.g. deposits while degraded).",
+    Reason.ORIGIN_NOT_ALLOWED: "The phase does not accept requests from this origin.",
+    Reason.ORDER_TYPE_NOT_ALLOWED: "The phase does not accept this order type.",
+    Reason.TIME_IN_FORCE_NOT_ALLOWED: "The phase does not accept this time in force.",
+    Reason.POST_ONLY_REQUIRED: "The phase accepts only post-only orders.",
+    Reason.REDUCE_ONLY_REQUIRED: "The phase accepts only reduce-only orders.",
+    ProblemCode.INVALID_NAME: "A phase or trigger name is not a valid identifier or is reserved.",
+    ProblemCode.INVALID_VALUE: "A policy field holds a value of the wrong type.",
+    ProblemCode.DUPLICATE_PHASE: "Two phases share a name.",
+    ProblemCode.UNKNOWN_PHASE: "A transition or setting names a phase the policy does not define.",
+    ProblemCode.DUPLICATE_TRIGGER: "One trigger is defined twice from the same source phase.",
+    ProblemCode.UNREACHABLE_PHASE: "No path leads from the initial phase to this phase.",
+    ProblemCode.NORMAL_UNREACHABLE: "No path leads from this phase back to the normal phase.",
+    ProblemCode.NO_PATH_TO_HALT: "No path leads from this phase to the fail-safe (halt) phase.",
+    ProblemCode.MISSING_HALT_TRIGGER: "This phase has no halt trigger straight to the fail-safe phase.",
+    ProblemCode.HALT_SKIPS_PRE_OPEN: (
+        "A path from the fail-safe phase reaches a matching phase without a pre-open phase."
+    ),
+    ProblemCode.IMMEDIATE_EXECUTION_WITHOUT_MATCHING: (
+        "A non-matching phase accepts a request that needs immediate execution."
+    ),
+    ProblemCode.CANCEL_NOT_ACCEPTED: "A phase accepts new orders from an origin but not its cancels.",
+    ProblemCode.CAPABILITY_WITHOUT_MATCHING: (
+        "A non-matching phase lets stops trigger or liquidations run."
+    ),
+    ProblemCode.UNSAFE_FAIL_SAFE: "The fail-safe phase matches orders or accepts new orders.",
+    ProblemCode.GUARDED_TIGHTENING: "A tightening transition has guards; tightening must never block.",
+    RefusalCode.UNKNOWN_TRIGGER: "The policy defines no such trigger.",
+    RefusalCode.TRANSITION_NOT_ALLOWED: "The trigger does not lead anywhere from the current phase.",
+    RefusalCode.GUARD_REJECTED: "A guard of the transition returned false.",
+    RefusalCode.GUARD_FAILED: "A guard of the transition raised; the transition fails closed.",
+    RefusalCode.UNAUTHORIZED: "The actor may not fire this trigger.",
+    RefusalCode.JOURNAL_FAILED: "The write-ahead record of a relaxing transition could not be written.",
+    RefusalCode.STALE_VERSION: "An applied record's version is not newer than the current version.",
+    RefusalCode.PHASE_MISMATCH: "An applied record starts from a phase other than the current one.",
+    RefusalCode.INVALID_ARGUMENT: "An argument (actor, reason, scope, trigger) is missing or mistyped.",
+}

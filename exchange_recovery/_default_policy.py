@@ -1,0 +1,97 @@
+"""The default policy, modelled on the phased restart of 18 December 2022."""
+
+from __future__ import annotations
+
+from ._model import Action, OrderType, Origin, TimeInForce
+from ._policy import Acceptance, PhaseSpec, Policy, TransitionSpec
+
+_NOT_LIQUIDATION = frozenset(Origin) - {Origin.LIQUIDATION}
+
+
+def default_policy() -> Policy:
+    """The December-2022-style policy: NORMAL, DEGRADED, HALTED, PRE_OPEN, FULL_OPEN.
+
+    - ``HALTED`` accepts no order entry (adding margin only: it lowers risk).
+    - ``PRE_OPEN`` accepts cancels, mass cancels, adding margin, and post-only limit GTC/GTD orders
+      (new and amend) from any origin but the liquidation engine; nothing matches.
+    - ``FULL_OPEN`` matches again and accepts all order entry, but removing margin stays refused,
+      liquidations and stop triggers stay off, and liquidation-engine orders are deferred until
+      ``NORMAL``.
+    - ``DEGRADED`` keeps trading but refuses market and stop orders (new or amended), deposits
+      and withdrawals.
+
+    Transitions: ``degrade`` NORMAL/FULL_OPEN -> DEGRADED, ``recover`` DEGRADED -> NORMAL,
+    ``halt`` from every other phase -> HALTED, ``pre_open`` HALTED -> PRE_OPEN, ``open``
+    PRE_OPEN -> FULL_OPEN, ``normalize`` FULL_OPEN -> NORMAL.
+
+    Example:
+        >>> from exchange_recovery import Request, OrderType
+        >>> policy = default_policy()
+        >>> policy.evaluate("PRE_OPEN", Request.new_order("BTC-USDT", OrderType.MARKET))[0].name
+        'ORDER_TYPE_NOT_ALLOWED'
+    """
+    phases = (
+        PhaseSpec(
+            "NORMAL", Acceptance.everything(), matching=True, stop_triggers=True,
+            liquidations=True, description="Business as usual: everything is accepted.",
+        ),
+        PhaseSpec(
+            "DEGRADED",
+            Acceptance(
+                actions=frozenset(Action) - {Action.DEPOSIT, Action.WITHDRAWAL},
+                order_types={OrderType.LIMIT},
+            ),
+            matching=True, stop_triggers=True, liquidations=True,
+            description="Thin, laggy venue: limit orders only, no transfers.",
+        ),
+        PhaseSpec(
+            "HALTED",
+            Acceptance(actions={Action.ADD_MARGIN}, origins=_NOT_LIQUIDATION),
+            matching=False,
+            description="Fail-safe: no order entry, no matching; margin may still be added.",
+        ),
+        PhaseSpec(
+            "PRE_OPEN",
+            Acceptance(
+                actions={Action.NEW_ORDER, Action.AMEND, Action.CANCEL, Action.MASS_CANCEL,
+                         Action.ADD_MARGIN},
+                order_types={OrderType.LIMIT},
+                time_in_force={TimeInForce.GTC, TimeInForce.GTD},
+                origins=_NOT_LIQUIDATION,
+                post_only=True,
+            ),
+            matching=False,
+            description="Book rebuild: post-only limit orders, cancels, adding margin; no matching.",
+        ),
+        PhaseSpec(
+            "FULL_OPEN",
+            Acceptance(
+                actions=frozenset(Action) - {Action.REMOVE_MARGIN},
+                origins=_NOT_LIQUIDATION,
+            ),
+            matching=True,
+            description="Matching resumes; liquidations and stop triggers stay off until NORMAL.",
+        ),
+    )
+    transitions = (
+        TransitionSpec("degrade", "NORMAL", "DEGRADED"),
+        TransitionSpec("recover", "DEGRADED", "NORMAL"),
+        TransitionSpec("halt", "NORMAL", "HALTED"),
+        TransitionSpec("halt", "DEGRADED", "HALTED"),
+        TransitionSpec("halt", "PRE_OPEN", "HALTED"),
+        TransitionSpec("halt", "FULL_OPEN", "HALTED"),
+        TransitionSpec("pre_open", "HALTED", "PRE_OPEN"),
+        TransitionSpec("open", "PRE_OPEN", "FULL_OPEN"),
+        TransitionSpec("normalize", "FULL_OPEN", "NORMAL"),
+        TransitionSpec("degrade", "FULL_OPEN", "DEGRADED"),
+    )
+    return Policy(
+        name="default",
+        phases=phases,
+        transitions=transitions,
+        initial="NORMAL",
+        normal="NORMAL",
+        fail_safe="HALTED",
+        halt_trigger="halt",
+        description="Phased restart modelled on the 18 Dec 2022 outage and reopen.",
+    )

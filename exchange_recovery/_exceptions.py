@@ -1,0 +1,68 @@
+"""The library's exceptions: misuse is an exception, a refusal of an order is a `Decision`.
+
+```
+ExchangeRecoveryError
+├── InvalidRequestError      (also ValueError)    a request field is missing, mistyped or inconsistent
+├── InvalidPolicyError       (also ValueError)    a policy definition has problems (all are listed)
+├── ConfigurationError       (also ValueError)    a controller, gate or actor got unusable arguments
+└── TransitionRefused        (also RuntimeError)  a phase transition was refused; nothing changed
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._codes import ProblemCode, RefusalCode
+    from ._policy import Problem
+
+
+class ExchangeRecoveryError(Exception):
+    """Base class of every exception this library raises on purpose."""
+
+
+class InvalidRequestError(ExchangeRecoveryError, ValueError):
+    """A request field is missing, of the wrong type, or inconsistent with another field."""
+
+    def __init__(self, field: str, value: object, expected: str) -> None:
+        self.field = field
+        self.value = value
+        self.expected = expected
+        msg = f"invalid request field {field!r}: got {value!r}, expected {expected}"
+        super().__init__(msg)
+
+
+class InvalidPolicyError(ExchangeRecoveryError, ValueError):
+    """A policy definition failed validation; `problems` lists every problem found."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        msg = f"policy has {len(self.problems)} problem(s):\n{lines}"
+        super().__init__(msg)
+
+    @property
+    def codes(self) -> frozenset[ProblemCode]:
+        """The distinct problem codes, for tests and scripts."""
+        return frozenset(p.code for p in self.problems)
+
+
+class ConfigurationError(ExchangeRecoveryError, ValueError):
+    """A controller, gate or actor was given arguments of the wrong type or that cannot work."""
+
+
+class TransitionRefused(ExchangeRecoveryError, RuntimeError):
+    """A phase transition was refused; the phase, version and journal are unchanged."""
+
+    def __init__(
+        self, code: RefusalCode, *, scope: str, phase: str, trigger: str, detail: str
+    ) -> None:
+        self.code = code
+        self.scope = scope
+        self.phase = phase
+        self.trigger = trigger
+        self.detail = detail
+        msg = f"{code.value}: scope={scope} phase={phase} trigger={trigger} {detail}".rstrip()
+        super().__init__(msg)
