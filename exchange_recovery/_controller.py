@@ -37,8 +37,9 @@ from ._policy import Policy, TransitionSpec
 Guard = Callable[[TransitionContext], bool]
 """A guard: returns True to let a transition happen. Raising refuses it (fails closed)."""
 
-Authorizer = Callable[[TransitionContext], None]
-"""Called before every transition; raises `TransitionRefused` (UNAUTHORIZED) to refuse it."""
+Authorizer = Callable[[TransitionContext], bool | None]
+"""Called before every transition; raises `TransitionRefused` (UNAUTHORIZED) or returns False
+to refuse it (anything but None or True refuses: an authorizer fails closed)."""
 
 Clock = Callable[[], float]
 """Seconds since the epoch; injectable so tests and simulations control time."""
@@ -214,14 +215,15 @@ class Controller:
             current = self._own_phase(record.scope)
             if record.version <= self._version:
                 self._refuse(RefusalCode.STALE_VERSION, record.scope, current, record.trigger,
-                             f"version={record.version} current={self._version}", record.actor)
+                             f"version={record.version} current={self._version}", record.actor,
+                             record.reason)
             if record.source != current:
                 self._refuse(RefusalCode.PHASE_MISMATCH, record.scope, current, record.trigger,
-                             f"source={record.source}", record.actor)
+                             f"source={record.source}", record.actor, record.reason)
             spec = self._policy.transition(current, record.trigger)
             if spec is None or spec.dest != record.dest:
                 self._refuse(RefusalCode.TRANSITION_NOT_ALLOWED, record.scope, current,
-                             record.trigger, f"dest={record.dest}", record.actor)
+                             record.trigger, f"dest={record.dest}", record.actor, record.reason)
             ctx = TransitionContext(record.scope, current, record.dest, record.trigger,
                                     Actor(record.actor), record.reason, record.timestamp,
                                     self.entered_at(record.scope), record.relaxing, record.version)
@@ -246,18 +248,21 @@ class Controller:
 
     def _own_phase(self, scope: str) -> str:
         model = self._scopes.get(scope)
-        return model.state if model is not None else self._policy.initial
+        # An instrument without a phase of its own adds no restriction to the venue's: it is in
+        # the normal phase (not the initial one, which may be the fail-safe phase).
+        return model.state if model is not None else self._policy.normal
 
     def _fire(self, trigger: str, actor: Actor, reason: str, scope: str) -> TransitionRecord:
         source = self._own_phase(scope)
         if trigger not in self._policy.triggers:
             self._refuse(RefusalCode.UNKNOWN_TRIGGER, scope, source, trigger,
-                         f"known triggers: {', '.join(sorted(self._policy.triggers))}", actor.name)
+                         f"known triggers: {', '.join(sorted(self._policy.triggers))}", actor.name,
+                         reason)
         spec = self._policy.transition(source, trigger)
         if spec is None:
             self._refuse(RefusalCode.TRANSITION_NOT_ALLOWED, scope, source, trigger,
                          f"from {source} the policy allows: {', '.join(self.triggers(scope))}",
-                         actor.name)
+                         actor.name, reason)
         ctx = TransitionContext(scope, source, spec.dest, trigger, actor, reason, self._clock(),
                                 self.entered_at(scope), self._policy.is_relaxing(source, spec.dest),
                                 self._version + 1)
@@ -268,13 +273,16 @@ class Controller:
     def _authorize(self, ctx: TransitionContext) -> None:
         assert self._authorizer is not None  # noqa: S101 - checked by the caller
         try:
-            self._authorizer(ctx)
+            verdict = self._authorizer(ctx)
         except TransitionRefused as refusal:
             self._log_refusal(refusal, ctx.actor.name, ctx.reason)
             raise
         except Exception as exc:
             self._refuse(RefusalCode.UNAUTHORIZED, ctx.scope, ctx.source, ctx.trigger,
-                         f"authorizer raised {exc!r}", ctx.actor.name, cause=exc)
+                         f"authorizer raised {exc!r}", ctx.actor.name, ctx.reason, cause=exc)
+        if verdict is not None and verdict is not True:  # a predicate saying no: fail closed
+            self._refuse(RefusalCode.UNAUTHORIZED, ctx.scope, ctx.source, ctx.trigger,
+                         f"authorizer returned {verdict!r}", ctx.actor.name, ctx.reason)
 
     def _run(self, ctx: TransitionContext) -> TransitionRecord:
         """Fire `ctx` through the machine; translate failures into refusals."""
@@ -287,18 +295,18 @@ class Controller:
             self._undo_scope(new_scope, model)
             self._refuse(RefusalCode.GUARD_FAILED, ctx.scope, ctx.source, ctx.trigger,
                          f"guard={exc.guard} raised {exc.__cause__!r}", ctx.actor.name,
-                         cause=exc.__cause__)
+                         ctx.reason, cause=exc.__cause__)
         except _JournalFailed as exc:
             self._undo_scope(new_scope, model)
             self._refuse(RefusalCode.JOURNAL_FAILED, ctx.scope, ctx.source, ctx.trigger,
                          f"write-ahead failed: {exc.__cause__!r}", ctx.actor.name,
-                         cause=exc.__cause__)
+                         ctx.reason, cause=exc.__cause__)
         finally:
             self._pending = None
         if not done:
             self._undo_scope(new_scope, model)
             self._refuse(RefusalCode.GUARD_REJECTED, ctx.scope, ctx.source, ctx.trigger,
-                         f"guard={self._rejected_by}", ctx.actor.name)
+                         f"guard={self._rejected_by}", ctx.actor.name, ctx.reason)
         return ctx.record()
 
     def _add_scope(self, scope: str, phase: str) -> _ScopeModel:
@@ -360,12 +368,12 @@ class Controller:
                        version=ctx.version, relaxing=ctx.relaxing)
 
     def _refuse(self, code: RefusalCode, scope: str, phase: str, trigger: str, detail: str,
-                actor: str, cause: BaseException | None = None) -> NoReturn:
+                actor: str, reason: str, cause: BaseException | None = None) -> NoReturn:
         refusal = TransitionRefused(code, scope=scope, phase=phase, trigger=trigger, detail=detail)
-        self._log_refusal(refusal, actor, None)
+        self._log_refusal(refusal, actor, reason)
         raise refusal from cause
 
-    def _log_refusal(self, refusal: TransitionRefused, actor: str, reason: str | None) -> None:
+    def _log_refusal(self, refusal: TransitionRefused, actor: str, reason: str) -> None:
         self._log.warning("transition_refused", code=refusal.code.value, scope=refusal.scope,
                           phase=refusal.phase, trigger=refusal.trigger, actor=actor,
                           detail=refusal.detail, reason=reason)

@@ -8,6 +8,7 @@ when the request is built. The gate answers a request by indexing a tuple with t
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from typing import Final
 
 import attrs
@@ -67,7 +68,7 @@ ORDER_ENTRY_ACTIONS: Final = frozenset(
 )
 """Actions that touch the order book."""
 
-_INSTRUMENT_REQUIRED: Final = frozenset({Action.NEW_ORDER, Action.AMEND, Action.CANCEL})
+INSTRUMENT_REQUIRED: Final = frozenset({Action.NEW_ORDER, Action.AMEND, Action.CANCEL})
 _RESTING_TIFS: Final = frozenset({TimeInForce.GTC, TimeInForce.GTD})
 _IMMEDIATE_TIFS: Final = frozenset({TimeInForce.IOC, TimeInForce.FOK})
 
@@ -240,13 +241,13 @@ class Request:
     def _check_instrument(self) -> None:
         instrument = self.instrument
         if instrument is None:
-            if self.action in _INSTRUMENT_REQUIRED:
+            if self.action in INSTRUMENT_REQUIRED:
                 raise InvalidRequestError("instrument", None, f"an instrument for {self.action.name}")
             return
         if type(instrument) is not str:
             raise InvalidRequestError("instrument", instrument, "a str or None")
         if not instrument or instrument != instrument.strip():
-            raise InvalidRequestError("instrument", instrument, "a non-empty name without spaces")
+            raise InvalidRequestError("instrument", instrument, "a non-empty name, no outer spaces")
         if instrument == VENUE:
             raise InvalidRequestError("instrument", instrument, f"any name but {VENUE!r} (reserved)")
 
@@ -324,12 +325,22 @@ class Decision:
         return self.message
 
 
+def _roles(value: Iterable[str]) -> frozenset[str]:
+    if isinstance(value, str):  # one role, not the set of its letters
+        return frozenset((value,))
+    try:
+        return frozenset(value)
+    except TypeError:
+        msg = f"Actor.roles must be an iterable of strs, got {value!r}"
+        raise ConfigurationError(msg) from None
+
+
 @attrs.frozen
 class Actor:
     """Who fires a transition: a person or an automation, with the roles it holds."""
 
     name: str
-    roles: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    roles: frozenset[str] = attrs.field(default=frozenset(), converter=_roles)
 
     def __attrs_post_init__(self) -> None:
         if type(self.name) is not str or not self.name.strip():

@@ -41,7 +41,7 @@ def find_problems(policy: Policy) -> list[Problem]:
     accepted = {name: _accepted(spec) for name, spec in phases.items()}
     for name, spec in phases.items():
         _check_phase_rules(spec, accepted[name], add)
-    if policy.fail_safe in phases:
+    if _known(policy.fail_safe, phases):
         _check_fail_safe(phases[policy.fail_safe], accepted[policy.fail_safe], add)
     _check_graph(policy, phases, edges, accepted, add)
     return problems
@@ -103,6 +103,11 @@ def _check_values(spec: PhaseSpec, add: _Add) -> bool:
     return ok
 
 
+def _known(name: object, phases: Mapping[str, PhaseSpec]) -> bool:
+    """Whether `name` is a defined phase (an unhashable value is simply not one)."""
+    return isinstance(name, str) and name in phases
+
+
 def _is_phase_name(name: object) -> bool:
     return isinstance(name, str) and name.isidentifier() and name == name.upper()
 
@@ -118,7 +123,7 @@ def _check_settings(policy: Policy, phases: Mapping[str, PhaseSpec], add: _Add) 
             f"{policy.name!r}")
     for field in ("initial", "normal", "fail_safe"):
         value = getattr(policy, field)
-        if value not in phases:
+        if not _known(value, phases):
             add(ProblemCode.UNKNOWN_PHASE, field, f"{field} names phase {value!r}, which the "
                 f"policy does not define")
     if not _is_trigger_name(policy.halt_trigger):
@@ -145,7 +150,7 @@ def _check_transitions(
             ok = False
         for field in ("source", "dest"):
             value = getattr(spec, field)
-            if value not in phases:
+            if not _known(value, phases):
                 add(ProblemCode.UNKNOWN_PHASE, f"{where}.{field}",
                     f"{field} {value!r} is not a phase of this policy")
                 ok = False
@@ -218,19 +223,19 @@ def _check_graph(
     for _, edge in edges:
         forward[edge.source].append(edge.dest)
         backward[edge.dest].append(edge.source)
-    if policy.initial in phases:
+    if _known(policy.initial, phases):
         reachable = _reach(policy.initial, forward)
         for name in phases:
             if name not in reachable:
                 add(ProblemCode.UNREACHABLE_PHASE, f"phases.{name}",
                     f"no path leads from the initial phase {policy.initial} to {name}")
-    if policy.normal in phases:
+    if _known(policy.normal, phases):
         reaches_normal = _reach(policy.normal, backward)
         for name in phases:
             if name not in reaches_normal:
                 add(ProblemCode.NORMAL_UNREACHABLE, f"phases.{name}",
                     f"no path leads from {name} back to {policy.normal}")
-    if policy.fail_safe not in phases:
+    if not _known(policy.fail_safe, phases):
         return
     reaches_halt = _reach(policy.fail_safe, backward)
     halts = {(e.source, e.dest) for _, e in edges if e.trigger == policy.halt_trigger}
