@@ -1,0 +1,469 @@
+"""The gate: compiled per-phase tables, instrument overrides, preallocated decisions, publication."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pytest
+
+from exchange_recovery import (
+    ALL_KINDS,
+    VENUE,
+    Action,
+    ConfigurationError,
+    Decision,
+    Gate,
+    InvalidRequestError,
+    OrderType,
+    Origin,
+    Policy,
+    Reason,
+    Request,
+    RequestKind,
+    TimeInForce,
+    default_policy,
+)
+
+BTC = "BTC-USDT-SWAP"
+ETH = "ETH-USDT-SWAP"
+PHASES = ("NORMAL", "DEGRADED", "HALTED", "PRE_OPEN", "FULL_OPEN")
+
+
+@functools.cache
+def _policy() -> Policy:
+    return default_policy()
+
+
+def gate(phases: dict[str, str] | None = None, version: int = 0) -> Gate:
+    return Gate(_policy(), phases, version)
+
+
+def request_of(kind: RequestKind, instrument: str | None = BTC) -> Request:
+    return Request(kind.action, instrument, kind.order_type, kind.time_in_force, kind.post_only,
+                   kind.reduce_only, kind.origin)
+
+
+def fields_of(kind: RequestKind) -> dict[str, Any]:
+    return {"order_type": kind.order_type, "time_in_force": kind.time_in_force,
+            "post_only": kind.post_only, "reduce_only": kind.reduce_only, "origin": kind.origin}
+
+
+LIMIT = Request.new_order(BTC, OrderType.LIMIT)
+POST_ONLY = Request.new_order(BTC, OrderType.LIMIT, post_only=True)
+MARKET = Request.new_order(BTC, OrderType.MARKET)
+
+
+# -- instrument overrides -----------------------------------------------------------------------
+
+
+def test_one_halted_instrument_rejects_while_the_venue_trades() -> None:
+    """BTC halted on its own: its orders get INSTRUMENT_HALTED with BTC as the deciding scope."""
+    g = gate({BTC: "HALTED"})
+
+    decision = g.check(LIMIT)
+
+    assert not decision.accepted
+    assert decision.reason is Reason.INSTRUMENT_HALTED
+    assert (decision.phase, decision.scope) == ("HALTED", BTC)
+    assert decision.message == f"INSTRUMENT_HALTED: phase=HALTED scope={BTC} action=NEW_ORDER"
+
+
+def test_other_instruments_follow_the_venue() -> None:
+    """An instrument without its own phase is decided by the venue alone."""
+    g = gate({BTC: "HALTED"})
+
+    decision = g.check(Request.new_order(ETH, OrderType.MARKET))
+
+    assert decision.accepted
+    assert (decision.phase, decision.scope) == ("NORMAL", VENUE)
+
+
+def test_a_halted_instrument_refuses_cancels_but_takes_added_margin() -> None:
+    """The instrument's HALTED rules apply in full: no order entry, margin may be added."""
+    g = gate({BTC: "HALTED"})
+
+    assert g.check(Request.cancel(BTC)).reason is Reason.INSTRUMENT_HALTED
+    added = g.check(Request.margin(add=True, instrument=BTC))
+    assert added.accepted
+    assert (added.phase, added.scope) == ("HALTED", BTC)
+
+
+def test_requests_without_an_instrument_are_decided_by_the_venue() -> None:
+    """A venue-wide mass cancel or margin change ignores instrument overrides."""
+    g = gate({VENUE: "PRE_OPEN", BTC: "HALTED"})
+
+    for request in (Request.mass_cancel(), Request.margin(add=True)):
+        decision = g.check(request)
+        assert decision.accepted
+        assert (decision.phase, decision.scope) == ("PRE_OPEN", VENUE)
+
+
+def test_venue_halt_overrides_an_instrument_that_trades() -> None:
+    """Venue HALTED, BTC NORMAL: the venue is stricter and reports PHASE_HALTED as the venue."""
+    decision = gate({VENUE: "HALTED", BTC: "NORMAL"}).check(LIMIT)
+
+    assert decision.reason is Reason.PHASE_HALTED
+    assert (decision.phase, decision.scope) == ("HALTED", VENUE)
+
+
+def test_venue_rejection_decides_even_when_the_instrument_would_accept() -> None:
+    """Venue PRE_OPEN, BTC NORMAL: a market order on BTC is refused by the venue's rule."""
+    decision = gate({VENUE: "PRE_OPEN", BTC: "NORMAL"}).check(MARKET)
+
+    assert decision.reason is Reason.ORDER_TYPE_NOT_ALLOWED
+    assert (decision.phase, decision.scope) == ("PRE_OPEN", VENUE)
+
+
+def test_instrument_rejection_decides_when_the_venue_accepts() -> None:
+    """Venue NORMAL, BTC PRE_OPEN: BTC's post-only rule refuses a plain limit order."""
+    decision = gate({BTC: "PRE_OPEN"}).check(LIMIT)
+
+    assert decision.reason is Reason.POST_ONLY_REQUIRED
+    assert (decision.phase, decision.scope) == ("PRE_OPEN", BTC)
+
+
+def test_stricter_instrument_decides_when_both_reject() -> None:
+    """Venue DEGRADED refuses the market order as a type; BTC HALTED is stricter and decides."""
+    decision = gate({VENUE: "DEGRADED", BTC: "HALTED"}).check(MARKET)
+
+    assert decision.reason is Reason.INSTRUMENT_HALTED
+    assert (decision.phase, decision.scope) == ("HALTED", BTC)
+
+
+def test_stricter_venue_decides_when_both_reject() -> None:
+    """Venue HALTED is stricter than BTC DEGRADED: PHASE_HALTED, decided by the venue."""
+    decision = gate({VENUE: "HALTED", BTC: "DEGRADED"}).check(MARKET)
+
+    assert decision.reason is Reason.PHASE_HALTED
+    assert (decision.phase, decision.scope) == ("HALTED", VENUE)
+
+
+def test_equally_strict_scopes_let_the_venue_decide() -> None:
+    """Both in HALTED: the tie goes to the venue."""
+    decision = gate({VENUE: "HALTED", BTC: "HALTED"}).check(LIMIT)
+
+    assert decision.reason is Reason.PHASE_HALTED
+    assert decision.scope == VENUE
+
+
+def test_when_both_accept_the_instrument_phase_is_reported() -> None:
+    """Venue NORMAL, BTC PRE_OPEN: a post-only order is accepted under BTC's phase."""
+    decision = gate({BTC: "PRE_OPEN"}).check(POST_ONLY)
+
+    assert decision.accepted
+    assert (decision.phase, decision.scope) == ("PRE_OPEN", BTC)
+
+
+def _expected(venue: str, inst: str, kind: RequestKind) -> tuple[bool, Reason, str, str]:
+    """Slow statement of the two-scope rule: accept only if both accept, else the stricter rejects."""
+    policy = _policy()
+    venue_reason = policy.evaluate(venue, kind)[0]
+    inst_reason = policy.evaluate(inst, kind)[0]
+    if venue_reason is Reason.ACCEPTED and inst_reason is Reason.ACCEPTED:
+        return True, Reason.ACCEPTED, inst, BTC
+    venue_decides = venue_reason is not Reason.ACCEPTED and (
+        inst_reason is Reason.ACCEPTED or policy.strictness(venue) >= policy.strictness(inst))
+    if venue_decides:
+        return False, venue_reason, venue, VENUE
+    if inst_reason is Reason.PHASE_HALTED:
+        inst_reason = Reason.INSTRUMENT_HALTED
+    return False, inst_reason, inst, BTC
+
+
+@pytest.mark.parametrize("venue", PHASES)
+def test_every_phase_pair_combines_as_the_stricter_scope(venue: str) -> None:
+    """For each instrument phase and each kind: accepted iff both scopes accept; else stricter wins."""
+    for inst in PHASES:
+        g = gate({VENUE: venue, BTC: inst})
+        for kind in ALL_KINDS:
+            decision = g.check(request_of(kind))
+            got = (decision.accepted, decision.reason, decision.phase, decision.scope)
+            assert got == _expected(venue, inst, kind), (venue, inst, kind.describe())
+
+
+# -- check_fields ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("phases", [{}, {VENUE: "PRE_OPEN"}, {VENUE: "DEGRADED", BTC: "HALTED"},
+                                    {VENUE: "FULL_OPEN", BTC: "PRE_OPEN", ETH: "NORMAL"}])
+def test_check_fields_returns_the_same_decision_as_check_for_every_kind(phases: dict[str, str]) -> None:
+    """Fields in, decision out: the very object `check` returns, on overridden and plain scopes."""
+    g = gate(phases)
+
+    for instrument in (BTC, ETH, "SOL-USDT"):
+        for kind in ALL_KINDS:
+            expected = g.check(request_of(kind, instrument))
+            assert g.check_fields(kind.action, instrument, **fields_of(kind)) is expected
+
+
+def test_check_fields_without_an_instrument_is_decided_by_the_venue() -> None:
+    """A venue-wide mass cancel via fields matches the Request path."""
+    g = gate({VENUE: "PRE_OPEN", BTC: "HALTED"})
+
+    assert g.check_fields(Action.MASS_CANCEL) is g.check(Request.mass_cancel())
+
+
+def test_check_fields_defaults_the_time_in_force_like_a_request() -> None:
+    """Without a time in force, market orders are IOC and others GTC, as in `Request`."""
+    g = gate({VENUE: "PRE_OPEN"})
+
+    assert g.check_fields(Action.NEW_ORDER, BTC, OrderType.MARKET) is g.check(MARKET)
+    assert g.check_fields(Action.NEW_ORDER, BTC, OrderType.LIMIT, post_only=True) is g.check(POST_ONLY)
+    assert g.check_fields(Action.NEW_ORDER, BTC, OrderType.LIMIT, post_only=True).accepted
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"action": Action.NEW_ORDER, "order_type": OrderType.MARKET, "post_only": True}, "post_only"),
+        ({"action": Action.NEW_ORDER, "order_type": OrderType.LIMIT,
+          "time_in_force": TimeInForce.IOC, "post_only": True}, "post_only"),
+        ({"action": Action.NEW_ORDER, "order_type": OrderType.MARKET,
+          "time_in_force": TimeInForce.GTC}, "time_in_force"),
+        ({"action": Action.CANCEL, "order_type": OrderType.LIMIT}, "order_type"),
+        ({"action": Action.CANCEL, "reduce_only": True}, "reduce_only"),
+        ({"action": Action.AMEND, "order_type": OrderType.MARKET}, "order_type"),
+        ({"action": Action.AMEND}, "order_type"),
+        ({"action": Action.DEPOSIT, "time_in_force": TimeInForce.GTC}, "time_in_force"),
+        ({"action": "NEW_ORDER", "order_type": OrderType.LIMIT}, "action"),
+        ({"action": Action.NEW_ORDER, "order_type": "LIMIT"}, "order_type"),
+        ({"action": Action.NEW_ORDER, "order_type": OrderType.LIMIT, "origin": "CLIENT"}, "origin"),
+        ({"action": Action.NEW_ORDER, "order_type": [OrderType.LIMIT]}, "order_type"),
+        ({"action": Action.NEW_ORDER, "order_type": OrderType.LIMIT, "instrument": 42}, "instrument"),
+        ({"action": Action.NEW_ORDER, "order_type": OrderType.LIMIT, "instrument": [BTC]},
+         "instrument"),
+    ],
+)
+def test_check_fields_names_the_bad_field(fields: dict[str, Any], field: str) -> None:
+    """An invalid combination or a wrong type raises InvalidRequestError naming the field."""
+    fields = {"instrument": BTC, **fields}
+    g = gate({BTC: "PRE_OPEN"})
+
+    with pytest.raises(InvalidRequestError) as caught:
+        g.check_fields(**fields)
+
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize("action", [Action.NEW_ORDER, Action.AMEND, Action.CANCEL])
+def test_check_fields_refuses_an_order_action_without_an_instrument(action: Action) -> None:
+    order_type = None if action is Action.CANCEL else OrderType.LIMIT
+
+    with pytest.raises(InvalidRequestError) as caught:
+        gate().check_fields(action, None, order_type)
+
+    assert caught.value.field == "instrument"
+
+
+# -- preallocated decisions -----------------------------------------------------------------------
+
+
+def test_repeated_checks_return_the_same_decision_object() -> None:
+    """No decision is built per request: equal requests get the identical object."""
+    g = gate({BTC: "PRE_OPEN"})
+
+    for kind in ALL_KINDS:
+        for instrument in (BTC, ETH):
+            first = g.check(request_of(kind, instrument))
+            assert g.check(request_of(kind, instrument)) is first
+            assert isinstance(first, Decision)
+
+
+def test_kinds_with_the_same_verdict_share_one_decision() -> None:
+    """Decisions are pooled per phase and scope: HALTED has a handful of distinct answers."""
+    g = gate({VENUE: "HALTED"})
+
+    decisions = {id(g.check(request_of(kind))) for kind in ALL_KINDS}
+
+    assert len(decisions) <= 2 * len(Action)
+
+
+def test_returning_to_a_phase_returns_the_same_decision_objects() -> None:
+    """Publishing away from a phase and back reuses the decisions built for it."""
+    g = gate({BTC: "PRE_OPEN"})
+    before = [g.check(request_of(kind)) for kind in ALL_KINDS]
+
+    g._publish({VENUE: "HALTED", BTC: "HALTED"}, 1)
+    g._publish({BTC: "PRE_OPEN"}, 2)
+
+    assert all(g.check(request_of(kind)) is d for kind, d in zip(ALL_KINDS, before, strict=True))
+
+
+# -- publication ----------------------------------------------------------------------------------
+
+
+def test_publication_leaves_the_old_snapshot_intact() -> None:
+    """A reader holding the old snapshot keeps seeing the old phases and tables, whole."""
+    g = gate({BTC: "PRE_OPEN"}, version=3)
+    old = g._snap
+    old_phases = g.phases
+
+    g._publish({VENUE: "HALTED"}, 4)
+
+    assert dict(old.phases) == {VENUE: "NORMAL", BTC: "PRE_OPEN"}
+    assert dict(old_phases) == {VENUE: "NORMAL", BTC: "PRE_OPEN"}
+    assert old.version == 3
+    assert old.venue[MARKET.key].accepted
+    assert old.overrides[BTC][MARKET.key].reason is Reason.ORDER_TYPE_NOT_ALLOWED
+    assert g._snap is not old
+    assert g.check(MARKET).reason is Reason.PHASE_HALTED
+    assert (g.version, dict(g.phases)) == (4, {VENUE: "HALTED"})
+
+
+def test_publishing_one_instrument_leaves_the_old_snapshot_intact() -> None:
+    """The single-scope path copies the phases too; the old mapping and tables are unchanged."""
+    g = gate()
+    old = g._snap
+    old_phases = g.phases
+
+    g._publish_scope(BTC, "HALTED", 1)
+
+    assert dict(old_phases) == {VENUE: "NORMAL"}
+    assert old.overrides == {}
+    assert old.version == 0
+    assert dict(g.phases) == {VENUE: "NORMAL", BTC: "HALTED"}
+    assert g.check(LIMIT).reason is Reason.INSTRUMENT_HALTED
+    assert g.check(Request.new_order(ETH, OrderType.LIMIT)).accepted
+
+
+def test_a_venue_change_recombines_every_instrument_table() -> None:
+    """BTC in PRE_OPEN follows a venue halt and its end: post-only orders refused, then accepted."""
+    g = gate({BTC: "PRE_OPEN"})
+
+    g._publish_scope(VENUE, "HALTED", 1)
+    halted = g.check(POST_ONLY)
+    g._publish_scope(VENUE, "NORMAL", 2)
+    reopened = g.check(POST_ONLY)
+
+    assert (halted.reason, halted.scope) == (Reason.PHASE_HALTED, VENUE)
+    assert reopened.accepted
+    assert (reopened.phase, reopened.scope) == ("PRE_OPEN", BTC)
+    assert dict(g.phases) == {VENUE: "NORMAL", BTC: "PRE_OPEN"}
+
+
+def test_a_bound_check_kept_in_a_local_sees_each_publication() -> None:
+    """Engines keep `check = gate.check`; it reads the current snapshot on every call."""
+    g = gate()
+    check = g.check
+
+    assert check(LIMIT).accepted
+    g._publish({VENUE: "HALTED"}, 1)
+    assert check(LIMIT).reason is Reason.PHASE_HALTED
+    g._publish({VENUE: "PRE_OPEN"}, 2)
+    assert check(LIMIT).reason is Reason.POST_ONLY_REQUIRED
+
+
+# -- views ----------------------------------------------------------------------------------------
+
+
+def test_gate_reports_each_scopes_phase() -> None:
+    """`phase()` is the venue's; an instrument's own phase, else the venue's."""
+    g = gate({VENUE: "DEGRADED", BTC: "HALTED"})
+
+    assert g.phase() == "DEGRADED"
+    assert g.phase(VENUE) == "DEGRADED"
+    assert g.phase(BTC) == "HALTED"
+    assert g.phase(ETH) == "DEGRADED"
+    assert dict(g.phases) == {VENUE: "DEGRADED", BTC: "HALTED"}
+
+
+def test_gate_phases_are_read_only() -> None:
+    """The phases mapping cannot be changed from outside."""
+    g = gate()
+
+    with pytest.raises(TypeError):
+        g.phases[BTC] = "HALTED"  # type: ignore[index]
+    assert BTC not in g.phases
+
+
+def test_a_gate_without_phases_starts_in_the_initial_phase() -> None:
+    """No phases given: the venue is in the policy's initial phase, version 0."""
+    g = Gate(_policy().with_changes(initial="HALTED"))
+
+    assert dict(g.phases) == {VENUE: "HALTED"}
+    assert g.version == 0
+    assert g.check(LIMIT).reason is Reason.PHASE_HALTED
+
+
+def test_gate_reports_its_version_and_policy() -> None:
+    """The version given at build time, and the policy object it was compiled from."""
+    policy = _policy()
+    g = Gate(policy, {VENUE: "PRE_OPEN"}, version=12)
+
+    assert g.version == 12
+    assert g.policy is policy
+    assert repr(g) == "<Gate policy='default' version=12 phases={'venue': 'PRE_OPEN'}>"
+
+
+@pytest.mark.parametrize(
+    ("phases", "instrument", "capabilities"),
+    [
+        ({}, None, {"matching", "stop_triggers", "liquidations"}),
+        ({VENUE: "FULL_OPEN"}, None, {"matching"}),
+        ({BTC: "PRE_OPEN"}, BTC, set()),
+        ({BTC: "PRE_OPEN"}, ETH, {"matching", "stop_triggers", "liquidations"}),
+        ({BTC: "PRE_OPEN"}, None, {"matching", "stop_triggers", "liquidations"}),
+        ({VENUE: "FULL_OPEN", BTC: "DEGRADED"}, BTC, {"matching"}),
+        ({VENUE: "DEGRADED", BTC: "FULL_OPEN"}, BTC, {"matching"}),
+        ({VENUE: "HALTED", BTC: "NORMAL"}, BTC, set()),
+    ],
+)
+def test_engine_capabilities_need_both_scopes_to_allow_them(
+    phases: dict[str, str], instrument: str | None, capabilities: set[str]
+) -> None:
+    """Matching, stop triggers and liquidations run only where venue and instrument both allow."""
+    g = gate(phases)
+
+    assert g.capabilities(instrument) == capabilities
+    assert g.matching(instrument) is ("matching" in capabilities)
+    assert g.stop_triggers(instrument) is ("stop_triggers" in capabilities)
+    assert g.liquidations(instrument) is ("liquidations" in capabilities)
+
+
+# -- bad construction ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("phases", [{VENUE: "AUCTION"}, {BTC: "halted"}, {VENUE: None}])
+def test_gate_built_with_an_unknown_phase_is_refused(phases: dict[str, Any]) -> None:
+    """A phase the policy does not define is a configuration error naming the known phases."""
+    with pytest.raises(ConfigurationError, match="unknown phase"):
+        gate(phases)
+
+
+@pytest.mark.parametrize("scope", ["", 7, None])
+def test_gate_built_with_a_bad_scope_name_is_refused(scope: Any) -> None:
+    """Scope names are non-empty strs."""
+    with pytest.raises(ConfigurationError, match="scope names"):
+        gate({scope: "HALTED"})
+
+
+def test_gate_needs_a_policy() -> None:
+    """Anything but a `Policy` is refused at build time."""
+    with pytest.raises(ConfigurationError, match="Gate needs a Policy"):
+        Gate("default")  # type: ignore[arg-type]
+
+
+def test_an_unknown_phase_in_publication_leaves_the_gate_unchanged() -> None:
+    """Publishing a phase the policy does not know fails before the swap."""
+    g = gate()
+    old = g._snap
+
+    with pytest.raises(ConfigurationError):
+        g._publish({VENUE: "AUCTION"}, 1)
+
+    assert g._snap is old
+
+
+def test_gate_is_slotted() -> None:
+    """The gate has no per-instance dict to grow or to race on."""
+    assert not hasattr(gate(), "__dict__")
+
+
+def test_the_origin_is_part_of_what_the_gate_decides_on() -> None:
+    """The same order is accepted from a client and deferred from the liquidation engine."""
+    g = gate({VENUE: "FULL_OPEN"})
+
+    assert g.check(Request.new_order(BTC, OrderType.LIMIT)).accepted
+    assert g.check(Request.new_order(BTC, OrderType.LIMIT, origin=Origin.LIQUIDATION)).reason is (
+        Reason.ORIGIN_NOT_ALLOWED)

@@ -1,0 +1,215 @@
+"""Properties: every buildable request gets a decision; bad fields only ever raise one error type."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from exchange_recovery import (
+    ALL_KINDS,
+    VENUE,
+    Action,
+    Decision,
+    Gate,
+    InvalidRequestError,
+    OrderType,
+    Origin,
+    Policy,
+    Reason,
+    Request,
+    TimeInForce,
+    default_policy,
+)
+
+PHASES = ("NORMAL", "DEGRADED", "HALTED", "PRE_OPEN", "FULL_OPEN")
+OVERRIDDEN = "BTC-USDT-SWAP"
+INSTRUMENTS = (OVERRIDDEN, "ETH-USDT-SWAP", "SOL-USDT")
+RESTING = (TimeInForce.GTC, TimeInForce.GTD)
+FIELDS = ("action", "instrument", "order_type", "time_in_force", "post_only", "reduce_only",
+          "origin")
+
+
+@functools.cache
+def _policy() -> Policy:
+    return default_policy()
+
+
+@functools.cache
+def _gate(venue: str, instrument: str | None) -> Gate:
+    """A gate with the venue in `venue` and, unless None, OVERRIDDEN in `instrument`."""
+    phases = {VENUE: venue} if instrument is None else {VENUE: venue, OVERRIDDEN: instrument}
+    return Gate(_policy(), phases)
+
+
+# -- strategies: valid requests, built the way callers build them ------------------------------------
+
+instruments = st.sampled_from(INSTRUMENTS)
+origins = st.sampled_from(Origin)
+
+
+@st.composite
+def orders(draw: st.DrawFn, action: Action) -> Request:
+    """A new order or amend with a consistent type, time in force (or the default) and flags."""
+    types = [t for t in OrderType if not (action is Action.AMEND and t is OrderType.MARKET)]
+    order_type = draw(st.sampled_from(types))
+    if action is Action.AMEND:
+        tifs: tuple[TimeInForce, ...] = RESTING
+    elif order_type is OrderType.MARKET:
+        tifs = (TimeInForce.IOC, TimeInForce.FOK)
+    else:
+        tifs = tuple(TimeInForce)
+    tif = draw(st.none() | st.sampled_from(tifs))
+    effective = tif if tif is not None else (
+        TimeInForce.IOC if order_type is OrderType.MARKET else TimeInForce.GTC)
+    can_post = order_type is OrderType.LIMIT and effective in RESTING
+    post_only = draw(st.booleans()) if can_post else False
+    shortcut = Request.new_order if action is Action.NEW_ORDER else Request.amend
+    return shortcut(draw(instruments), order_type, tif, post_only=post_only,
+                    reduce_only=draw(st.booleans()), origin=draw(origins))
+
+
+maybe_instrument = st.none() | instruments
+
+requests = st.one_of(
+    orders(Action.NEW_ORDER),
+    orders(Action.AMEND),
+    st.builds(Request.cancel, instruments, origin=origins),
+    st.builds(Request.mass_cancel, maybe_instrument, origin=origins),
+    st.builds(Request.margin, add=st.booleans(), instrument=maybe_instrument, origin=origins),
+    st.builds(Request, st.sampled_from([Action.DEPOSIT, Action.WITHDRAWAL]), maybe_instrument,
+              origin=origins),
+)
+"""Any valid request, from the constructor and its shortcuts."""
+
+override_phases = st.none() | st.sampled_from(PHASES)
+
+
+# -- strategies: arbitrary field values, valid or not --------------------------------------------
+
+junk = st.one_of(
+    st.none(), st.booleans(), st.integers(-2, 9), st.floats(allow_nan=False),
+    st.text(max_size=4), st.sampled_from(["venue", "", " BTC", "NEW_ORDER", "LIMIT", "GTC"]),
+    st.sampled_from([*Action, *OrderType, *TimeInForce, *Origin]),
+    st.lists(st.integers(0, 3), max_size=2), st.just(object()),
+)
+
+
+def _field(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Mostly well-typed values, so that many draws build; one time in ten, anything at all."""
+    # one_of would flatten `junk` into its branches and draw junk most of the time
+    return st.integers(0, 9).flatmap(lambda i: junk if i == 0 else valid)
+
+
+field_sets = st.fixed_dictionaries({
+    "action": _field(st.sampled_from(Action)),
+    "instrument": _field(maybe_instrument),
+    "order_type": _field(st.none() | st.sampled_from(OrderType)),
+    "time_in_force": _field(st.none() | st.sampled_from(TimeInForce)),
+    "post_only": _field(st.booleans()),
+    "reduce_only": _field(st.booleans()),
+    "origin": _field(origins),
+})
+
+
+def _build(fields: dict[str, Any]) -> Request | InvalidRequestError:
+    try:
+        return Request(**fields)
+    except InvalidRequestError as error:
+        return error
+
+
+def _check_fields(gate: Gate, fields: dict[str, Any]) -> Decision:
+    rest = {k: v for k, v in fields.items() if k not in {"action", "instrument"}}
+    return gate.check_fields(fields["action"], fields["instrument"], **rest)
+
+
+def _try_check_fields(gate: Gate, fields: dict[str, Any]) -> Decision | InvalidRequestError:
+    try:
+        return _check_fields(gate, fields)
+    except InvalidRequestError as error:
+        return error
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+
+@given(request=requests, instrument_phase=override_phases)
+def test_every_buildable_request_gets_a_decision_in_every_phase(
+    request: Request, instrument_phase: str | None
+) -> None:
+    """For each venue phase (and any phase of one instrument), check answers; it never raises."""
+    policy = _policy()
+    for venue in PHASES:
+        gate = _gate(venue, instrument_phase)
+
+        decision = gate.check(request)
+
+        assert isinstance(decision, Decision)
+        assert decision.accepted is (decision.reason is Reason.ACCEPTED)
+        assert decision.scope in {VENUE, request.instrument}
+        assert decision.phase == gate.phase(decision.scope)
+        venue_ok = policy.evaluate(venue, request)[0] is Reason.ACCEPTED
+        own_phase = instrument_phase if request.instrument == OVERRIDDEN else None
+        inst_ok = own_phase is None or policy.evaluate(own_phase, request)[0] is Reason.ACCEPTED
+        assert decision.accepted is (venue_ok and inst_ok)
+        if not decision.accepted:
+            assert decision.message.startswith(f"{decision.reason.value}: phase={decision.phase} ")
+
+
+@given(request=requests, instrument_phase=override_phases, venue=st.sampled_from(PHASES))
+def test_check_and_check_fields_agree_for_the_same_fields(
+    request: Request, instrument_phase: str | None, venue: str
+) -> None:
+    """The fields of any request give the very decision object the request gets."""
+    gate = _gate(venue, instrument_phase)
+    fields = {name: getattr(request, name) for name in FIELDS}
+
+    assert _check_fields(gate, fields) is gate.check(request)
+
+
+@given(fields=field_sets)
+def test_random_fields_build_a_valid_request_or_raise_invalid_request_error(
+    fields: dict[str, Any]
+) -> None:
+    """No field combination escapes as another exception, nor builds a half-valid request."""
+    built = _build(fields)
+
+    if isinstance(built, InvalidRequestError):
+        assert built.field in FIELDS
+        assert built.field in str(built)
+        return
+    for name in FIELDS:
+        value = getattr(built, name)
+        if name != "time_in_force" or fields[name] is not None:
+            assert value is fields[name] or value == fields[name]
+    kind = ALL_KINDS[built.key]
+    assert (kind.action, kind.order_type, kind.time_in_force, kind.post_only, kind.reduce_only,
+            kind.origin) == tuple(getattr(built, n) for n in FIELDS if n != "instrument")
+    assert type(built.post_only) is bool
+    assert type(built.reduce_only) is bool
+    assert type(built.action) is Action
+    assert type(built.origin) is Origin
+
+
+@given(fields=field_sets, venue=st.sampled_from(PHASES), instrument_phase=override_phases)
+def test_check_fields_on_random_fields_decides_as_the_request_would_or_names_the_field(
+    fields: dict[str, Any], venue: str, instrument_phase: str | None
+) -> None:
+    """check_fields raises only InvalidRequestError; when the Request builds, the answers agree."""
+    gate = _gate(venue, instrument_phase)
+    built = _build(fields)
+
+    decision = _try_check_fields(gate, fields)
+
+    if isinstance(decision, InvalidRequestError):
+        assert isinstance(built, InvalidRequestError), "check_fields refused a valid request"
+        assert decision.field == built.field
+        return
+    assert isinstance(decision, Decision)
+    if isinstance(built, Request):
+        assert decision is gate.check(built)
+    # check_fields is a trusted-engine path: it may decide some field sets `Request` refuses
+    # (a missing or reserved instrument, an int equal to an IntEnum value), never the reverse.

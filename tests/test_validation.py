@@ -1,0 +1,446 @@
+"""Building a policy validates it: every problem is reported at once, each with a stable code.
+
+Each test starts from a small valid policy (NORMAL, HALTED, PRE_OPEN) and breaks one thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import attrs
+import pytest
+
+from exchange_recovery import (
+    Acceptance,
+    Action,
+    ConfigurationError,
+    ExchangeRecoveryError,
+    InvalidPolicyError,
+    OrderType,
+    PhaseSpec,
+    Policy,
+    Problem,
+    ProblemCode,
+    Request,
+    TimeInForce,
+    TransitionSpec,
+    default_policy,
+)
+from exchange_recovery._validation import find_problems
+
+F = TypeVar("F", bound=Callable[..., object])
+COVERED: set[ProblemCode] = set()
+
+
+def covers(code: ProblemCode) -> Callable[[F], F]:
+    """Mark a test as the one that proves `code` is reported."""
+
+    def mark(test: F) -> F:
+        COVERED.add(code)
+        return test
+
+    return mark
+
+
+NORMAL = PhaseSpec("NORMAL", Acceptance.everything(), matching=True, stop_triggers=True,
+                   liquidations=True)
+HALTED = PhaseSpec("HALTED", Acceptance.nothing(), matching=False)
+PRE_OPEN = PhaseSpec(
+    "PRE_OPEN",
+    Acceptance(actions={Action.NEW_ORDER, Action.CANCEL}, order_types={OrderType.LIMIT},
+               time_in_force={TimeInForce.GTC}, post_only=True),
+    matching=False,
+)
+TRANSITIONS = (
+    TransitionSpec("halt", "NORMAL", "HALTED"),
+    TransitionSpec("halt", "PRE_OPEN", "HALTED"),
+    TransitionSpec("pre_open", "HALTED", "PRE_OPEN"),
+    TransitionSpec("open", "PRE_OPEN", "NORMAL"),
+)
+
+
+def build(**changes: Any) -> Policy:
+    """The small valid policy, with some fields replaced."""
+    fields: dict[str, Any] = {"name": "small", "phases": (NORMAL, HALTED, PRE_OPEN),
+                              "transitions": TRANSITIONS}
+    fields.update(changes)
+    return Policy(**fields)
+
+
+def problems(**changes: Any) -> set[tuple[ProblemCode, str]]:
+    """The (code, location) of every problem of the small policy with `changes`."""
+    with pytest.raises(InvalidPolicyError) as caught:
+        build(**changes)
+    for problem in caught.value.problems:
+        assert problem.message, problem
+    return {(p.code, p.location) for p in caught.value.problems}
+
+
+def with_phase(*extra: PhaseSpec) -> tuple[PhaseSpec, ...]:
+    return (NORMAL, HALTED, PRE_OPEN, *extra)
+
+
+def with_transitions(*extra: TransitionSpec) -> tuple[TransitionSpec, ...]:
+    return (*TRANSITIONS, *extra)
+
+
+def replaced(spec: PhaseSpec, **changes: Any) -> tuple[PhaseSpec, ...]:
+    """The three phases with `spec` replaced by a copy holding `changes` (no validation)."""
+    new = attrs.evolve(spec, **changes)
+    return tuple(new if p is spec else p for p in (NORMAL, HALTED, PRE_OPEN))
+
+
+def test_the_small_policy_is_valid() -> None:
+    """The starting point of every test below has no problem."""
+    policy = build()
+
+    assert find_problems(policy) == []
+    assert policy.phase_names == ("NORMAL", "HALTED", "PRE_OPEN")
+
+
+def test_the_default_policy_is_valid() -> None:
+    """The shipped policy passes every check."""
+    assert find_problems(default_policy()) == []
+
+
+# -- one test per code ---------------------------------------------------------------------------
+
+
+@covers(ProblemCode.INVALID_NAME)
+def test_lower_case_phase_name_is_an_invalid_name() -> None:
+    """Phase names are upper-case identifiers; the location is the phase's index."""
+    found = problems(phases=replaced(PRE_OPEN, name="pre_open"))
+
+    assert (ProblemCode.INVALID_NAME, "phases[2].name") in found
+    # the phase is dropped, so transitions naming PRE_OPEN point at an unknown phase
+    assert (ProblemCode.UNKNOWN_PHASE, "transitions[1].source") in found
+
+
+@pytest.mark.parametrize(
+    ("changes", "location"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": None}, "name"),
+        ({"halt_trigger": "Halt"}, "halt_trigger"),
+        ({"transitions": with_transitions(TransitionSpec("state", "NORMAL", "HALTED"))},
+         "transitions[4].trigger"),
+        ({"transitions": with_transitions(TransitionSpec("_hidden", "NORMAL", "PRE_OPEN"))},
+         "transitions[4].trigger"),
+        ({"transitions": with_transitions(TransitionSpec("re-open", "HALTED", "NORMAL"))},
+         "transitions[4].trigger"),
+        ({"transitions": with_transitions(TransitionSpec("cool", "NORMAL", "PRE_OPEN",
+                                                         guards=("ops-ok",)))},
+         "transitions[4].guards"),
+        ({"phases": with_phase(attrs.evolve(PRE_OPEN, name="2ND"))}, "phases[3].name"),
+    ],
+)
+def test_unusable_names_are_reported_where_they_are(changes: dict[str, Any], location: str) -> None:
+    """Empty policy names, reserved or mis-cased triggers and non-identifier guards are refused."""
+    assert (ProblemCode.INVALID_NAME, location) in problems(**changes)
+
+
+@covers(ProblemCode.INVALID_VALUE)
+def test_phase_flag_of_the_wrong_type_is_an_invalid_value() -> None:
+    """`matching` must be a bool, not a truthy str."""
+    found = problems(phases=replaced(NORMAL, matching="yes"))
+
+    assert (ProblemCode.INVALID_VALUE, "phases.NORMAL.matching") in found
+
+
+@pytest.mark.parametrize(
+    ("changes", "location"),
+    [
+        ({"phases": (*with_phase(), "AUCTION")}, "phases[3]"),
+        ({"phases": replaced(PRE_OPEN, accepts={"post_only": True})}, "phases.PRE_OPEN.accepts"),
+        ({"phases": replaced(PRE_OPEN, liquidations=1)}, "phases.PRE_OPEN.liquidations"),
+        ({"phases": replaced(PRE_OPEN, accepts=attrs.evolve(PRE_OPEN.accepts, post_only=1))},
+         "phases.PRE_OPEN.accepts.post_only"),
+        ({"phases": replaced(PRE_OPEN, accepts=attrs.evolve(PRE_OPEN.accepts,
+                                                           actions={"NEW_ORDER", Action.CANCEL}))},
+         "phases.PRE_OPEN.accepts.actions"),
+        ({"phases": replaced(PRE_OPEN, accepts=attrs.evolve(PRE_OPEN.accepts, order_types={0}))},
+         "phases.PRE_OPEN.accepts.order_types"),
+        ({"transitions": with_transitions(("halt", "NORMAL", "HALTED"))}, "transitions[4]"),  # type: ignore[arg-type]
+    ],
+)
+def test_values_of_the_wrong_type_are_reported_where_they_are(changes: dict[str, Any],
+                                                              location: str) -> None:
+    """Non-specs in the lists, and non-bools or non-members in phase fields, are refused."""
+    assert (ProblemCode.INVALID_VALUE, location) in problems(**changes)
+
+
+@covers(ProblemCode.DUPLICATE_PHASE)
+def test_a_phase_defined_twice_is_a_duplicate() -> None:
+    """Two phases called HALTED are reported once, at the name."""
+    found = problems(phases=with_phase(attrs.evolve(HALTED, description="again")))
+
+    assert found == {(ProblemCode.DUPLICATE_PHASE, "phases.HALTED")}
+
+
+@covers(ProblemCode.UNKNOWN_PHASE)
+def test_a_transition_to_an_undefined_phase_is_unknown() -> None:
+    """A destination the policy does not define is reported at the transition's dest."""
+    found = problems(transitions=with_transitions(TransitionSpec("auction", "PRE_OPEN", "AUCTION")))
+
+    assert found == {(ProblemCode.UNKNOWN_PHASE, "transitions[4].dest")}
+
+
+@pytest.mark.parametrize(
+    ("changes", "location"),
+    [
+        ({"transitions": with_transitions(TransitionSpec("halt", "AUCTION", "HALTED"))},
+         "transitions[4].source"),
+        ({"initial": "START"}, "initial"),
+        ({"normal": "OPEN"}, "normal"),
+        ({"fail_safe": "STOPPED"}, "fail_safe"),
+        ({"initial": ["NORMAL"]}, "initial"),  # unhashable: reported, not a TypeError
+        ({"transitions": with_transitions(TransitionSpec("halt", ["PRE_OPEN"], "HALTED"))},  # type: ignore[arg-type]
+         "transitions[4].source"),
+    ],
+)
+def test_unknown_phases_are_reported_wherever_they_are_named(changes: dict[str, Any],
+                                                             location: str) -> None:
+    """Sources, destinations and the initial/normal/fail-safe settings must name defined phases."""
+    assert (ProblemCode.UNKNOWN_PHASE, location) in problems(**changes)
+
+
+@covers(ProblemCode.DUPLICATE_TRIGGER)
+def test_one_trigger_twice_from_one_source_is_a_duplicate() -> None:
+    """'open' from PRE_OPEN to NORMAL and again to HALTED: the second one is reported."""
+    found = problems(transitions=with_transitions(TransitionSpec("open", "PRE_OPEN", "HALTED")))
+
+    assert found == {(ProblemCode.DUPLICATE_TRIGGER, "transitions[4].trigger")}
+
+
+def test_one_trigger_from_two_sources_is_fine() -> None:
+    """The same trigger name may leave several phases ('halt' does)."""
+    assert build().transition("NORMAL", "halt") is not None
+    assert build().transition("PRE_OPEN", "halt") is not None
+
+
+@covers(ProblemCode.UNREACHABLE_PHASE)
+def test_a_phase_no_path_leads_to_is_unreachable() -> None:
+    """AUCTION has a way out but no way in from the initial phase."""
+    auction = attrs.evolve(PRE_OPEN, name="AUCTION")
+    found = problems(phases=with_phase(auction), transitions=with_transitions(
+        TransitionSpec("halt", "AUCTION", "HALTED"), TransitionSpec("open", "AUCTION", "NORMAL")))
+
+    assert found == {(ProblemCode.UNREACHABLE_PHASE, "phases.AUCTION")}
+
+
+@covers(ProblemCode.NORMAL_UNREACHABLE)
+def test_phases_with_no_way_back_to_normal_are_reported() -> None:
+    """Without 'open', neither HALTED nor PRE_OPEN can get back to NORMAL."""
+    found = problems(transitions=TRANSITIONS[:3])
+
+    assert found == {(ProblemCode.NORMAL_UNREACHABLE, "phases.HALTED"),
+                     (ProblemCode.NORMAL_UNREACHABLE, "phases.PRE_OPEN")}
+
+
+@covers(ProblemCode.NO_PATH_TO_HALT)
+def test_a_phase_with_no_path_to_the_fail_safe_is_reported() -> None:
+    """A dead-end phase cannot reach HALTED by any route."""
+    sink = attrs.evolve(PRE_OPEN, name="SINK")
+    found = problems(phases=with_phase(sink),
+                     transitions=with_transitions(TransitionSpec("park", "PRE_OPEN", "SINK")))
+
+    assert (ProblemCode.NO_PATH_TO_HALT, "phases.SINK") in found
+    assert (ProblemCode.NO_PATH_TO_HALT, "phases.PRE_OPEN") not in found
+
+
+@covers(ProblemCode.MISSING_HALT_TRIGGER)
+def test_a_phase_that_reaches_halt_only_indirectly_lacks_a_halt_trigger() -> None:
+    """AUCTION reaches HALTED through PRE_OPEN, but halting must be one trigger away."""
+    auction = attrs.evolve(PRE_OPEN, name="AUCTION")
+    found = problems(phases=with_phase(auction), transitions=with_transitions(
+        TransitionSpec("auction", "PRE_OPEN", "AUCTION"),
+        TransitionSpec("resume", "AUCTION", "PRE_OPEN")))
+
+    assert found == {(ProblemCode.MISSING_HALT_TRIGGER, "phases.AUCTION")}
+
+
+def test_an_edge_to_the_fail_safe_under_another_name_is_not_a_halt_trigger() -> None:
+    """'stop' AUCTION -> HALTED gives a path, but not the policy's halt trigger."""
+    auction = attrs.evolve(PRE_OPEN, name="AUCTION")
+    found = problems(phases=with_phase(auction), transitions=with_transitions(
+        TransitionSpec("auction", "PRE_OPEN", "AUCTION"),
+        TransitionSpec("resume", "AUCTION", "PRE_OPEN"),
+        TransitionSpec("stop", "AUCTION", "HALTED")))
+
+    assert found == {(ProblemCode.MISSING_HALT_TRIGGER, "phases.AUCTION")}
+
+
+@covers(ProblemCode.HALT_SKIPS_PRE_OPEN)
+def test_resuming_matching_straight_from_halt_skips_pre_open() -> None:
+    """HALTED -> NORMAL resumes matching with no book rebuild: reported at that transition."""
+    found = problems(transitions=with_transitions(TransitionSpec("resume", "HALTED", "NORMAL")))
+
+    assert found == {(ProblemCode.HALT_SKIPS_PRE_OPEN, "transitions[4]")}
+
+
+def test_a_closed_phase_between_halt_and_matching_does_not_count_as_pre_open() -> None:
+    """A non-matching phase that takes no new orders is still 'halted': going on to match skips."""
+    cool = PhaseSpec("COOL", Acceptance(actions={Action.CANCEL}), matching=False)
+    found = problems(phases=with_phase(cool), transitions=with_transitions(
+        TransitionSpec("cool", "HALTED", "COOL"),
+        TransitionSpec("halt", "COOL", "HALTED"),
+        TransitionSpec("resume", "COOL", "NORMAL")))
+
+    assert found == {(ProblemCode.HALT_SKIPS_PRE_OPEN, "transitions[6]")}
+
+
+@covers(ProblemCode.IMMEDIATE_EXECUTION_WITHOUT_MATCHING)
+def test_a_non_matching_phase_accepting_market_orders_is_reported() -> None:
+    """PRE_OPEN does not match, so accepting market orders there is reported."""
+    accepts = Acceptance(actions={Action.NEW_ORDER, Action.CANCEL},
+                         order_types={OrderType.LIMIT, OrderType.MARKET})
+    found = problems(phases=replaced(PRE_OPEN, accepts=accepts))
+
+    assert found == {(ProblemCode.IMMEDIATE_EXECUTION_WITHOUT_MATCHING, "phases.PRE_OPEN.accepts")}
+
+
+def test_a_non_matching_phase_accepting_ioc_limit_orders_is_reported() -> None:
+    """IOC needs matching too, even on a limit order."""
+    accepts = attrs.evolve(PRE_OPEN.accepts, time_in_force={TimeInForce.GTC, TimeInForce.IOC},
+                           post_only=False)
+    found = problems(phases=replaced(PRE_OPEN, accepts=accepts))
+
+    assert found == {(ProblemCode.IMMEDIATE_EXECUTION_WITHOUT_MATCHING, "phases.PRE_OPEN.accepts")}
+
+
+@covers(ProblemCode.CANCEL_NOT_ACCEPTED)
+def test_a_phase_taking_new_orders_but_not_their_cancels_is_reported() -> None:
+    """Accepting an order that cannot then be cancelled traps participants."""
+    accepts = attrs.evolve(PRE_OPEN.accepts, actions={Action.NEW_ORDER})
+    found = problems(phases=replaced(PRE_OPEN, accepts=accepts))
+
+    assert found == {(ProblemCode.CANCEL_NOT_ACCEPTED, "phases.PRE_OPEN.accepts")}
+
+
+@covers(ProblemCode.CAPABILITY_WITHOUT_MATCHING)
+@pytest.mark.parametrize("flag", ["stop_triggers", "liquidations"])
+def test_stops_or_liquidations_without_matching_are_reported(flag: str) -> None:
+    """A phase that does not match cannot trigger stops or run liquidations."""
+    found = problems(phases=replaced(PRE_OPEN, **{flag: True}))
+
+    assert found == {(ProblemCode.CAPABILITY_WITHOUT_MATCHING, "phases.PRE_OPEN")}
+
+
+@covers(ProblemCode.UNSAFE_FAIL_SAFE)
+def test_a_fail_safe_that_takes_new_orders_is_unsafe() -> None:
+    """The phase a process starts in when it cannot trust its record must take no new orders."""
+    found = problems(phases=replaced(HALTED, accepts=PRE_OPEN.accepts))
+
+    assert (ProblemCode.UNSAFE_FAIL_SAFE, "phases.HALTED") in found
+
+
+def test_a_fail_safe_that_matches_is_unsafe() -> None:
+    """The fail-safe phase must not match orders."""
+    found = problems(phases=replaced(HALTED, matching=True))
+
+    assert (ProblemCode.UNSAFE_FAIL_SAFE, "phases.HALTED") in found
+
+
+@covers(ProblemCode.GUARDED_TIGHTENING)
+def test_a_guard_on_a_halt_is_reported() -> None:
+    """Halting tightens acceptance, so nothing may block it."""
+    guarded = (TransitionSpec("halt", "NORMAL", "HALTED", guards="ops_approved"), *TRANSITIONS[1:])
+    found = problems(transitions=guarded)
+
+    assert found == {(ProblemCode.GUARDED_TIGHTENING, "transitions[0].guards")}
+
+
+def test_a_guard_on_a_relaxing_transition_is_allowed() -> None:
+    """Reopening may wait for guards."""
+    guarded = (*TRANSITIONS[:3], TransitionSpec("open", "PRE_OPEN", "NORMAL",
+                                                guards=("book_rebuilt", "ops_approved")))
+    policy = build(transitions=guarded)
+
+    assert policy.transition("PRE_OPEN", "open") == guarded[3]
+    assert guarded[3].guards == ("book_rebuilt", "ops_approved")
+
+
+def test_every_problem_code_has_a_test_here() -> None:
+    """A new ProblemCode without a test in this module fails this one."""
+    assert set(ProblemCode) == COVERED
+
+
+# -- all at once ---------------------------------------------------------------------------------
+
+
+def test_several_problems_are_all_reported_at_once() -> None:
+    """One build reports a bad name, a duplicate trigger, a guarded halt and an unknown initial."""
+    transitions = (TransitionSpec("halt", "NORMAL", "HALTED", guards=("ok",)), *TRANSITIONS[1:],
+                   TransitionSpec("open", "PRE_OPEN", "HALTED"))
+
+    with pytest.raises(InvalidPolicyError) as caught:
+        build(name="", initial="START", transitions=transitions,
+              phases=replaced(PRE_OPEN, stop_triggers=True))
+
+    error = caught.value
+    assert error.codes == {ProblemCode.INVALID_NAME, ProblemCode.UNKNOWN_PHASE,
+                           ProblemCode.DUPLICATE_TRIGGER, ProblemCode.GUARDED_TIGHTENING,
+                           ProblemCode.CAPABILITY_WITHOUT_MATCHING}
+    assert len(error.problems) == 5
+    assert f"policy has {len(error.problems)} problem(s):" in str(error)
+    for problem in error.problems:
+        assert f"  - {problem}" in str(error)
+
+
+def test_invalid_policy_error_codes_are_the_distinct_codes() -> None:
+    """`codes` collapses repeated codes into a frozenset."""
+    error = InvalidPolicyError([
+        Problem(ProblemCode.NORMAL_UNREACHABLE, "phases.A", "a"),
+        Problem(ProblemCode.NORMAL_UNREACHABLE, "phases.B", "b"),
+        Problem(ProblemCode.UNKNOWN_PHASE, "initial", "c"),
+    ])
+
+    assert error.codes == frozenset({ProblemCode.NORMAL_UNREACHABLE, ProblemCode.UNKNOWN_PHASE})
+    assert len(error.problems) == 3
+    assert isinstance(error, ExchangeRecoveryError)
+    assert isinstance(error, ValueError)
+
+
+def test_a_problem_renders_code_location_and_message() -> None:
+    """`str(problem)` reads 'CODE at location: message'."""
+    problem = Problem(ProblemCode.UNKNOWN_PHASE, "transitions[3].dest", "dest 'X' is not a phase")
+
+    assert str(problem) == "UNKNOWN_PHASE at transitions[3].dest: dest 'X' is not a phase"
+
+
+def test_problem_codes_are_stable_strings_with_descriptions() -> None:
+    """Codes equal their names and each has a one-line description."""
+    for code in ProblemCode:
+        assert code.value == code.name
+        assert code.description
+        assert "\n" not in code.description
+
+
+def test_with_changes_validates_the_copy() -> None:
+    """A changed copy is checked again; the original stays valid."""
+    policy = build()
+
+    with pytest.raises(InvalidPolicyError) as caught:
+        policy.with_changes(initial="NOPE")
+
+    assert caught.value.codes == {ProblemCode.UNKNOWN_PHASE}
+    assert policy.initial == "NORMAL"
+    assert policy.with_changes(initial="HALTED").initial == "HALTED"
+
+
+# -- lookups on a valid policy --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["AUCTION", "", None, ["NORMAL"]])
+def test_looking_up_an_unknown_phase_is_a_configuration_error(bad: object) -> None:
+    """`phase`, `verdicts`, `accepted_keys`, `strictness` and `evaluate` name the known phases."""
+    policy = build()
+    request = Request.cancel("BTC-USDT")
+
+    for lookup in (policy.phase, policy.verdicts, policy.accepted_keys, policy.strictness,
+                   lambda name: policy.evaluate(name, request)):
+        with pytest.raises(ConfigurationError, match="expected one of NORMAL, HALTED, PRE_OPEN"):
+            lookup(bad)  # type: ignore[operator]
+    with pytest.raises(ConfigurationError):
+        policy.is_relaxing("NORMAL", bad)  # type: ignore[arg-type]
