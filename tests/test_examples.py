@@ -8,6 +8,8 @@ import subprocess
 import sys
 from types import ModuleType
 
+from exchange_recovery._demo import run as demo_run
+
 EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
 
 
@@ -35,7 +37,7 @@ def test_demo_runs_as_a_script_and_prints_the_timeline() -> None:
 
 
 def test_demo_pre_open_accepts_margin_and_post_only_and_refuses_market_orders() -> None:
-    pre_open = _section(_load("okx_2022_restart").run(), "HALTED -> PRE_OPEN")
+    pre_open = _section(demo_run(), "HALTED -> PRE_OPEN")
     assert "ACCEPT  post-only limit" in pre_open
     assert "ACCEPT  add margin" in pre_open
     assert "reject  market buy          ORDER_TYPE_NOT_ALLOWED" in pre_open
@@ -43,7 +45,7 @@ def test_demo_pre_open_accepts_margin_and_post_only_and_refuses_market_orders() 
 
 
 def test_demo_shows_the_refused_shortcut_from_halt_to_open() -> None:
-    lines = _load("okx_2022_restart").run()
+    lines = demo_run()
     refused = _section(lines, "REFUSED open")
     assert "TRANSITION_NOT_ALLOWED" in refused
     assert "transition_refused" in refused
