@@ -49,6 +49,9 @@ from ._policy import PhaseSpec as PhaseSpec
 from ._policy import Policy as Policy
 from ._policy import Problem as Problem
 from ._policy import TransitionSpec as TransitionSpec
+from ._toml import dump_policy as dump_policy
+from ._toml import load_policy as load_policy
+from ._toml import loads_policy as loads_policy
 
 __all__ = [
     "ALL_KINDS",
@@ -84,6 +87,9 @@ __all__ = [
     "TransitionRefused",
     "TransitionSpec",
     "default_policy",
+    "dump_policy",
+    "load_policy",
+    "loads_policy",
 ]
 
 __version__ = "0.1.0"

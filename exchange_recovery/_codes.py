@@ -50,6 +50,12 @@ class ProblemCode(_Code):
     CAPABILITY_WITHOUT_MATCHING = "CAPABILITY_WITHOUT_MATCHING"
     UNSAFE_FAIL_SAFE = "UNSAFE_FAIL_SAFE"
     GUARDED_TIGHTENING = "GUARDED_TIGHTENING"
+    # policy files (issue #5)
+    FILE_UNREADABLE = "FILE_UNREADABLE"
+    SYNTAX_ERROR = "SYNTAX_ERROR"
+    UNKNOWN_KEY = "UNKNOWN_KEY"
+    MISSING_KEY = "MISSING_KEY"
+    UNKNOWN_MEMBER = "UNKNOWN_MEMBER"
 
 
 class RefusalCode(_Code):
@@ -97,6 +103,13 @@ _DESCRIPTIONS: dict[_Code, str] = {
     ),
     ProblemCode.UNSAFE_FAIL_SAFE: "The fail-safe phase matches orders or accepts new orders.",
     ProblemCode.GUARDED_TIGHTENING: "A tightening transition has guards; tightening must never block.",
+    ProblemCode.FILE_UNREADABLE: "The policy file cannot be read (missing, unreadable or not UTF-8).",
+    ProblemCode.SYNTAX_ERROR: "The policy file is not valid TOML.",
+    ProblemCode.UNKNOWN_KEY: "A policy file sets a key its table does not have (never ignored).",
+    ProblemCode.MISSING_KEY: "A policy file omits a key its table requires.",
+    ProblemCode.UNKNOWN_MEMBER: (
+        "A policy file names an action, order type, time in force or origin that does not exist."
+    ),
     RefusalCode.UNKNOWN_TRIGGER: "The policy defines no such trigger.",
     RefusalCode.TRANSITION_NOT_ALLOWED: "The trigger does not lead anywhere from the current phase.",
     RefusalCode.GUARD_REJECTED: "A guard of the transition returned false.",

@@ -152,9 +152,15 @@ class Problem:
     code: ProblemCode
     location: str
     message: str
+    source: str = ""
+    """The file the policy was read from ("" for a policy built in code)."""
+    line: int | None = None
+    """The 1-based line in `source` where the problem is, when known."""
 
     def __str__(self) -> str:
-        return f"{self.code.value} at {self.location}: {self.message}"
+        where = f"{self.source}:{self.line}: " if self.line else (
+            f"{self.source}: " if self.source else "")
+        return f"{where}{self.code.value} at {self.location}: {self.message}"
 
 
 class _Derived:

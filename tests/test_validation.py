@@ -361,9 +361,13 @@ def test_a_guard_on_a_relaxing_transition_is_allowed() -> None:
     assert guarded[3].guards == ("book_rebuilt", "ops_approved")
 
 
+FILE_CODES = {ProblemCode.FILE_UNREADABLE, ProblemCode.SYNTAX_ERROR, ProblemCode.UNKNOWN_KEY,
+              ProblemCode.MISSING_KEY, ProblemCode.UNKNOWN_MEMBER}  # policy files: test_toml.py
+
+
 def test_every_problem_code_has_a_test_here() -> None:
-    """A new ProblemCode without a test in this module fails this one."""
-    assert set(ProblemCode) == COVERED
+    """A new ProblemCode without a test in this module (or, for files, test_toml) fails this one."""
+    assert set(ProblemCode) - FILE_CODES == COVERED
 
 
 # -- all at once ---------------------------------------------------------------------------------

@@ -1,0 +1,308 @@
+"""The ``exchange-recovery`` command line (also ``python -m exchange_recovery``).
+
+The only code in the package that prints. Each command is one function registered with
+`command`: its name, its one-line help, the argument groups it takes, and a docstring that
+becomes its ``--help`` description. The function gets the parsed arguments and an `_Io` and
+returns the exit code: 0 ok, 1 problems found, 2 usage error (argparse uses 2 as well).
+
+Adding a command (e.g. ``replay JOURNAL``) is one function::
+
+    @command("replay", "print the timeline of a journal", _journal_arg, _json_arg)
+    def _replay(args: argparse.Namespace, io: _Io) -> int:
+        '''Replay JOURNAL and print every transition in order.'''
+        ...
+        return OK
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.resources
+import inspect
+import io as _io_module
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Final, TextIO
+
+import attrs
+
+from . import _report
+from ._codes import ProblemCode, Reason
+from ._exceptions import InvalidPolicyError, InvalidRequestError
+from ._gate import Gate
+from ._model import VENUE
+from ._policy import Policy, Problem
+from ._progress import Progress
+from ._toml import load_policy, loads_policy
+
+OK: Final = 0
+PROBLEMS: Final = 1
+USAGE: Final = 2
+
+PROG: Final = "exchange-recovery"
+BUILTIN_DEFAULT: Final = "@default"
+"""The POLICY argument naming the packaged default policy (``policies/default.toml``)."""
+
+
+class _Stop(Exception):
+    """Ends a command early with an exit code (its message is already printed)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@attrs.define
+class _Io:
+    """Where a command writes: results to `out`, diagnostics and progress to `err`."""
+
+    out: TextIO
+    err: TextIO
+
+    def print(self, text: str = "") -> None:
+        """Write `text` and a newline to standard output."""
+        self.out.write(text if text.endswith("\n") else text + "\n")
+
+    def json(self, data: object) -> None:
+        """Write `data` as indented JSON to standard output."""
+        self.out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+    def error(self, text: str) -> None:
+        """Write a diagnostic line to standard error."""
+        self.err.write(f"{PROG}: {text}\n")
+
+    def progress(self, label: str, total: int | None = None) -> Progress:
+        """A progress line on standard error, drawn only when it is a terminal."""
+        return Progress(self.err, label, total)
+
+
+_Configure = Callable[[argparse.ArgumentParser], None]
+_Run = Callable[[argparse.Namespace, _Io], int]
+
+
+@attrs.frozen
+class Command:
+    """One sub-command: its name, help, argument groups and the function that runs it."""
+
+    name: str
+    help: str
+    configure: tuple[_Configure, ...]
+    run: _Run
+
+
+COMMANDS: dict[str, Command] = {}
+"""The registered sub-commands, in the order ``--help`` lists them."""
+
+
+def command(name: str, help: str, *configure: _Configure) -> Callable[[_Run], _Run]:
+    """Register `run` as the sub-command `name` taking the argument groups `configure`."""
+
+    def register(run: _Run) -> _Run:
+        COMMANDS[name] = Command(name, help, configure, run)
+        return run
+
+    return register
+
+
+# -- argument groups ---------------------------------------------------------------------------
+
+
+def _policy_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("policy", metavar="POLICY",
+                        help=f"a policy file (TOML), or {BUILTIN_DEFAULT} for the packaged default")
+
+
+def _json_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+
+def _matrix_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("table", "markdown"), default="table",
+                        help="a terminal table (default) or a Markdown table")
+
+
+def _diagram_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("mermaid", "dot"), default="mermaid",
+                        help="Mermaid state diagram (default; needs no graphviz) or Graphviz DOT")
+
+
+def _explain_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("phase", metavar="PHASE", help="the phase the venue is in, e.g. PRE_OPEN")
+    parser.add_argument("request", metavar="REQUEST", nargs="+",
+                        help="words describing the request, e.g. new limit gtc post-only "
+                        "instrument=BTC origin=client (" + _report.REQUEST_WORDS + ")")
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _problem_data(problem: Problem) -> dict[str, object]:
+    return {"code": problem.code.value, "location": problem.location, "message": problem.message,
+            "file": problem.source, "line": problem.line}
+
+
+def _load(name: str, io: _Io, *, as_json: bool = False) -> Policy:
+    """Load the policy `name` or report its problems and stop (1; 2 if it cannot be read)."""
+    try:
+        if name == BUILTIN_DEFAULT:
+            resource = importlib.resources.files("exchange_recovery") / "policies" / "default.toml"
+            return loads_policy(resource.read_text(encoding="utf-8"), BUILTIN_DEFAULT)
+        return load_policy(name)
+    except InvalidPolicyError as invalid:
+        if invalid.codes == {ProblemCode.FILE_UNREADABLE}:
+            io.error(f"error: {invalid.problems[0].message.removeprefix('cannot read the file: ')}"
+                     f": {name}")
+            raise _Stop(USAGE) from None
+        if as_json:
+            io.json({"ok": False, "file": name,
+                     "problems": [_problem_data(p) for p in invalid.problems]})
+        else:
+            for problem in invalid.problems:
+                io.print(str(problem))
+            io.print(f"{len(invalid.problems)} problem(s) in {name}")
+        raise _Stop(PROBLEMS) from None
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+@command("demo", "replay the 18 Dec 2022 outage and phased restart")
+def _demo(args: argparse.Namespace, io: _Io) -> int:  # noqa: ARG001 - every command takes args
+    """Replay the 18 Dec 2022 outage and phased restart (normal, degraded, halted, pre-open,
+    full open, normal) and show, at each step, what the gate accepts and why it refuses the rest.
+    """
+    from ._demo import run  # noqa: PLC0415 - the demo pulls in the controller; load it on demand
+
+    io.print("\n".join(run()))
+    return OK
+
+
+@command("check", "validate a policy file and list every problem", _policy_arg, _json_arg)
+def _check(args: argparse.Namespace, io: _Io) -> int:
+    """Validate POLICY with every check a policy built in code gets, and list every problem
+    with its file, line, table/key and code. Exit 0 when valid, 1 when there are problems.
+    """
+    policy = _load(args.policy, io, as_json=args.json)
+    if args.json:
+        io.json({"ok": True, "file": args.policy, "policy": policy.name, "problems": [],
+                 "phases": list(policy.phase_names), "transitions": len(policy.transitions)})
+    else:
+        io.print(f"{args.policy}: policy {policy.name!r} is valid: {len(policy.phases)} phases, "
+                 f"{len(policy.transitions)} transitions")
+    return OK
+
+
+@command("matrix", "print the acceptance matrix (request kinds x phases)",
+         _policy_arg, _matrix_args, _json_arg)
+def _matrix(args: argparse.Namespace, io: _Io) -> int:
+    """Print which request kinds each phase of POLICY accepts, and what the engine itself may do.
+
+    Rows group the request kinds: origins that every phase treats alike share a section, and
+    times in force or actions with the same verdicts share a row. ``--json`` lists every one
+    of the request kinds with its reason code in every phase.
+    """
+    policy = _load(args.policy, io, as_json=args.json)
+    if args.json:
+        io.json(_report.matrix_data(policy))
+    elif args.format == "markdown":
+        io.print(_report.matrix_markdown(policy))
+    else:
+        io.print(_report.matrix_table(policy))
+    return OK
+
+
+@command("diagram", "print the transition graph (Mermaid or DOT)", _policy_arg, _diagram_args)
+def _diagram(args: argparse.Namespace, io: _Io) -> int:
+    """Print the phases and transitions of POLICY as a Mermaid state diagram or Graphviz DOT.
+
+    Phases that match orders are green, the others red; guards are shown in brackets.
+    """
+    policy = _load(args.policy, io)
+    render = _report.diagram_dot if args.format == "dot" else _report.diagram_mermaid
+    io.print(render(policy))
+    return OK
+
+
+@command("explain", "show the decision and reason for a described request",
+         _policy_arg, _explain_args, _json_arg)
+def _explain(args: argparse.Namespace, io: _Io) -> int:
+    """Say whether POLICY accepts a request in PHASE, with the reason code the engine would get.
+
+    Example: ``explain policy.toml PRE_OPEN new market instrument=BTC-USDT``. Exit 0 whatever
+    the decision (a rejection is an answer, not a problem); 2 for an unknown phase or word.
+    """
+    policy = _load(args.policy, io, as_json=args.json)
+    if args.phase not in policy.phase_names:
+        io.error(f"error: unknown phase {args.phase!r}; {policy.name!r} has "
+                 f"{', '.join(policy.phase_names)}")
+        return USAGE
+    try:
+        request = _report.parse_request(args.request)
+    except InvalidRequestError as error:
+        io.error(f"error: {error}")
+        return USAGE
+    decision = Gate(policy, {VENUE: args.phase}).check(request)
+    kind = request.kind
+    accepted_in = [p for p in policy.phase_names
+                   if policy.verdicts(p)[request.key][0] is Reason.ACCEPTED]
+    if args.json:
+        io.json({"policy": policy.name, "phase": args.phase, "request": kind.describe(),
+                 "instrument": request.instrument, "accepted": decision.accepted,
+                 "reason": decision.reason.value, "message": decision.message,
+                 "description": decision.reason.description, "accepted_in": accepted_in})
+        return OK
+    io.print(f"request   {kind.describe()}"
+             + (f" instrument={request.instrument}" if request.instrument else ""))
+    io.print(f"phase     {args.phase} ({policy.phase(args.phase).description or 'no description'})")
+    io.print(f"decision  {'ACCEPTED' if decision.accepted else 'REJECTED'}")
+    io.print(f"reason    {decision.reason.value}: {decision.reason.description}")
+    if not decision.accepted:
+        io.print(f"message   {decision.message}")
+    io.print(f"accepted  in {', '.join(accepted_in) or 'no phase'}")
+    return OK
+
+
+# -- entry point ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every registered command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Policies, gates and restarts for an exchange's order entry.",
+        epilog="exit codes: 0 ok, 1 problems found, 2 usage error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for cmd in COMMANDS.values():
+        description = inspect.cleandoc(cmd.run.__doc__ or cmd.help)
+        child = sub.add_parser(cmd.name, help=cmd.help, description=description,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+        for configure in cmd.configure:
+            configure(child)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    """Run the command line with `argv` (default: ``sys.argv[1:]``); return the exit code."""
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    for stream in (out, err):
+        if isinstance(stream, _io_module.TextIOWrapper):
+            stream.reconfigure(errors="replace")  # a non-UTF-8 terminal gets "?" for ✓, no crash
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help (0) or a usage error (2), already printed by argparse
+        return int(exit_.code or 0)
+    io = _Io(out, err)
+    try:
+        return COMMANDS[args.command].run(args, io)
+    except _Stop as stop:
+        return stop.code
+    except BrokenPipeError:  # piped into `head`: stop quietly, like other command-line tools
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, out.fileno())
+        return OK

@@ -1,0 +1,482 @@
+"""Policy files: TOML in (the standard library's `tomllib`), TOML out (a small writer here).
+
+A policy file holds exactly what a `Policy` holds::
+
+    name = "default"
+    initial = "NORMAL"            # also: normal, fail_safe, halt_trigger, description
+
+    [phases.PRE_OPEN]             # one table per phase, in order
+    matching = false              # also: stop_triggers, liquidations, description
+    [phases.PRE_OPEN.accepts]     # the phase's Acceptance; enum members by name
+    actions = ["NEW_ORDER", "AMEND", "CANCEL", "MASS_CANCEL", "ADD_MARGIN"]
+    post_only = true
+
+    [[transitions]]               # one per edge, in order
+    trigger = "open"
+    source = "PRE_OPEN"
+    dest = "FULL_OPEN"
+    guards = ["books_uncrossed"]  # names only; the callables are passed to the Controller
+
+Reading is table-driven: each table has a schema (`_Field`s: key, attribute, reader, writer,
+whether it is required), so a new table or key is one schema entry. Every problem found is
+collected (unknown keys, wrong types, unknown enum names, then the policy's own validation) and
+raised at once as `InvalidPolicyError`, each `Problem` carrying the file, the table/key
+location (``phases.PRE_OPEN.accepts.order_types[1]``) and, when it can be found, the line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
+
+import attrs
+
+from ._codes import ProblemCode
+from ._exceptions import InvalidPolicyError
+from ._model import Action, OrderType, Origin, TimeInForce
+from ._policy import Acceptance, PhaseSpec, Policy, Problem, TransitionSpec
+
+
+class _Bad:
+    """Marks a value that could not be read (its problem is already recorded)."""
+
+
+_BAD: Final = _Bad()
+_ABSENT: Final = object()
+
+
+class _Problems:
+    """Collects problems with their document locations while a file is read."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[ProblemCode, str, str]] = []
+
+    def add(self, code: ProblemCode, where: str, message: str) -> None:
+        self.items.append((code, where, message))
+
+
+_Reader = Callable[[object, str, _Problems], object]
+_Writer = Callable[[Any], object]
+
+
+@attrs.frozen
+class _Field:
+    """One key of a table: how to read it, how to write it, and what stands in when it is bad."""
+
+    key: str
+    attr: str
+    read: _Reader
+    write: _Writer
+    required: bool = False
+    fallback: object = None  # used for a missing or bad required key, so validation can go on
+
+
+def _toml_type(value: object) -> str:
+    names = {str: "a string", bool: "a boolean", int: "an integer", float: "a float",
+             list: "an array", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _read_str(value: object, where: str, problems: _Problems) -> object:
+    if isinstance(value, str):
+        return value
+    problems.add(ProblemCode.INVALID_VALUE, where, f"expected a string, got {_toml_type(value)} "
+                 f"({value!r})")
+    return _BAD
+
+
+def _read_bool(value: object, where: str, problems: _Problems) -> object:
+    if isinstance(value, bool):
+        return value
+    problems.add(ProblemCode.INVALID_VALUE, where, f"expected true or false, got "
+                 f"{_toml_type(value)} ({value!r})")
+    return _BAD
+
+
+def _read_list(value: object, where: str, problems: _Problems) -> list[object] | None:
+    if isinstance(value, list):
+        return value
+    problems.add(ProblemCode.INVALID_VALUE, where, f"expected an array, got {_toml_type(value)} "
+                 f"({value!r})")
+    return None
+
+
+def _read_str_list(value: object, where: str, problems: _Problems) -> object:
+    items = _read_list(value, where, problems)
+    if items is None:
+        return _BAD
+    good = [v for i, v in enumerate(items) if _read_str(v, f"{where}[{i}]", problems) is not _BAD]
+    return tuple(good)
+
+
+def _enum_set(enum_cls: type[enum.IntEnum]) -> _Reader:
+    names = [m.name for m in enum_cls]
+
+    def read(value: object, where: str, problems: _Problems) -> object:
+        items = _read_list(value, where, problems)
+        if items is None:
+            return _BAD
+        members: set[enum.IntEnum] = set()
+        for index, item in enumerate(items):
+            at = f"{where}[{index}]"
+            if _read_str(item, at, problems) is _BAD:
+                continue
+            assert isinstance(item, str)  # noqa: S101 - for mypy: _read_str checked it
+            if item in enum_cls.__members__:
+                members.add(enum_cls[item])
+                continue
+            close = difflib.get_close_matches(item.upper().replace("-", "_"), names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.add(ProblemCode.UNKNOWN_MEMBER, at, f"{item!r} is not a valid {enum_cls.__name__} name; "
+                         f"expected one of {', '.join(names)}{hint}")
+        return frozenset(members)
+
+    return read
+
+
+def _write_enum_set(value: frozenset[enum.IntEnum]) -> list[str]:
+    return [member.name for member in sorted(value)]
+
+
+def _same(value: object) -> object:
+    return value
+
+
+def _write_names(value: tuple[str, ...]) -> list[str] | None:
+    return list(value) or None  # None: no key at all (a transition without guards)
+
+
+def _read_table(
+    value: object, where: str, fields: Sequence[_Field], problems: _Problems
+) -> dict[str, object] | None:
+    """Read one table by its schema: keyword arguments for the constructor, or None if unusable."""
+    if not isinstance(value, dict):
+        problems.add(ProblemCode.INVALID_VALUE, where or "(document)",
+                     f"expected a table, got {_toml_type(value)} ({value!r})")
+        return None
+    known = {f.key for f in fields}
+    for key in value:
+        if key not in known:
+            problems.add(ProblemCode.UNKNOWN_KEY, _join(where, key),
+                         f"unknown key {key!r}; this table takes {', '.join(sorted(known))}")
+    kwargs: dict[str, object] = {}
+    for field in fields:
+        raw = value.get(field.key, _ABSENT)
+        at = _join(where, field.key)
+        if raw is _ABSENT:
+            if field.required:
+                problems.add(ProblemCode.MISSING_KEY, at, f"required key {field.key!r} is missing")
+                kwargs[field.attr] = field.fallback
+            continue
+        read = field.read(raw, at, problems)
+        if read is not _BAD:
+            kwargs[field.attr] = read
+        elif field.required:
+            kwargs[field.attr] = field.fallback
+    return kwargs
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+ACCEPTS_FIELDS: Final[tuple[_Field, ...]] = (
+    _Field("actions", "actions", _enum_set(Action), _write_enum_set),
+    _Field("order_types", "order_types", _enum_set(OrderType), _write_enum_set),
+    _Field("time_in_force", "time_in_force", _enum_set(TimeInForce), _write_enum_set),
+    _Field("origins", "origins", _enum_set(Origin), _write_enum_set),
+    _Field("post_only", "post_only", _read_bool, _same),
+    _Field("reduce_only", "reduce_only", _read_bool, _same),
+)
+"""``[phases.NAME.accepts]``: an `Acceptance`; an omitted key takes the constructor's default."""
+
+
+def _read_accepts(value: object, where: str, problems: _Problems) -> object:
+    kwargs = _read_table(value, where, ACCEPTS_FIELDS, problems)
+    return _BAD if kwargs is None else Acceptance(**kwargs)  # type: ignore[arg-type]
+
+
+def _write_accepts(value: Acceptance) -> dict[str, object]:
+    return _write_table(value, ACCEPTS_FIELDS)
+
+
+PHASE_FIELDS: Final[tuple[_Field, ...]] = (
+    _Field("description", "description", _read_str, _same),
+    _Field("matching", "matching", _read_bool, _same, required=True, fallback=False),
+    _Field("stop_triggers", "stop_triggers", _read_bool, _same),
+    _Field("liquidations", "liquidations", _read_bool, _same),
+    _Field("accepts", "accepts", _read_accepts, _write_accepts, required=True,
+           fallback=Acceptance.nothing()),
+)
+"""``[phases.NAME]``: a `PhaseSpec`; its name is the table's key."""
+
+TRANSITION_FIELDS: Final[tuple[_Field, ...]] = (
+    _Field("trigger", "trigger", _read_str, _same, required=True),
+    _Field("source", "source", _read_str, _same, required=True),
+    _Field("dest", "dest", _read_str, _same, required=True),
+    _Field("guards", "guards", _read_str_list, _write_names),
+)
+"""``[[transitions]]``: a `TransitionSpec`; guards are names, the callables come at run time."""
+
+
+def _read_phases(value: object, where: str, problems: _Problems) -> object:
+    if not isinstance(value, dict):
+        problems.add(ProblemCode.INVALID_VALUE, where, f"expected a table of phase tables "
+                     f"([phases.NAME]), got {_toml_type(value)} ({value!r})")
+        return _BAD
+    phases: list[PhaseSpec] = []
+    for name, table in value.items():
+        kwargs = _read_table(table, _join(where, name), PHASE_FIELDS, problems)
+        if kwargs is not None:
+            phases.append(PhaseSpec(name, **kwargs))  # type: ignore[arg-type]
+    return tuple(phases)
+
+
+def _write_phases(value: tuple[PhaseSpec, ...]) -> dict[str, object]:
+    return {phase.name: _write_table(phase, PHASE_FIELDS) for phase in value}
+
+
+def _read_transitions(value: object, where: str, problems: _Problems) -> object:
+    items = _read_list(value, where, problems)
+    if items is None:
+        return _BAD
+    transitions: list[TransitionSpec] = []
+    for index, table in enumerate(items):
+        kwargs = _read_table(table, f"{where}[{index}]", TRANSITION_FIELDS, problems)
+        # A transition that cannot be read keeps its place (with None fields, which validation
+        # reports and we suppress) so that later indexes still match the file.
+        transitions.append(TransitionSpec(**kwargs) if kwargs is not None  # type: ignore[arg-type]
+                           else TransitionSpec(None, None, None))  # type: ignore[arg-type]
+    return tuple(transitions)
+
+
+def _write_transitions(value: tuple[TransitionSpec, ...]) -> list[dict[str, object]]:
+    return [_write_table(t, TRANSITION_FIELDS) for t in value]
+
+
+POLICY_FIELDS: Final[tuple[_Field, ...]] = (
+    _Field("name", "name", _read_str, _same, required=True, fallback=""),
+    _Field("description", "description", _read_str, _same),
+    _Field("initial", "initial", _read_str, _same),
+    _Field("normal", "normal", _read_str, _same),
+    _Field("fail_safe", "fail_safe", _read_str, _same),
+    _Field("halt_trigger", "halt_trigger", _read_str, _same),
+    _Field("phases", "phases", _read_phases, _write_phases, required=True),
+    _Field("transitions", "transitions", _read_transitions, _write_transitions, required=True),
+)
+"""The document's top level: a `Policy`. New tables (guards, permissions) are new entries here."""
+
+
+def _write_table(obj: object, fields: Sequence[_Field]) -> dict[str, object]:
+    written = {f.key: f.write(getattr(obj, f.attr)) for f in fields}
+    return {key: value for key, value in written.items() if value is not None}
+
+
+# -- loading ---------------------------------------------------------------------------------------
+
+_AT_LINE: Final = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_PHASE_INDEX: Final = re.compile(r"^phases\[(\d+)\]")
+
+
+def loads_policy(text: str, source: str = "<string>") -> Policy:
+    """Build a `Policy` from the text of a policy file.
+
+    Args:
+        text: the TOML text.
+        source: the file name to put in every problem (``"<string>"`` by default).
+
+    Returns:
+        The validated policy.
+
+    Raises:
+        InvalidPolicyError: listing every problem, each with `source`, its table/key location,
+            its line when known, and a stable `ProblemCode`.
+
+    Example:
+        >>> from exchange_recovery import default_policy, dump_policy, loads_policy
+        >>> policy = loads_policy(dump_policy(default_policy()))
+        >>> policy == default_policy()
+        True
+    """
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        match = _AT_LINE.search(message)
+        line = int(match.group(1)) if match else None
+        where = f"line {match.group(1)}, column {match.group(2)}" if match else "(document)"
+        detail = _AT_LINE.sub("", message)
+        raise InvalidPolicyError(
+            [Problem(ProblemCode.SYNTAX_ERROR, where, f"not valid TOML: {detail}", source, line)]
+        ) from None
+    problems = _Problems()
+    kwargs = _read_table(document, "", POLICY_FIELDS, problems)
+    assert kwargs is not None  # noqa: S101 - tomllib always returns a table
+    policy: Policy | None = None
+    found: list[tuple[ProblemCode, str, str]] = list(problems.items)
+    if kwargs.get("phases") is not None and kwargs.get("transitions") is not None:
+        try:
+            policy = Policy(**kwargs)  # type: ignore[arg-type]
+        except InvalidPolicyError as invalid:
+            names = [p.name for p in kwargs["phases"]]  # type: ignore[attr-defined]
+            for problem in invalid.problems:
+                where = _PHASE_INDEX.sub(lambda m: f"phases.{names[int(m.group(1))]}",
+                                         problem.location)
+                if not any(_within(where, bad) for _, bad, _ in problems.items):
+                    found.append((problem.code, where, problem.message))
+    if found or policy is None:
+        lines = _Lines(text)
+        raise InvalidPolicyError(
+            [Problem(code, where, message, source, lines.find(where))
+             for code, where, message in found]
+        )
+    return policy
+
+
+def _within(location: str, ancestor: str) -> bool:
+    """Whether `location` is `ancestor` or inside it (a problem there is a consequence)."""
+    return location == ancestor or location.startswith((f"{ancestor}.", f"{ancestor}["))
+
+
+def load_policy(path: str | os.PathLike[str]) -> Policy:
+    """Read and validate a policy file (TOML; see `loads_policy`).
+
+    Raises:
+        InvalidPolicyError: the file cannot be read (`ProblemCode.FILE_UNREADABLE`) or has
+            problems; every problem names the file, the table/key and the line when known.
+    """
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as handle:
+            text = handle.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise InvalidPolicyError(
+            [Problem(ProblemCode.FILE_UNREADABLE, "(file)", f"cannot read the file: {reason}",
+                     source)]
+        ) from None
+    return loads_policy(text, source)
+
+
+class _Lines:
+    """Best-effort map from a table/key location to the line that defines it."""
+
+    _HEADER: Final = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    _ASSIGN: Final = re.compile(r"^\s*((?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')"
+                                r"(?:\s*\.\s*(?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'))*)\s*=")
+
+    def __init__(self, text: str) -> None:
+        self.where: dict[str, int] = {}
+        counts: dict[str, int] = {}
+        table = ""
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = self._HEADER.match(line)
+            if header:
+                path = ".".join(_split_key(header.group(2)))
+                if header.group(1) == "[[":
+                    index = counts.get(path, 0)
+                    counts[path] = index + 1
+                    path = f"{path}[{index}]"
+                table = path
+                self.where.setdefault(table, number)
+                continue
+            assign = self._ASSIGN.match(line)
+            if assign:
+                key = ".".join(_split_key(assign.group(1)))
+                self.where.setdefault(_join(table, key), number)
+
+    def find(self, location: str) -> int | None:
+        """The line of `location`, else of its nearest enclosing key or table, else None."""
+        path = location
+        while path:
+            if path in self.where:
+                return self.where[path]
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return None
+
+
+def _split_key(dotted: str) -> list[str]:
+    return [part.strip().strip("\"'") for part in re.findall(r"\"[^\"]*\"|'[^']*'|[^.]+", dotted)]
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+_BARE_KEY: Final = re.compile(r"^[A-Za-z0-9_-]+$")
+_ESCAPES: Final = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def dump_policy(policy: Policy) -> str:
+    """Write `policy` as a policy file; `loads_policy` of the result equals `policy`.
+
+    Example:
+        >>> from exchange_recovery import default_policy, dump_policy
+        >>> text = dump_policy(default_policy())
+        >>> text.splitlines()[2]
+        'name = "default"'
+    """
+    document = _write_table(policy, POLICY_FIELDS)
+    lines = [
+        "# An exchange_recovery policy. Check it with: exchange-recovery check FILE",
+        "",
+    ]
+    _emit((), document, lines, array=False)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _emit(path: tuple[str, ...], table: Mapping[str, object], lines: list[str], *,
+          array: bool) -> None:
+    scalars = {k: v for k, v in table.items() if not _is_table(v) and not _is_table_array(v)}
+    header = ".".join(_key(p) for p in path)
+    if array:
+        lines += ["", f"[[{header}]]"] if lines and lines[-1] else [f"[[{header}]]"]
+    elif path and (scalars or not table):
+        lines += ["", f"[{header}]"] if lines and lines[-1] else [f"[{header}]"]
+    lines.extend(f"{_key(k)} = {_value(v)}" for k, v in scalars.items())
+    for key, value in table.items():
+        if _is_table(value):
+            _emit((*path, key), value, lines, array=False)  # type: ignore[arg-type]
+    for key, value in table.items():
+        if _is_table_array(value):
+            for item in value:  # type: ignore[attr-defined]
+                _emit((*path, key), item, lines, array=True)
+
+
+def _is_table(value: object) -> bool:
+    return isinstance(value, dict)
+
+
+def _is_table_array(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else _quote(key)
+
+
+def _value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    msg = f"cannot write {value!r} to TOML"  # pragma: no cover - schema writers return the above
+    raise TypeError(msg)  # pragma: no cover
+
+
+def _quote(text: str) -> str:
+    out = []
+    for char in text:
+        escaped = _ESCAPES.get(char)
+        if escaped is None and ((ord(char) < 0x20 and char != "\t") or ord(char) == 0x7F):
+            escaped = f"\\u{ord(char):04X}"
+        out.append(escaped or char)
+    return '"' + "".join(out) + '"'
