@@ -308,9 +308,13 @@ def loads_policy(text: str, source: str = "<string>") -> Policy:
     except tomllib.TOMLDecodeError as error:
         message = str(error)
         match = _AT_LINE.search(message)
-        line = int(match.group(1)) if match else None
-        where = f"line {match.group(1)}, column {match.group(2)}" if match else "(document)"
-        detail = _AT_LINE.sub("", message)
+        if match:
+            line: int | None = int(match.group(1))
+            where = f"line {match.group(1)}, column {match.group(2)}"
+        else:  # "(at end of document)": an unclosed array, table or string
+            line = max(1, len(text.splitlines()))
+            where = "end of document"
+        detail = _AT_LINE.sub("", message).replace(" (at end of document)", "")
         raise InvalidPolicyError(
             [Problem(ProblemCode.SYNTAX_ERROR, where, f"not valid TOML: {detail}", source, line)]
         ) from None

@@ -1,0 +1,221 @@
+"""Policy files: every problem reported at once with its location; dump then load is identity."""
+
+from __future__ import annotations
+
+import importlib.resources
+import pathlib
+from collections.abc import Callable
+from typing import TypeVar
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from exchange_recovery import (
+    Acceptance,
+    Action,
+    InvalidPolicyError,
+    OrderType,
+    Origin,
+    Policy,
+    ProblemCode,
+    TimeInForce,
+    default_policy,
+    dump_policy,
+    load_policy,
+    loads_policy,
+)
+from tools.regen_docs import venue_modes_policy
+
+ROOT = pathlib.Path(__file__).parent.parent
+F = TypeVar("F", bound=Callable[..., object])
+FILE_CODES = {ProblemCode.FILE_UNREADABLE, ProblemCode.SYNTAX_ERROR, ProblemCode.UNKNOWN_KEY,
+              ProblemCode.MISSING_KEY, ProblemCode.UNKNOWN_MEMBER}
+COVERED: set[ProblemCode] = set()
+
+
+def covers(*codes: ProblemCode) -> Callable[[F], F]:
+    """Mark a test as one that proves `codes` are reported (checked at import, not run order)."""
+    COVERED.update(codes)
+    return lambda test: test
+
+
+def problems_of(text: str) -> InvalidPolicyError:
+    with pytest.raises(InvalidPolicyError) as caught:
+        loads_policy(text, source="p.toml")
+    return caught.value
+
+
+DEFAULT_TEXT = dump_policy(default_policy())
+
+
+# -- shipped files -------------------------------------------------------------------------------
+
+
+def test_packaged_default_policy_file_equals_default_policy() -> None:
+    """The TOML inside the package loads to exactly default_policy()."""
+    resource = importlib.resources.files("exchange_recovery") / "policies" / "default.toml"
+    assert loads_policy(resource.read_text(encoding="utf-8")) == default_policy()
+
+
+def test_example_policy_files_load_to_the_policies_built_in_python() -> None:
+    """examples/*.toml equal the default policy and the Coinbase/Kraken-style one."""
+    assert load_policy(ROOT / "examples" / "default_policy.toml") == default_policy()
+    assert load_policy(ROOT / "examples" / "venue_modes_policy.toml") == venue_modes_policy()
+
+
+# -- round trip ----------------------------------------------------------------------------------
+
+names = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
+
+
+def _subset(draw: st.DrawFn, members: list[object]) -> frozenset[object]:
+    return frozenset(draw(st.lists(st.sampled_from(members), unique=True)))
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> Policy:
+    """Valid policies: a known-good shape with its order, texts, rules and guards varied."""
+    base = draw(st.sampled_from([default_policy(), venue_modes_policy()]))
+    phases = []
+    for phase in base.phases:
+        changes: dict[str, object] = {"description": draw(names)}
+        if phase.matching:  # any rules are safe while matching, if new orders can be cancelled
+            actions = _subset(draw, list(Action))
+            if Action.NEW_ORDER in actions:
+                actions |= {Action.CANCEL}
+            changes["accepts"] = Acceptance(
+                actions=actions, order_types=_subset(draw, list(OrderType)),
+                time_in_force=_subset(draw, list(TimeInForce)),
+                origins=_subset(draw, list(Origin)), post_only=draw(st.booleans()),
+                reduce_only=draw(st.booleans()))
+            changes["stop_triggers"] = draw(st.booleans())
+            changes["liquidations"] = draw(st.booleans())
+        phases.append(attrs.evolve(phase, **changes))
+    phases = draw(st.permutations(phases))
+    transitions = draw(st.permutations(base.transitions))
+    draft = base.with_changes(name=draw(names.filter(str.strip)), description=draw(names),
+                              phases=phases, transitions=transitions)
+    guarded = [attrs.evolve(t, guards=draw(st.lists(st.sampled_from(["ok", "books_uncrossed"]),
+                                                    unique=True)))
+               if draft.is_relaxing(t.source, t.dest) else t for t in draft.transitions]
+    return draft.with_changes(transitions=guarded)
+
+
+@given(policies())
+def test_dump_then_load_gives_an_equal_policy(policy: Policy) -> None:
+    """Writing a policy to TOML and reading it back gives an equal policy, and the same text."""
+    text = dump_policy(policy)
+    loaded = loads_policy(text)
+    assert loaded == policy
+    assert dump_policy(loaded) == text
+
+
+def test_strings_with_quotes_and_control_characters_survive_the_round_trip() -> None:
+    """Descriptions are escaped: quotes, backslashes, newlines, DEL and other controls."""
+    policy = default_policy().with_changes(description='a "b" \\ c\nd\te\x7f\x01 é')
+    assert loads_policy(dump_policy(policy)).description == policy.description
+
+
+# -- problems, all at once, with locations -------------------------------------------------------
+
+
+@covers(ProblemCode.SYNTAX_ERROR)
+def test_syntax_error_names_the_file_line_and_column() -> None:
+    """Broken TOML gives one SYNTAX_ERROR with the line and column."""
+    (problem,) = problems_of('name = "x"\ninitial = NORMAL\n').problems
+    assert (problem.code, problem.source, problem.line) == (ProblemCode.SYNTAX_ERROR, "p.toml", 2)
+    assert str(problem).startswith("p.toml:2: SYNTAX_ERROR at line 2, column 11: not valid TOML")
+    (unclosed,) = problems_of('name = "x"\nphases = [\n').problems
+    assert (unclosed.location, unclosed.line) == ("end of document", 2)
+
+
+@covers(ProblemCode.UNKNOWN_KEY)
+def test_unknown_keys_are_errors_in_every_table() -> None:
+    """An unknown key at the top, in a phase, in accepts and in a transition: four problems."""
+    text = ("colour = 1\n" + DEFAULT_TEXT.replace("[phases.HALTED]\n", "[phases.HALTED]\nspeed = 2\n")
+            .replace("[phases.PRE_OPEN.accepts]\n", "[phases.PRE_OPEN.accepts]\npostonly = true\n")
+            .replace('trigger = "open"\n', 'trigger = "open"\nguard = "x"\n'))
+    error = problems_of(text)
+    locations = {p.location for p in error.problems if p.code is ProblemCode.UNKNOWN_KEY}
+    assert locations == {"colour", "phases.HALTED.speed", "phases.PRE_OPEN.accepts.postonly",
+                         "transitions[7].guard"}
+    assert error.codes == {ProblemCode.UNKNOWN_KEY}
+    line = {p.location: p.line for p in error.problems}
+    assert text.splitlines()[line["phases.HALTED.speed"] - 1] == "speed = 2"
+    assert text.splitlines()[line["transitions[7].guard"] - 1] == 'guard = "x"'
+
+
+@covers(ProblemCode.UNKNOWN_MEMBER)
+def test_unknown_enum_name_is_located_at_its_list_index_with_a_suggestion() -> None:
+    """order_types[0] = "MARKETT" names the index and suggests MARKET."""
+    text = DEFAULT_TEXT.replace('order_types = ["LIMIT"]\ntime_in_force = ["GTC", "GTD"]',
+                                'order_types = ["LIMIT", "Markett"]\ntime_in_force = ["GTC", "GTD"]')
+    error = problems_of(text)
+    (problem,) = error.problems
+    assert problem.code is ProblemCode.UNKNOWN_MEMBER
+    assert problem.location == "phases.PRE_OPEN.accepts.order_types[1]"
+    assert "did you mean 'MARKET'?" in problem.message
+
+
+@covers(ProblemCode.MISSING_KEY, ProblemCode.INVALID_VALUE)
+def test_missing_required_keys_and_wrong_types_are_reported_together() -> None:
+    """No name, a phase without matching, a transition without dest, a non-bool flag."""
+    text = (DEFAULT_TEXT.replace('name = "default"\n', "")
+            .replace("[phases.DEGRADED]\ndescription", "[phases.DEGRADED]\nx_description")
+            .replace('dest = "PRE_OPEN"\n', "")
+            .replace("post_only = true", 'post_only = "yes"')
+            .replace("[phases.DEGRADED]\nx_description", "[phases.DEGRADED]\ndescription")
+            .replace('[phases.NORMAL]\ndescription = "Business as usual: everything is accepted."\n'
+                     "matching = true\n", "[phases.NORMAL]\n"))
+    error = problems_of(text)
+    found = {(p.code, p.location) for p in error.problems}
+    assert (ProblemCode.MISSING_KEY, "name") in found
+    assert (ProblemCode.MISSING_KEY, "phases.NORMAL.matching") in found
+    assert (ProblemCode.MISSING_KEY, "transitions[6].dest") in found
+    assert (ProblemCode.INVALID_VALUE, "phases.PRE_OPEN.accepts.post_only") in found
+    # consequences at the same keys are not repeated by the policy's own checks
+    assert [p.location for p in error.problems].count("name") == 1
+    assert [p.location for p in error.problems].count("transitions[6].dest") == 1
+
+
+def test_policy_validation_problems_point_at_file_locations() -> None:
+    """An unknown phase and a dead end are reported where they are written, with lines."""
+    text = DEFAULT_TEXT.replace('dest = "FULL_OPEN"', 'dest = "FULL_OPN"')
+    error = problems_of(text)
+    found = {(p.code, p.location) for p in error.problems}
+    assert (ProblemCode.UNKNOWN_PHASE, "transitions[7].dest") in found
+    assert (ProblemCode.UNREACHABLE_PHASE, "phases.FULL_OPEN") in found
+    by_location = {p.location: p for p in error.problems}
+    lines = text.splitlines()
+    assert lines[by_location["transitions[7].dest"].line - 1] == 'dest = "FULL_OPN"'  # type: ignore[operator]
+    assert lines[by_location["phases.FULL_OPEN"].line - 1] == "[phases.FULL_OPEN]"  # type: ignore[operator]
+
+
+def test_invalid_phase_name_is_located_by_its_table_key() -> None:
+    """A lower-case phase name is reported at phases.<name>, not at an index."""
+    text = DEFAULT_TEXT.replace("[phases.DEGRADED]", "[phases.degraded]").replace(
+        "[phases.DEGRADED.accepts]", "[phases.degraded.accepts]")
+    error = problems_of(text)
+    assert (ProblemCode.INVALID_NAME, "phases.degraded.name") in {
+        (p.code, p.location) for p in error.problems}
+
+
+@covers(ProblemCode.FILE_UNREADABLE)
+def test_unreadable_file_is_a_problem_naming_the_file(tmp_path: pathlib.Path) -> None:
+    """A missing file and a non-UTF-8 file raise InvalidPolicyError with FILE_UNREADABLE."""
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b'name = "\xff"\n')
+    for path in (tmp_path / "missing.toml", binary):
+        with pytest.raises(InvalidPolicyError) as caught:
+            load_policy(path)
+        assert caught.value.codes == {ProblemCode.FILE_UNREADABLE}
+        assert caught.value.problems[0].source == str(path)
+
+
+def test_every_file_problem_code_has_a_test_here() -> None:
+    """A new file-level ProblemCode without a test in this module fails this one."""
+    assert COVERED >= FILE_CODES
+
+
