@@ -7,16 +7,16 @@ import re
 import subprocess
 import sys
 
-from tools import regen_docs
+from regen import regen_docs
 
 ROOT = pathlib.Path(__file__).parent.parent
 
 
 def test_generated_files_are_up_to_date() -> None:
-    """Every file tools/regen_docs.py writes equals what it would write now."""
+    """Every file docs/regen.py writes equals what it would write now."""
     stale = [str(path.relative_to(ROOT)) for path, content in regen_docs.expected().items()
              if not path.exists() or path.read_text(encoding="utf-8") != content]
-    assert not stale, f"run `python tools/regen_docs.py` to refresh {stale}"
+    assert not stale, f"run `python docs/regen.py` to refresh {stale}"
 
 
 def _section(name: str) -> str:

@@ -11,6 +11,7 @@ import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from regen import regen_docs
 
 from exchange_recovery import (
     Acceptance,
@@ -26,7 +27,8 @@ from exchange_recovery import (
     load_policy,
     loads_policy,
 )
-from tools.regen_docs import venue_modes_policy
+
+venue_modes_policy = regen_docs.venue_modes_policy
 
 ROOT = pathlib.Path(__file__).parent.parent
 F = TypeVar("F", bound=Callable[..., object])

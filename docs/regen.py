@@ -1,7 +1,7 @@
 """Regenerate every file derived from code: policy TOML copies and the docs' generated sections.
 
-Run after changing a policy or the renderers:  python tools/regen_docs.py
-Check without writing (what tests/test_docs.py does):  python tools/regen_docs.py --check
+Run after changing a policy or the renderers:  python docs/regen.py
+Check without writing (what tests/test_docs.py does):  python docs/regen.py --check
 
 Generated sections of a Markdown page sit between ``<!-- BEGIN GENERATED: NAME -->`` and
 ``<!-- END GENERATED: NAME -->``; everything else on the page is written by hand.
