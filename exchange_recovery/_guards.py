@@ -101,7 +101,6 @@ class Approval:
     scope: str
     at: float
     reason: str
-    epoch: int
 
 
 class Approvals:
@@ -134,7 +133,6 @@ class Approvals:
         self._log = logger if logger is not None else structlog.get_logger("exchange_recovery")
         self._lock = threading.Lock()
         self._approvals: list[Approval] = []
-        self._epochs: dict[str, int] = {}
 
     def approver_roles(self, trigger: str) -> frozenset[str]:
         """The roles that may approve `trigger` (empty: it needs no approval)."""
@@ -167,8 +165,7 @@ class Approvals:
                               trigger=str(trigger), actor=who.name, detail=refusal.detail)
             raise refusal
         with self._lock:
-            approval = Approval(who.name, who.roles, trigger, scope, self._clock(), reason,
-                                self._epochs.get(scope, 0))
+            approval = Approval(who.name, who.roles, trigger, scope, self._clock(), reason)
             self._approvals.append(approval)
         self._log.info("approval_recorded", scope=scope, trigger=trigger, actor=who.name,
                        reason=reason, at=approval.at)
@@ -177,17 +174,15 @@ class Approvals:
     def clear(self, scope: str = VENUE) -> None:
         """Withdraw every approval given for `scope` (a halt does this through the authorizer)."""
         with self._lock:
-            self._epochs[scope] = self._epochs.get(scope, 0) + 1
             self._approvals = [a for a in self._approvals if a.scope != scope]
 
     def current(self, scope: str, trigger: str, since: float,
                 roles: frozenset[str]) -> tuple[Approval, ...]:
         """The approvals that count now for `trigger` on `scope` in a visit entered at `since`."""
         with self._lock:
-            epoch = self._epochs.get(scope, 0)
             return tuple(a for a in self._approvals
-                         if a.scope == scope and a.trigger == trigger and a.epoch == epoch
-                         and a.at >= since and a.roles & roles)
+                         if a.scope == scope and a.trigger == trigger and a.at >= since
+                         and a.roles & roles)
 
     @property
     def records(self) -> tuple[Approval, ...]:
