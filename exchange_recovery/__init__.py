@@ -23,13 +23,23 @@ from ._controller import Authorizer as Authorizer
 from ._controller import Clock as Clock
 from ._controller import Controller as Controller
 from ._controller import Guard as Guard
+from ._criteria import GuardSpec as GuardSpec
+from ._criteria import Permission as Permission
 from ._default_policy import default_policy as default_policy
 from ._exceptions import ConfigurationError as ConfigurationError
 from ._exceptions import ExchangeRecoveryError as ExchangeRecoveryError
+from ._exceptions import InvalidPlanError as InvalidPlanError
 from ._exceptions import InvalidPolicyError as InvalidPolicyError
 from ._exceptions import InvalidRequestError as InvalidRequestError
 from ._exceptions import TransitionRefused as TransitionRefused
 from ._gate import Gate as Gate
+from ._guards import Approval as Approval
+from ._guards import Approvals as Approvals
+from ._guards import Criterion as Criterion
+from ._guards import HealthCheck as HealthCheck
+from ._guards import HealthChecks as HealthChecks
+from ._guards import RoleAuthorizer as RoleAuthorizer
+from ._guards import policy_guards as policy_guards
 from ._journal import Journal as Journal
 from ._journal import MemoryJournal as MemoryJournal
 from ._journal import TransitionContext as TransitionContext
@@ -44,11 +54,27 @@ from ._model import Origin as Origin
 from ._model import Request as Request
 from ._model import RequestKind as RequestKind
 from ._model import TimeInForce as TimeInForce
+from ._plan import PlanStep as PlanStep
+from ._plan import RestartPlan as RestartPlan
+from ._plan import default_restart_plan as default_restart_plan
+from ._plan import restart_policy as restart_policy
 from ._policy import Acceptance as Acceptance
 from ._policy import PhaseSpec as PhaseSpec
 from ._policy import Policy as Policy
 from ._policy import Problem as Problem
 from ._policy import TransitionSpec as TransitionSpec
+from ._runner import PlanRunner as PlanRunner
+from ._runner import PlanStatus as PlanStatus
+from ._simulate import Abort as Abort
+from ._simulate import Advance as Advance
+from ._simulate import Approve as Approve
+from ._simulate import Fire as Fire
+from ._simulate import SetHealth as SetHealth
+from ._simulate import SimulationEvent as SimulationEvent
+from ._simulate import Timeline as Timeline
+from ._simulate import TimelineEntry as TimelineEntry
+from ._simulate import Wait as Wait
+from ._simulate import simulate as simulate
 from ._toml import dump_policy as dump_policy
 from ._toml import load_policy as load_policy
 from ._toml import loads_policy as loads_policy
@@ -56,24 +82,39 @@ from ._toml import loads_policy as loads_policy
 __all__ = [
     "ALL_KINDS",
     "VENUE",
+    "Abort",
     "Acceptance",
     "Action",
     "Actor",
+    "Advance",
+    "Approval",
+    "Approvals",
+    "Approve",
     "Authorizer",
     "Clock",
     "ConfigurationError",
     "Controller",
+    "Criterion",
     "Decision",
     "ExchangeRecoveryError",
+    "Fire",
     "Gate",
     "Guard",
+    "GuardSpec",
+    "HealthCheck",
+    "HealthChecks",
+    "InvalidPlanError",
     "InvalidPolicyError",
     "InvalidRequestError",
     "Journal",
     "MemoryJournal",
     "OrderType",
     "Origin",
+    "Permission",
     "PhaseSpec",
+    "PlanRunner",
+    "PlanStatus",
+    "PlanStep",
     "Policy",
     "Problem",
     "ProblemCode",
@@ -81,15 +122,26 @@ __all__ = [
     "RefusalCode",
     "Request",
     "RequestKind",
+    "RestartPlan",
+    "RoleAuthorizer",
+    "SetHealth",
+    "SimulationEvent",
     "TimeInForce",
+    "Timeline",
+    "TimelineEntry",
     "TransitionContext",
     "TransitionRecord",
     "TransitionRefused",
     "TransitionSpec",
+    "Wait",
     "default_policy",
+    "default_restart_plan",
     "dump_policy",
     "load_policy",
     "loads_policy",
+    "policy_guards",
+    "restart_policy",
+    "simulate",
 ]
 
 __version__ = "0.1.0"

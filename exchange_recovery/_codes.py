@@ -56,6 +56,13 @@ class ProblemCode(_Code):
     UNKNOWN_KEY = "UNKNOWN_KEY"
     MISSING_KEY = "MISSING_KEY"
     UNKNOWN_MEMBER = "UNKNOWN_MEMBER"
+    DUPLICATE_GUARD = "DUPLICATE_GUARD"
+    INVALID_GUARD = "INVALID_GUARD"
+    NEGATIVE_DURATION = "NEGATIVE_DURATION"
+    PERMISSION_FOR_UNKNOWN_TRIGGER = "PERMISSION_FOR_UNKNOWN_TRIGGER"
+    DUPLICATE_PERMISSION = "DUPLICATE_PERMISSION"
+    PLAN_ENDPOINTS = "PLAN_ENDPOINTS"
+    PLAN_STEP_MISMATCH = "PLAN_STEP_MISMATCH"
 
 
 class RefusalCode(_Code):
@@ -70,6 +77,13 @@ class RefusalCode(_Code):
     STALE_VERSION = "STALE_VERSION"
     PHASE_MISMATCH = "PHASE_MISMATCH"
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    DWELL_NOT_MET = "DWELL_NOT_MET"
+    HEALTH_CHECK_FAILED = "HEALTH_CHECK_FAILED"
+    APPROVAL_MISSING = "APPROVAL_MISSING"
+    SELF_APPROVAL = "SELF_APPROVAL"
+    APPROVER_UNAUTHORIZED = "APPROVER_UNAUTHORIZED"
+    NOT_ON_PLAN = "NOT_ON_PLAN"
+    PLAN_COMPLETE = "PLAN_COMPLETE"
 
 
 _DESCRIPTIONS: dict[_Code, str] = {
@@ -110,6 +124,19 @@ _DESCRIPTIONS: dict[_Code, str] = {
     ProblemCode.UNKNOWN_MEMBER: (
         "A policy file names an action, order type, time in force or origin that does not exist."
     ),
+    ProblemCode.DUPLICATE_GUARD: "Two guard declarations share a name.",
+    ProblemCode.INVALID_GUARD: (
+        "A guard declaration has an unknown kind, or parameters that do not fit its kind."
+    ),
+    ProblemCode.NEGATIVE_DURATION: "A dwell guard's duration is negative or not finite.",
+    ProblemCode.PERMISSION_FOR_UNKNOWN_TRIGGER: "A permission names a trigger the policy lacks.",
+    ProblemCode.DUPLICATE_PERMISSION: "One trigger has more than one permission.",
+    ProblemCode.PLAN_ENDPOINTS: (
+        "A restart plan does not start in the fail-safe phase or does not end in the normal one."
+    ),
+    ProblemCode.PLAN_STEP_MISMATCH: (
+        "A plan step's trigger does not lead from its phase to the next step's phase."
+    ),
     RefusalCode.UNKNOWN_TRIGGER: "The policy defines no such trigger.",
     RefusalCode.TRANSITION_NOT_ALLOWED: "The trigger does not lead anywhere from the current phase.",
     RefusalCode.GUARD_REJECTED: "A guard of the transition returned false.",
@@ -119,4 +146,13 @@ _DESCRIPTIONS: dict[_Code, str] = {
     RefusalCode.STALE_VERSION: "An applied record's version is not newer than the current version.",
     RefusalCode.PHASE_MISMATCH: "An applied record starts from a phase other than the current one.",
     RefusalCode.INVALID_ARGUMENT: "An argument (actor, reason, scope, trigger) is missing or mistyped.",
+    RefusalCode.DWELL_NOT_MET: "The scope has not been in its phase for the minimum time yet.",
+    RefusalCode.HEALTH_CHECK_FAILED: "A health check the transition needs fails, raised or is unknown.",
+    RefusalCode.APPROVAL_MISSING: "The transition needs an approval that has not been given.",
+    RefusalCode.SELF_APPROVAL: (
+        "The only approval was given by the actor firing the trigger; two people are needed."
+    ),
+    RefusalCode.APPROVER_UNAUTHORIZED: "The actor holds no role that may approve this trigger.",
+    RefusalCode.NOT_ON_PLAN: "The scope is in a phase that is not a step of the restart plan.",
+    RefusalCode.PLAN_COMPLETE: "The restart plan has reached its last step; nothing to advance.",
 }

@@ -35,7 +35,9 @@ from ._model import VENUE, Actor
 from ._policy import Policy, TransitionSpec
 
 Guard = Callable[[TransitionContext], bool]
-"""A guard: returns True to let a transition happen. Raising refuses it (fails closed)."""
+"""A guard: returns True to let a transition happen. Raising refuses it (fails closed): raising
+`TransitionRefused` refuses with that code (the built-in guards do), anything else is
+GUARD_FAILED."""
 
 Authorizer = Callable[[TransitionContext], bool | None]
 """Called before every transition; raises `TransitionRefused` (UNAUTHORIZED) or returns False
@@ -148,6 +150,24 @@ class Controller:
     def gate(self) -> Gate:
         """The gate this controller keeps up to date; hand it (or ``gate.check``) to the engine."""
         return self._gate
+
+    @property
+    def clock(self) -> Clock:
+        """The clock guards and records use."""
+        return self._clock
+
+    @property
+    def authorizer(self) -> Authorizer | None:
+        """The authorizer every `fire` consults, if any."""
+        return self._authorizer
+
+    def guard(self, name: str) -> Guard:
+        """The guard registered as `name` (for status displays that evaluate it ahead of time)."""
+        try:
+            return self._guards[name]
+        except KeyError:
+            msg = f"no guard {name!r}; registered: {sorted(self._guards)}"
+            raise ConfigurationError(msg) from None
 
     @property
     def version(self) -> int:
@@ -296,6 +316,10 @@ class Controller:
             self._refuse(RefusalCode.GUARD_FAILED, ctx.scope, ctx.source, ctx.trigger,
                          f"guard={exc.guard} raised {exc.__cause__!r}", ctx.actor.name,
                          ctx.reason, cause=exc.__cause__)
+        except TransitionRefused as refusal:  # a guard refusing with its own code
+            self._undo_scope(new_scope, model)
+            self._log_refusal(refusal, ctx.actor.name, ctx.reason)
+            raise
         except _JournalFailed as exc:
             self._undo_scope(new_scope, model)
             self._refuse(RefusalCode.JOURNAL_FAILED, ctx.scope, ctx.source, ctx.trigger,
@@ -327,6 +351,8 @@ class Controller:
         for name in spec.guards:
             try:
                 ok = self._guards[name](ctx)
+            except TransitionRefused:
+                raise
             except Exception as exc:
                 raise _GuardFailed(name) from exc
             if ok is not True:

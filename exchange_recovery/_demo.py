@@ -17,16 +17,24 @@ import structlog
 
 from exchange_recovery import (
     Action,
+    Actor,
+    Advance,
+    Approve,
     Controller,
     Decision,
     MemoryJournal,
     OrderType,
     Origin,
     Request,
+    SetHealth,
+    SimulationEvent,
     TimeInForce,
     TransitionRecord,
     TransitionRefused,
+    Wait,
     default_policy,
+    default_restart_plan,
+    simulate,
 )
 
 SWAP = "BTC-USDT-SWAP"
@@ -126,6 +134,36 @@ def run() -> list[str]:
         audit.clear()
     out.append(f"\n{len(journal.records)} transitions journaled; final phase {controller.phase()}, "
                f"version {controller.version}")
+    out.extend(plan_story())
+    return out
+
+
+def plan_story() -> list[str]:
+    """The same restart run as a plan (`default_restart_plan`): why not at minute 5, why at 12."""
+    alice = Actor("ops:alice", {"operator"})
+    bob = Actor("ops:bob", {"supervisor"})
+    events: list[SimulationEvent] = [
+        Advance(alice),                                   # minute 0: zone restored -> pre-open
+        Wait(300), Advance(alice),                        # minute 5: too early, book crossed
+        Wait(180), SetHealth("book_uncrossed", True),     # minute 8
+        Wait(60), Approve(alice), Approve(bob),           # minute 9: only a supervisor approves
+        Wait(120), Advance(bob),                          # minute 11: bob approved, bob may not fire
+        Wait(60), Advance(alice),                         # minute 12: open
+        Wait(1800), Approve(bob), Advance(alice),         # minute 42: normal
+    ]
+    audit: list[str] = []
+    timeline = simulate(default_restart_plan(min_pre_open=600, full_open_dwell=1800), events,
+                        health={"cloud_zone_healthy": True, "market_data_fresh": True,
+                                "book_uncrossed": False},
+                        logger=_audit_trail(audit))
+    out = ["\nThe same restart as a plan (default_restart_plan, 10 min minimum pre-open),",
+           "simulated; ops:alice is an operator, ops:bob a supervisor:"]
+    out += [f"  {entry}" for entry in timeline.entries if not entry.event.startswith("wait")]
+    for minute in (5, 12):  # the status as the clock reaches the minute, before anyone acts
+        status = next(e.status for e in timeline.entries
+                      if e.at == 60 * minute and e.event.startswith("wait"))
+        out.append(f"\nStatus at minute {minute}:")
+        out += [f"  {line}" for line in str(status).splitlines()]
     return out
 
 

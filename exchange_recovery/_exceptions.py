@@ -4,6 +4,7 @@
 ExchangeRecoveryError
 ├── InvalidRequestError      (also ValueError)    a request field is missing, mistyped or inconsistent
 ├── InvalidPolicyError       (also ValueError)    a policy definition has problems (all are listed)
+├── InvalidPlanError         (also ValueError)    a restart plan does not fit its policy (all listed)
 ├── ConfigurationError       (also ValueError)    a controller, gate or actor got unusable arguments
 └── TransitionRefused        (also RuntimeError)  a phase transition was refused; nothing changed
 ```
@@ -34,19 +35,33 @@ class InvalidRequestError(ExchangeRecoveryError, ValueError):
         super().__init__(msg)
 
 
-class InvalidPolicyError(ExchangeRecoveryError, ValueError):
-    """A policy definition failed validation; `problems` lists every problem found."""
+class _ProblemsError(ExchangeRecoveryError, ValueError):
+    """A definition failed validation; `problems` lists every problem found."""
+
+    _what = "definition"
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems: tuple[Problem, ...] = tuple(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
-        msg = f"policy has {len(self.problems)} problem(s):\n{lines}"
+        msg = f"{self._what} has {len(self.problems)} problem(s):\n{lines}"
         super().__init__(msg)
 
     @property
     def codes(self) -> frozenset[ProblemCode]:
         """The distinct problem codes, for tests and scripts."""
         return frozenset(p.code for p in self.problems)
+
+
+class InvalidPolicyError(_ProblemsError):
+    """A policy definition failed validation; `problems` lists every problem found."""
+
+    _what = "policy"
+
+
+class InvalidPlanError(_ProblemsError):
+    """A restart plan does not fit its policy; `problems` lists every problem found."""
+
+    _what = "restart plan"
 
 
 class ConfigurationError(ExchangeRecoveryError, ValueError):

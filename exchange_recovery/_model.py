@@ -325,13 +325,13 @@ class Decision:
         return self.message
 
 
-def _roles(value: Iterable[str]) -> frozenset[str]:
+def _roles(value: Iterable[str], field: str = "Actor.roles") -> frozenset[str]:
     if isinstance(value, str):  # one role, not the set of its letters
         return frozenset((value,))
     try:
         return frozenset(value)
     except TypeError:
-        msg = f"Actor.roles must be an iterable of strs, got {value!r}"
+        msg = f"{field} must be an iterable of strs, got {value!r}"
         raise ConfigurationError(msg) from None
 
 

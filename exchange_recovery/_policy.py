@@ -13,6 +13,7 @@ from typing import Final
 import attrs
 
 from ._codes import ProblemCode, Reason
+from ._criteria import GuardSpec, Permission
 from ._exceptions import ConfigurationError, InvalidPolicyError
 from ._model import (
     ALL_KINDS,
@@ -53,6 +54,14 @@ def _phase_tuple(value: Iterable[PhaseSpec]) -> tuple[PhaseSpec, ...]:
 
 
 def _transition_tuple(value: Iterable[TransitionSpec]) -> tuple[TransitionSpec, ...]:
+    return tuple(value)
+
+
+def _guard_tuple(value: Iterable[GuardSpec]) -> tuple[GuardSpec, ...]:
+    return tuple(value)
+
+
+def _permission_tuple(value: Iterable[Permission]) -> tuple[Permission, ...]:
     return tuple(value)
 
 
@@ -166,7 +175,8 @@ class Problem:
 class _Derived:
     """Lookup structures computed once from a valid policy."""
 
-    __slots__ = ("accepted", "edges", "phases", "relaxing", "triggers", "verdicts")
+    __slots__ = ("accepted", "edges", "guards", "permissions", "phases", "relaxing", "triggers",
+                 "verdicts")
 
     def __init__(self, policy: Policy) -> None:
         self.phases: dict[str, PhaseSpec] = {p.name: p for p in policy.phases}
@@ -174,6 +184,8 @@ class _Derived:
             (t.source, t.trigger): t for t in policy.transitions
         }
         self.triggers = frozenset(t.trigger for t in policy.transitions)
+        self.guards: dict[str, GuardSpec] = {g.name: g for g in policy.guards}
+        self.permissions: dict[str, Permission] = {p.trigger: p for p in policy.permissions}
         self.verdicts: dict[str, tuple[Verdict, ...]] = {
             p.name: tuple(p.accepts.evaluate(kind) for kind in ALL_KINDS) for p in policy.phases
         }
@@ -200,6 +212,10 @@ class Policy:
 
     Building one runs every check of `_validation` and raises `InvalidPolicyError` listing all
     problems at once. See `default_policy()` for the December-2022-style restart policy.
+
+    ``guards`` declares built-in guards (`GuardSpec`) that transitions name; ``permissions``
+    (`Permission`) says which roles may fire which trigger, enforced by a `RoleAuthorizer`.
+    Both default to empty, which leaves guards to the controller and authorization open.
     """
 
     name: str
@@ -210,6 +226,8 @@ class Policy:
     fail_safe: str = "HALTED"
     halt_trigger: str = "halt"
     description: str = ""
+    guards: tuple[GuardSpec, ...] = attrs.field(default=(), converter=_guard_tuple)
+    permissions: tuple[Permission, ...] = attrs.field(default=(), converter=_permission_tuple)
     _derived: _Derived = attrs.field(init=False, repr=False, eq=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
@@ -241,6 +259,14 @@ class Policy:
     def transition(self, source: str, trigger: str) -> TransitionSpec | None:
         """The transition `trigger` fires from `source`, or None if it fires none."""
         return self._derived.edges.get((source, trigger))
+
+    def guard(self, name: str) -> GuardSpec | None:
+        """The built-in guard declared as `name`, or None (a custom guard, or no guard)."""
+        return self._derived.guards.get(name)
+
+    def permission(self, trigger: str) -> Permission | None:
+        """The permission for `trigger`, or None if the policy states none."""
+        return self._derived.permissions.get(trigger)
 
     def transitions_from(self, source: str) -> tuple[TransitionSpec, ...]:
         """Every transition that leaves `source`."""

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 from ._codes import ProblemCode, Reason
+from ._criteria import check_criteria
 from ._model import ALL_KINDS, Action, OrderType, Origin, TimeInForce
 from ._policy import Acceptance, PhaseSpec, Policy, Problem, TransitionSpec, is_relaxing
 
@@ -44,6 +45,8 @@ def find_problems(policy: Policy) -> list[Problem]:
     if _known(policy.fail_safe, phases):
         _check_fail_safe(phases[policy.fail_safe], accepted[policy.fail_safe], add)
     _check_graph(policy, phases, edges, accepted, add)
+    triggers = frozenset(t.trigger for t in policy.transitions if isinstance(t, TransitionSpec))
+    check_criteria(policy.guards, policy.permissions, triggers, add)
     return problems
 
 

@@ -16,16 +16,22 @@ from exchange_recovery import (
     Action,
     ConfigurationError,
     ExchangeRecoveryError,
+    GuardSpec,
+    InvalidPlanError,
     InvalidPolicyError,
     OrderType,
+    Permission,
     PhaseSpec,
+    PlanStep,
     Policy,
     Problem,
     ProblemCode,
     Request,
+    RestartPlan,
     TimeInForce,
     TransitionSpec,
     default_policy,
+    restart_policy,
 )
 from exchange_recovery._validation import find_problems
 
@@ -363,6 +369,114 @@ def test_a_guard_on_a_relaxing_transition_is_allowed() -> None:
 
 FILE_CODES = {ProblemCode.FILE_UNREADABLE, ProblemCode.SYNTAX_ERROR, ProblemCode.UNKNOWN_KEY,
               ProblemCode.MISSING_KEY, ProblemCode.UNKNOWN_MEMBER}  # policy files: test_toml.py
+# -- guard declarations, permissions and restart plans --------------------------------------------
+
+
+@covers(ProblemCode.DUPLICATE_GUARD)
+def test_a_guard_declared_twice_is_reported() -> None:
+    """Transitions name guards, so a name must mean one guard."""
+    found = problems(guards=(GuardSpec("stay", "dwell", seconds=60),
+                             GuardSpec("stay", "dwell", seconds=120)))
+
+    assert found == {(ProblemCode.DUPLICATE_GUARD, "guards.stay")}
+
+
+@covers(ProblemCode.INVALID_GUARD)
+@pytest.mark.parametrize(("guard", "location"), [
+    (GuardSpec("g", "quorum"), "guards.g.kind"),
+    (GuardSpec("g", "dwell"), "guards.g.seconds"),
+    (GuardSpec("g", "dwell", seconds="600"), "guards.g.seconds"),  # type: ignore[arg-type]
+    (GuardSpec("g", "health", seconds=5), "guards.g"),
+    (GuardSpec("g", "dwell", seconds=5, roles={"supervisor"}), "guards.g"),
+    (GuardSpec("g", "health", check="not an identifier"), "guards.g.check"),
+])
+def test_a_guard_whose_parameters_do_not_fit_its_kind_is_reported(
+    guard: GuardSpec, location: str
+) -> None:
+    """Each kind takes exactly its own parameter: dwell seconds, a health check, approver roles."""
+    assert problems(guards=(guard,)) == {(ProblemCode.INVALID_GUARD, location)}
+
+
+@covers(ProblemCode.NEGATIVE_DURATION)
+@pytest.mark.parametrize("seconds", [-1, -0.5, float("inf"), float("nan")])
+def test_a_dwell_with_a_negative_or_endless_duration_is_reported(seconds: float) -> None:
+    """A minimum stay is a finite number of seconds, zero or more."""
+    found = problems(guards=(GuardSpec("stay", "dwell", seconds=seconds),))
+
+    assert found == {(ProblemCode.NEGATIVE_DURATION, "guards.stay.seconds")}
+
+
+def test_an_approval_guard_without_approver_roles_is_reported() -> None:
+    """Nobody could ever approve it."""
+    found = problems(guards=(GuardSpec("two_person", "approval"),))
+
+    assert found == {(ProblemCode.INVALID_VALUE, "guards.two_person.roles")}
+
+
+@covers(ProblemCode.PERMISSION_FOR_UNKNOWN_TRIGGER)
+def test_a_permission_for_a_trigger_the_policy_lacks_is_reported() -> None:
+    """A typo in a permission would otherwise leave the real trigger unfireable."""
+    found = problems(permissions=(Permission("opne", {"operator"}),))
+
+    assert found == {(ProblemCode.PERMISSION_FOR_UNKNOWN_TRIGGER, "permissions[0].trigger")}
+
+
+@covers(ProblemCode.DUPLICATE_PERMISSION)
+def test_two_permissions_for_one_trigger_are_reported() -> None:
+    """One trigger, one list of roles."""
+    found = problems(permissions=(Permission("open", "operator"), Permission("open", "lead")))
+
+    assert found == {(ProblemCode.DUPLICATE_PERMISSION, "permissions[1].trigger")}
+
+
+def test_a_permission_without_roles_is_reported() -> None:
+    """A permission nobody holds is a mistake, not a way to forbid a trigger."""
+    assert problems(permissions=(Permission("open", ()),)) == {
+        (ProblemCode.INVALID_VALUE, "permissions[0].roles")}
+
+
+def test_declared_guards_and_permissions_are_kept_and_looked_up_by_name() -> None:
+    """The policy answers `guard(name)` and `permission(trigger)`."""
+    stay = GuardSpec("stay", "dwell", seconds=60)
+    policy = build(guards=(stay,), permissions=(Permission("open", "operator"),))
+
+    assert policy.guard("stay") is stay
+    assert policy.guard("custom") is None
+    assert policy.permission("open") == Permission("open", frozenset({"operator"}))
+    assert policy.permission("halt") is None
+
+
+def _plan(*steps: PlanStep) -> RestartPlan:
+    return RestartPlan("p", restart_policy(), steps)
+
+
+@covers(ProblemCode.PLAN_ENDPOINTS)
+def test_a_plan_that_does_not_run_from_halt_to_normal_is_refused() -> None:
+    """A restart plan starts where a halt leaves the venue and ends at business as usual."""
+    with pytest.raises(InvalidPlanError) as caught:
+        _plan(PlanStep("PRE_OPEN", "open"), PlanStep("FULL_OPEN"))
+
+    assert caught.value.codes == {ProblemCode.PLAN_ENDPOINTS}
+
+
+@covers(ProblemCode.PLAN_STEP_MISMATCH)
+def test_a_plan_step_whose_trigger_skips_a_phase_is_refused() -> None:
+    """Every step's trigger must lead to the next step's phase."""
+    with pytest.raises(InvalidPlanError) as caught:
+        _plan(PlanStep("HALTED", "pre_open"), PlanStep("FULL_OPEN", "normalize"),
+              PlanStep("NORMAL", "halt"))
+
+    assert caught.value.codes == {ProblemCode.PLAN_STEP_MISMATCH}
+    assert [p.location for p in caught.value.problems] == ["steps[0].trigger", "steps[2].trigger"]
+    assert "restart plan has 2 problem(s)" in str(caught.value)
+
+
+def test_a_plan_naming_an_unknown_phase_is_refused() -> None:
+    """Every step's phase is one of the policy's."""
+    with pytest.raises(InvalidPlanError) as caught:
+        _plan(PlanStep("HALTED", "pre_open"), PlanStep("PREOPEN", "open"), PlanStep("NORMAL"))
+
+    assert ProblemCode.UNKNOWN_PHASE in caught.value.codes
 
 
 def test_every_problem_code_has_a_test_here() -> None:

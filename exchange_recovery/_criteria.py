@@ -1,0 +1,169 @@
+"""Guard declarations and permissions: the policy's say on *when* and *by whom*, as plain data.
+
+Everything here is strings, numbers and frozensets (no callables), so a policy file can hold it:
+
+- `GuardSpec` declares a built-in guard that transitions name in ``TransitionSpec.guards``.
+  A transition may also name a guard the policy does not declare: that is a *custom* guard, a
+  callable handed to the `Controller` at run time, as before.
+- `Permission` says which roles may fire a trigger. It is enforced once a `RoleAuthorizer` built
+  from the policy is installed on the controller (a `PlanRunner` built with `PlanRunner.create`
+  installs one).
+
+The checks at the bottom run when a `Policy` is built, with the rest of `_validation`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Final
+
+import attrs
+
+from ._codes import ProblemCode
+from ._model import _roles
+
+GUARD_KINDS: Final = frozenset({"dwell", "health", "approval"})
+"""The built-in guard kinds a `GuardSpec` may declare."""
+
+
+def _role_set(value: Iterable[str]) -> frozenset[str]:
+    return _roles(value, "roles")
+
+
+@attrs.frozen
+class GuardSpec:
+    """A built-in guard, declared by name in `Policy.guards`.
+
+    Fields (one line each in a policy file):
+
+    - ``name``: what ``TransitionSpec.guards`` calls it.
+    - ``kind``: ``"dwell"``, ``"health"`` or ``"approval"``.
+    - ``seconds`` (dwell only): the scope must have been in the transition's source phase at
+      least this long, by the controller's clock.
+    - ``check`` (health only): the name of the health predicate the engine registers in
+      `HealthChecks` (e.g. ``book_uncrossed``); empty means the guard's own name.
+    - ``roles`` (approval only): who may approve. The transition needs an approval, given in the
+      current phase visit by someone holding one of these roles *other than the actor who fires
+      it* (the two-person rule).
+
+    Example:
+        >>> GuardSpec("pre_open_min_stay", "dwell", seconds=600).kind
+        'dwell'
+    """
+
+    name: str
+    kind: str
+    seconds: float | None = None
+    check: str = ""
+    roles: frozenset[str] = attrs.field(default=frozenset(), converter=_role_set)
+
+    @property
+    def health_check(self) -> str:
+        """The health predicate a ``health`` guard asks about."""
+        return self.check or self.name
+
+    def describe(self) -> str:
+        """What the guard requires, in words."""
+        if self.kind == "dwell":
+            return f"at least {_duration(self.seconds or 0.0)} in the phase"
+        if self.kind == "health":
+            return f"health check {self.health_check} passes"
+        return f"approved by another person with role {' or '.join(sorted(self.roles))}"
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(seconds, 60)
+    if not minutes:
+        return f"{rest:g} s"
+    return f"{minutes:g} min" if not rest else f"{minutes:g} min {rest:g} s"
+
+
+@attrs.frozen
+class Permission:
+    """Which roles may fire `trigger` (on any scope).
+
+    Example:
+        >>> sorted(Permission("open", {"operator", "supervisor"}).roles)
+        ['operator', 'supervisor']
+    """
+
+    trigger: str
+    roles: frozenset[str] = attrs.field(converter=_role_set)
+
+
+_Add = Callable[[ProblemCode, str, str], None]
+
+
+def check_criteria(
+    guards: Sequence[object], permissions: Sequence[object], triggers: frozenset[str], add: _Add
+) -> None:
+    """Report every problem in a policy's guard declarations and permissions."""
+    seen: set[str] = set()
+    for index, spec in enumerate(guards):
+        where = f"guards[{index}]"
+        if not isinstance(spec, GuardSpec):
+            add(ProblemCode.INVALID_VALUE, where, f"expected a GuardSpec, got {spec!r}")
+            continue
+        if not (isinstance(spec.name, str) and spec.name.isidentifier()):
+            add(ProblemCode.INVALID_NAME, f"{where}.name",
+                f"guard name {spec.name!r} must be an identifier")
+            continue
+        if spec.name in seen:
+            add(ProblemCode.DUPLICATE_GUARD, f"guards.{spec.name}",
+                f"guard {spec.name} is declared more than once")
+            continue
+        seen.add(spec.name)
+        _check_guard(spec, f"guards.{spec.name}", add)
+    permitted: set[str] = set()
+    for index, perm in enumerate(permissions):
+        where = f"permissions[{index}]"
+        if not isinstance(perm, Permission):
+            add(ProblemCode.INVALID_VALUE, where, f"expected a Permission, got {perm!r}")
+            continue
+        if not (isinstance(perm.trigger, str) and perm.trigger in triggers):
+            add(ProblemCode.PERMISSION_FOR_UNKNOWN_TRIGGER, f"{where}.trigger",
+                f"trigger {perm.trigger!r} is not a trigger of this policy; expected one of "
+                f"{sorted(triggers)}")
+        elif perm.trigger in permitted:
+            add(ProblemCode.DUPLICATE_PERMISSION, f"{where}.trigger",
+                f"trigger {perm.trigger} has more than one permission")
+        else:
+            permitted.add(perm.trigger)
+        _check_roles(perm.roles, f"{where}.roles", add)
+
+
+def _check_guard(spec: GuardSpec, where: str, add: _Add) -> None:
+    if spec.kind not in GUARD_KINDS:
+        add(ProblemCode.INVALID_GUARD, f"{where}.kind",
+            f"kind {spec.kind!r} is not one of {sorted(GUARD_KINDS)}")
+        return
+    extra = [field for field, set_ in (("seconds", spec.seconds is not None),
+                                        ("check", spec.check != ""), ("roles", bool(spec.roles)))
+             if set_ and field != _PARAMETER[spec.kind]]
+    if extra:
+        add(ProblemCode.INVALID_GUARD, where,
+            f"a {spec.kind} guard takes no {', '.join(extra)}")
+    if spec.kind == "dwell":
+        seconds = spec.seconds
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+            add(ProblemCode.INVALID_GUARD, f"{where}.seconds",
+                f"a dwell guard needs seconds (a number), got {seconds!r}")
+        elif not math.isfinite(seconds) or seconds < 0:
+            add(ProblemCode.NEGATIVE_DURATION, f"{where}.seconds",
+                f"seconds must be finite and >= 0, got {seconds!r}")
+    elif spec.kind == "health":
+        if not (isinstance(spec.check, str) and (spec.check == "" or spec.check.isidentifier())):
+            add(ProblemCode.INVALID_GUARD, f"{where}.check",
+                f"check must be the identifier of a health predicate, got {spec.check!r}")
+    else:
+        _check_roles(spec.roles, f"{where}.roles", add)
+
+
+_PARAMETER: Final[Mapping[str, str]] = {"dwell": "seconds", "health": "check", "approval": "roles"}
+
+
+def _check_roles(roles: frozenset[str], where: str, add: _Add) -> None:
+    if not roles or not all(isinstance(r, str) and r.strip() for r in roles):
+        add(ProblemCode.INVALID_VALUE, where,
+            f"roles must be a non-empty set of non-empty strs, got {sorted(map(repr, roles))}")

@@ -1,0 +1,334 @@
+"""Built-in guards and role authorization: the run-time side of `GuardSpec` and `Permission`.
+
+- `HealthChecks`: the named health predicates the engine registers (``book_uncrossed``, ...).
+- `Approvals`: the approvals operators give before a two-person transition.
+- `policy_guards(policy, ...)`: one guard callable per `GuardSpec`, for ``Controller(guards=)``.
+  A built-in guard that says no raises `TransitionRefused` with its own code (DWELL_NOT_MET,
+  HEALTH_CHECK_FAILED, APPROVAL_MISSING, SELF_APPROVAL), so a refusal says exactly why.
+- `RoleAuthorizer`: the policy's permissions, for ``Controller(authorizer=)``.
+
+**Tightening is never refused for want of a role.** A halt or a degrade fired by an actor that
+holds none of the trigger's roles still happens (DESIGN property 6: tightening always succeeds);
+it is logged as a ``tightening_by_unlisted_actor`` warning with the actor. A relaxing trigger
+fired without a permitted role is refused with UNAUTHORIZED.
+
+Every time-based decision uses the controller's clock (dwell) or the clock given to `Approvals`
+(the moment an approval is given): inject the same clock into both.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import structlog
+
+from ._codes import RefusalCode
+from ._criteria import GuardSpec, _duration
+from ._exceptions import ConfigurationError, TransitionRefused
+from ._journal import TransitionContext
+from ._model import VENUE, Actor
+from ._policy import Policy
+
+Guard = Callable[[TransitionContext], bool]
+
+HealthCheck = Callable[[], bool]
+"""A health predicate: True when healthy. Raising counts as unhealthy."""
+
+
+class HealthChecks:
+    """The named health predicates the engine registers; ``health`` guards ask them by name.
+
+    An unknown name, a predicate that raises and anything but ``True`` count as unhealthy.
+
+    Example:
+        >>> health = HealthChecks({"cloud_zone_healthy": True})
+        >>> health.register("book_uncrossed", lambda: False)
+        >>> health.evaluate("book_uncrossed")
+        (False, 'book_uncrossed=False')
+    """
+
+    def __init__(self, checks: Mapping[str, HealthCheck | bool] | None = None) -> None:
+        self._checks: dict[str, HealthCheck] = {}
+        for name, check in (checks or {}).items():
+            self.register(name, check)
+
+    def register(self, name: str, check: HealthCheck | bool) -> None:
+        """Register (or replace) the predicate `name`; a bool registers a fixed answer."""
+        if not (isinstance(name, str) and name.isidentifier()):
+            msg = f"health check name must be an identifier, got {name!r}"
+            raise ConfigurationError(msg)
+        if isinstance(check, bool):
+            value = check
+            self._checks[name] = lambda: value
+        elif callable(check):
+            self._checks[name] = check
+        else:
+            msg = f"health check {name!r} must be callable or a bool, got {check!r}"
+            raise ConfigurationError(msg)
+
+    def set(self, name: str, healthy: bool) -> None:
+        """Fix the answer of `name` (simulations and tests)."""
+        self.register(name, bool(healthy))
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The registered check names."""
+        return frozenset(self._checks)
+
+    def evaluate(self, name: str) -> tuple[bool, str]:
+        """(healthy, detail as ``name=value``) for the check `name`."""
+        check = self._checks.get(name)
+        if check is None:
+            return False, f"{name}=unregistered"
+        try:
+            value = check()
+        except Exception as exc:
+            return False, f"{name} raised {exc!r}"
+        return value is True, f"{name}={value!r}"
+
+
+@attrs.frozen
+class Approval:
+    """One approval: `actor` (with its roles) approves firing `trigger` on `scope`."""
+
+    actor: str
+    roles: frozenset[str]
+    trigger: str
+    scope: str
+    at: float
+    reason: str
+
+
+class Approvals:
+    """The approvals given for two-person transitions, checked by ``approval`` guards.
+
+    An approval counts for the scope's current phase visit only: it must have been given no
+    earlier than the scope entered its phase, and a tightening transition of the scope (seen by
+    a `RoleAuthorizer` holding this book) or a `clear` withdraws it.
+
+    Example:
+        >>> from exchange_recovery import default_restart_plan
+        >>> book = Approvals(default_restart_plan().policy, clock=lambda: 60.0)
+        >>> book.approve(Actor("ops:bob", {"supervisor"}), "open").actor
+        'ops:bob'
+    """
+
+    def __init__(self, policy: Policy, *, clock: Callable[[], float] = time.time,
+                 logger: Any = None) -> None:
+        if not isinstance(policy, Policy):
+            msg = f"Approvals needs a Policy, got {policy!r}"
+            raise ConfigurationError(msg)
+        self._roles: dict[str, frozenset[str]] = {}
+        for spec in policy.transitions:
+            for name in spec.guards:
+                guard = policy.guard(name)
+                if guard is not None and guard.kind == "approval":
+                    self._roles[spec.trigger] = self._roles.get(spec.trigger, frozenset()) | guard.roles
+        self._triggers = policy.triggers
+        self._clock = clock
+        self._log = logger if logger is not None else structlog.get_logger("exchange_recovery")
+        self._lock = threading.Lock()
+        self._approvals: list[Approval] = []
+
+    def approver_roles(self, trigger: str) -> frozenset[str]:
+        """The roles that may approve `trigger` (empty: it needs no approval)."""
+        return self._roles.get(trigger, frozenset())
+
+    def approve(self, actor: Actor | str, trigger: str, *, scope: str = VENUE,
+                reason: str = "approved") -> Approval:
+        """Record that `actor` approves firing `trigger` on `scope`.
+
+        Raises:
+            TransitionRefused: APPROVER_UNAUTHORIZED if the actor holds no approving role,
+                UNKNOWN_TRIGGER or INVALID_ARGUMENT for a trigger that needs no approval.
+                Nothing is recorded; the refusal is logged with the actor.
+        """
+        who = actor if isinstance(actor, Actor) else _as_actor(actor, scope, trigger)
+        roles = self._roles.get(trigger)
+        refusal: TransitionRefused | None = None
+        if trigger not in self._triggers:
+            refusal = TransitionRefused(RefusalCode.UNKNOWN_TRIGGER, scope=scope, phase="?",
+                                        trigger=str(trigger), detail="nothing to approve")
+        elif roles is None:
+            refusal = TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=scope, phase="?",
+                                        trigger=trigger, detail="the trigger needs no approval")
+        elif not who.roles & roles:
+            refusal = TransitionRefused(
+                RefusalCode.APPROVER_UNAUTHORIZED, scope=scope, phase="?", trigger=trigger,
+                detail=f"actor={who.name} roles={sorted(who.roles)} needs one of {sorted(roles)}")
+        if refusal is not None:
+            self._log.warning("approval_refused", code=refusal.code.value, scope=scope,
+                              trigger=str(trigger), actor=who.name, detail=refusal.detail)
+            raise refusal
+        with self._lock:
+            approval = Approval(who.name, who.roles, trigger, scope, self._clock(), reason)
+            self._approvals.append(approval)
+        self._log.info("approval_recorded", scope=scope, trigger=trigger, actor=who.name,
+                       reason=reason, at=approval.at)
+        return approval
+
+    def clear(self, scope: str = VENUE) -> None:
+        """Withdraw every approval given for `scope` (a halt does this through the authorizer)."""
+        with self._lock:
+            self._approvals = [a for a in self._approvals if a.scope != scope]
+
+    def current(self, scope: str, trigger: str, since: float,
+                roles: frozenset[str]) -> tuple[Approval, ...]:
+        """The approvals that count now for `trigger` on `scope` in a visit entered at `since`."""
+        with self._lock:
+            return tuple(a for a in self._approvals
+                         if a.scope == scope and a.trigger == trigger and a.at >= since
+                         and a.roles & roles)
+
+    @property
+    def records(self) -> tuple[Approval, ...]:
+        """Every approval still held, oldest first."""
+        with self._lock:
+            return tuple(self._approvals)
+
+
+def _as_actor(actor: object, scope: str, trigger: str) -> Actor:
+    if type(actor) is str and actor.strip():
+        return Actor(actor)
+    raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=str(scope), phase="?",
+                            trigger=str(trigger),
+                            detail=f"actor must be an Actor or a non-empty str, got {actor!r}")
+
+
+@attrs.frozen
+class Criterion:
+    """One condition a transition (or a plan step) needs, evaluated at one moment.
+
+    `code` is None when satisfied; `detail` is the data (``key=value``), `requirement` the
+    words. ``str()`` renders one line, e.g. ``blocked  book_uncrossed: health check ...``.
+    """
+
+    name: str
+    kind: str
+    satisfied: bool
+    code: RefusalCode | None
+    requirement: str
+    detail: str
+
+    def __str__(self) -> str:
+        mark = "ok     " if self.satisfied else "blocked"
+        why = "" if self.code is None else f" -> {self.code.value}"
+        return f"{mark}  {self.name}: {self.requirement} ({self.detail}){why}"
+
+
+class BuiltinGuard:
+    """The guard callable for one `GuardSpec`; `evaluate` says why, calling it enforces."""
+
+    def __init__(self, spec: GuardSpec, health: HealthChecks | None,
+                 approvals: Approvals | None) -> None:
+        self.spec = spec
+        self._health = health
+        self._approvals = approvals
+
+    def evaluate(self, ctx: TransitionContext, *, anyone: bool = False) -> Criterion:
+        """Evaluate against `ctx`; with `anyone`, ignore who fires (for status displays)."""
+        spec = self.spec
+        ok, code, detail = False, RefusalCode.GUARD_REJECTED, ""
+        if spec.kind == "dwell":
+            needed = float(spec.seconds or 0.0)
+            ok = ctx.dwell >= needed
+            code = RefusalCode.DWELL_NOT_MET
+            detail = f"in_phase={_duration(max(ctx.dwell, 0.0))} needed={_duration(needed)}"
+            if not ok:
+                detail += f" remaining={_duration(needed - ctx.dwell)}"
+        elif spec.kind == "health":
+            assert self._health is not None  # noqa: S101 - policy_guards checks it
+            ok, detail = self._health.evaluate(spec.health_check)
+            code = RefusalCode.HEALTH_CHECK_FAILED
+        else:
+            assert self._approvals is not None  # noqa: S101 - policy_guards checks it
+            given = self._approvals.current(ctx.scope, ctx.trigger, ctx.entered_at, spec.roles)
+            others = [a.actor for a in given if anyone or a.actor != ctx.actor.name]
+            ok = bool(others)
+            code = RefusalCode.SELF_APPROVAL if given and not ok else RefusalCode.APPROVAL_MISSING
+            detail = f"approved_by={','.join(sorted({a.actor for a in given})) or 'nobody'}"
+            if not anyone:
+                detail += f" firer={ctx.actor.name}"
+        return Criterion(spec.name, spec.kind, ok, None if ok else code, spec.describe(), detail)
+
+    def __call__(self, ctx: TransitionContext) -> bool:
+        result = self.evaluate(ctx)
+        if result.code is not None:
+            raise TransitionRefused(result.code, scope=ctx.scope, phase=ctx.source,
+                                    trigger=ctx.trigger, detail=f"guard={result.name} {result.detail}")
+        return True
+
+
+def policy_guards(policy: Policy, *, health: HealthChecks | None = None,
+                  approvals: Approvals | None = None) -> dict[str, Guard]:
+    """One guard per `GuardSpec` of `policy`, to pass as ``Controller(guards=...)``.
+
+    Merge your custom guards in: ``guards={**policy_guards(p, health=h), "mine": fn}``.
+
+    Raises:
+        ConfigurationError: the policy declares health guards and no `health` was given, or
+            approval guards and no `approvals`.
+    """
+    kinds = {g.kind for g in policy.guards}
+    if "health" in kinds and not isinstance(health, HealthChecks):
+        msg = f"policy {policy.name!r} declares health guards; pass health=HealthChecks(...)"
+        raise ConfigurationError(msg)
+    if "approval" in kinds and not isinstance(approvals, Approvals):
+        msg = f"policy {policy.name!r} declares approval guards; pass approvals=Approvals(...)"
+        raise ConfigurationError(msg)
+    return {g.name: BuiltinGuard(g, health, approvals) for g in policy.guards}
+
+
+class RoleAuthorizer:
+    """Enforces a policy's permissions; install it as ``Controller(authorizer=...)``.
+
+    A relaxing trigger needs an actor holding one of its permission's roles (a trigger without a
+    permission may not be fired by anyone): otherwise UNAUTHORIZED. A tightening trigger is
+    never refused; an actor outside its roles is logged (``tightening_by_unlisted_actor``), and
+    when `approvals` is given, the scope's approvals are withdrawn.
+
+    Raises:
+        ConfigurationError: the policy states no permissions (every relaxing trigger would be
+            refused).
+    """
+
+    def __init__(self, policy: Policy, *, approvals: Approvals | None = None,
+                 logger: Any = None) -> None:
+        if not isinstance(policy, Policy) or not policy.permissions:
+            msg = f"RoleAuthorizer needs a Policy with permissions, got {policy!r}"
+            raise ConfigurationError(msg)
+        self._policy = policy
+        self._approvals = approvals
+        self._log = logger if logger is not None else structlog.get_logger("exchange_recovery")
+
+    def permitted(self, actor: Actor, trigger: str) -> bool:
+        """Whether `actor` holds a role the policy permits to fire `trigger`."""
+        permission = self._policy.permission(trigger)
+        return permission is not None and bool(actor.roles & permission.roles)
+
+    def check(self, ctx: TransitionContext) -> TransitionRefused | None:
+        """The refusal this transition would get, or None; no side effects."""
+        if not ctx.relaxing or self.permitted(ctx.actor, ctx.trigger):
+            return None
+        permission = self._policy.permission(ctx.trigger)
+        needed = sorted(permission.roles) if permission is not None else []
+        return TransitionRefused(
+            RefusalCode.UNAUTHORIZED, scope=ctx.scope, phase=ctx.source, trigger=ctx.trigger,
+            detail=f"actor={ctx.actor.name} roles={sorted(ctx.actor.roles)} needs one of {needed}")
+
+    def __call__(self, ctx: TransitionContext) -> None:
+        refusal = self.check(ctx)
+        if refusal is not None:
+            raise refusal
+        if ctx.relaxing:
+            return
+        if not self.permitted(ctx.actor, ctx.trigger):
+            self._log.warning("tightening_by_unlisted_actor", scope=ctx.scope, trigger=ctx.trigger,
+                              actor=ctx.actor.name, roles=sorted(ctx.actor.roles),
+                              reason=ctx.reason)
+        if self._approvals is not None:
+            self._approvals.clear(ctx.scope)

@@ -1,0 +1,210 @@
+"""Run a restart plan against a scripted timeline, instantly and deterministically.
+
+The script is a sequence of events: `Wait` moves the simulated clock, `SetHealth` flips a health
+check, `Approve` records an approval, `Advance` tries the next step, `Abort` halts through the
+plan, `Fire` pulls a trigger directly on the controller (a circuit breaker's halt, say). The
+result is the timeline: after every event, the time, the phase, and the refusal if there was one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from ._codes import RefusalCode
+from ._exceptions import ConfigurationError, TransitionRefused
+from ._guards import HealthChecks
+from ._journal import MemoryJournal, TransitionRecord
+from ._model import VENUE, Actor
+from ._plan import RestartPlan
+from ._runner import PlanRunner, PlanStatus
+
+
+@attrs.frozen
+class Wait:
+    """Move the simulated clock forward by `seconds`."""
+
+    seconds: float
+
+
+@attrs.frozen
+class SetHealth:
+    """Set the health check `name` to `healthy`."""
+
+    name: str
+    healthy: bool
+
+
+@attrs.frozen
+class Approve:
+    """`actor` approves the plan's next step."""
+
+    actor: Actor | str
+
+
+@attrs.frozen
+class Advance:
+    """`actor` tries to take the plan's next step."""
+
+    actor: Actor | str
+
+
+@attrs.frozen
+class Abort:
+    """`actor` aborts the plan: the scope halts and the plan goes back to its first step."""
+
+    actor: Actor | str
+    reason: str
+
+
+@attrs.frozen
+class Fire:
+    """`actor` fires `trigger` on the controller directly, outside the plan."""
+
+    trigger: str
+    actor: Actor | str
+    reason: str
+
+
+SimulationEvent = Wait | SetHealth | Approve | Advance | Abort | Fire
+"""One event of a scripted timeline."""
+
+
+@attrs.frozen
+class TimelineEntry:
+    """What happened at one event: when (seconds since the start), the phase after, any refusal."""
+
+    at: float
+    event: str
+    phase: str
+    step: int | None
+    refusal: RefusalCode | None = None
+    detail: str = ""
+    status: PlanStatus | None = attrs.field(default=None, eq=False, repr=False)
+    """The plan's status right after the event."""
+
+    def __str__(self) -> str:
+        minutes = f"{self.at / 60:6.1f} min"
+        outcome = f"REFUSED {self.refusal.value}: {self.detail}" if self.refusal else self.detail
+        return f"{minutes}  {self.phase:<9}  {self.event}  {outcome}".rstrip()
+
+
+@attrs.frozen
+class Timeline:
+    """The result of `simulate`: a "start" entry then one per event, the plan's final status,
+    and the journal the simulated controller wrote."""
+
+    entries: tuple[TimelineEntry, ...]
+    final: PlanStatus
+    journal: tuple[TransitionRecord, ...]
+
+    @property
+    def phases(self) -> tuple[tuple[float, str], ...]:
+        """(time, phase) at every phase change, starting with the initial phase."""
+        out: list[tuple[float, str]] = []
+        for entry in self.entries:
+            if not out or out[-1][1] != entry.phase:
+                out.append((entry.at, entry.phase))
+        return tuple(out)
+
+    @property
+    def refusals(self) -> tuple[TimelineEntry, ...]:
+        """The entries that were refused."""
+        return tuple(e for e in self.entries if e.refusal is not None)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _name(actor: Actor | str) -> str:
+    return actor.name if isinstance(actor, Actor) else actor
+
+
+def simulate(plan: RestartPlan, events: Iterable[SimulationEvent], *,
+             health: Mapping[str, bool] | None = None, scope: str = VENUE,
+             logger: Any = None) -> Timeline:
+    """Run `events` against a fresh controller starting `scope` in the plan's first step.
+
+    Health checks start as given in `health` (unset ones are unhealthy); the clock starts at 0.
+
+    Example:
+        >>> from exchange_recovery import default_restart_plan
+        >>> ops = Actor("ops:alice", {"operator"})
+        >>> timeline = simulate(default_restart_plan(), [Advance(ops)])
+        >>> timeline.entries[0].refusal.value
+        'HEALTH_CHECK_FAILED'
+    """
+    clock = _Clock()
+    checks = HealthChecks(health or {})
+    journal = MemoryJournal()
+    runner = PlanRunner.create(plan, health=checks, clock=clock, journal=journal, logger=logger,
+                               scope=scope)
+    start = runner.status()
+    entries = [TimelineEntry(clock.now, "start", start.phase, start.step, status=start)]
+    for event in events:
+        refusal: TransitionRefused | None = None
+        detail = ""
+        try:
+            detail, words = _apply(event, runner, checks, clock)
+        except TransitionRefused as exc:
+            refusal = exc
+            words = _words(event)
+        status = runner.status()
+        entries.append(TimelineEntry(
+            clock.now, words, status.phase, status.step,
+            None if refusal is None else refusal.code,
+            refusal.detail if refusal is not None else detail, status,
+        ))
+    return Timeline(tuple(entries), entries[-1].status or start, journal.records)
+
+
+def _apply(event: object, runner: PlanRunner, checks: HealthChecks,
+           clock: _Clock) -> tuple[str, str]:
+    words = _words(event)
+    if isinstance(event, Wait):
+        if not event.seconds >= 0:
+            msg = f"Wait.seconds must be >= 0, got {event.seconds!r}"
+            raise ConfigurationError(msg)
+        clock.now += event.seconds
+        return "", words
+    if isinstance(event, SetHealth):
+        checks.set(event.name, event.healthy)
+        return "", words
+    if isinstance(event, Approve):
+        approval = runner.approve(event.actor)
+        return f"approved {approval.trigger}", words
+    if isinstance(event, Advance):
+        record = runner.advance(event.actor)
+        return f"{record.source} -> {record.dest}", words
+    if isinstance(event, Abort):
+        halted = runner.abort(event.actor, event.reason)
+        return "" if halted is None else f"{halted.source} -> {halted.dest}", words
+    if isinstance(event, Fire):
+        record = runner.controller.fire(event.trigger, actor=event.actor, reason=event.reason,
+                                        scope=runner.status().scope)
+        return f"{record.source} -> {record.dest}", words
+    msg = f"unknown simulation event {event!r}"
+    raise ConfigurationError(msg)
+
+
+def _words(event: object) -> str:
+    if isinstance(event, Wait):
+        return f"wait {event.seconds / 60:g} min"
+    if isinstance(event, SetHealth):
+        return f"{event.name} -> {'healthy' if event.healthy else 'UNHEALTHY'}"
+    if isinstance(event, Approve):
+        return f"approve by {_name(event.actor)}"
+    if isinstance(event, Advance):
+        return f"advance by {_name(event.actor)}"
+    if isinstance(event, Abort):
+        return f"abort by {_name(event.actor)}: {event.reason}"
+    if isinstance(event, Fire):
+        return f"{event.trigger} by {_name(event.actor)}: {event.reason}"
+    return repr(event)
