@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Callable
 
-from exchange_recovery import Policy, default_policy, dump_policy
+from exchange_recovery import Policy, default_policy, dump_policy, restart_policy
 from exchange_recovery._report import diagram_mermaid, matrix_markdown, matrix_table
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -65,10 +65,13 @@ def _fill(text: str, sections: dict[str, Callable[[], str]]) -> str:
 def expected() -> dict[pathlib.Path, str]:
     """Every generated file and the content it must have."""
     default_toml = dump_policy(default_policy())
+    restart_toml = dump_policy(restart_policy())
     files = {
         ROOT / "exchange_recovery" / "policies" / "default.toml": default_toml,
         ROOT / "examples" / "default_policy.toml": default_toml,
         ROOT / "examples" / "venue_modes_policy.toml": dump_policy(venue_modes_policy()),
+        ROOT / "exchange_recovery" / "policies" / "restart.toml": restart_toml,
+        ROOT / "examples" / "restart_policy.toml": restart_toml,
     }
     sections = _sections()
     for page in sorted((ROOT / "docs").glob("*.md")):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import math
 import os
 import re
 import tomllib
@@ -37,6 +38,7 @@ from typing import Any, Final
 import attrs
 
 from ._codes import ProblemCode
+from ._criteria import GuardSpec, Permission
 from ._exceptions import InvalidPolicyError
 from ._model import Action, OrderType, Origin, TimeInForce
 from ._policy import Acceptance, PhaseSpec, Policy, Problem, TransitionSpec
@@ -259,6 +261,66 @@ def _write_transitions(value: tuple[TransitionSpec, ...]) -> list[dict[str, obje
     return [_write_table(t, TRANSITION_FIELDS) for t in value]
 
 
+def _read_seconds(value: object, where: str, problems: _Problems) -> object:
+    if type(value) not in (int, float):  # bool is an int subclass, and never a duration
+        problems.add(ProblemCode.INVALID_VALUE, where,
+                     f"expected a number of seconds, got {_toml_type(value)} ({value!r})")
+        return _BAD
+    return value
+
+
+def _write_roles(value: frozenset[str]) -> list[str] | None:
+    return sorted(value) or None
+
+
+GUARD_FIELDS: Final[tuple[_Field, ...]] = (
+    _Field("kind", "kind", _read_str, _same, required=True, fallback=""),
+    _Field("seconds", "seconds", _read_seconds, _same),
+    _Field("check", "check", _read_str, lambda check: check or None),
+    _Field("roles", "roles", _read_str_list, _write_roles),
+)
+"""``[guards.NAME]``: a `GuardSpec` (dwell ``seconds``, health ``check``, approval ``roles``)."""
+
+PERMISSION_FIELDS: Final[tuple[_Field, ...]] = (
+    _Field("trigger", "trigger", _read_str, _same, required=True),
+    _Field("roles", "roles", _read_str_list, _write_roles, required=True, fallback=()),
+)
+"""``[[permissions]]``: a `Permission`: which roles may fire a trigger."""
+
+
+def _read_guards(value: object, where: str, problems: _Problems) -> object:
+    if not isinstance(value, dict):
+        problems.add(ProblemCode.INVALID_VALUE, where, f"expected a table of guard tables "
+                     f"([guards.NAME]), got {_toml_type(value)} ({value!r})")
+        return _BAD
+    guards: list[GuardSpec] = []
+    for name, table in value.items():
+        kwargs = _read_table(table, _join(where, name), GUARD_FIELDS, problems)
+        if kwargs is not None:
+            guards.append(GuardSpec(name, **kwargs))  # type: ignore[arg-type]
+    return tuple(guards)
+
+
+def _write_guards(value: tuple[GuardSpec, ...]) -> dict[str, object] | None:
+    return {g.name: _write_table(g, GUARD_FIELDS) for g in value} or None
+
+
+def _read_permissions(value: object, where: str, problems: _Problems) -> object:
+    items = _read_list(value, where, problems)
+    if items is None:
+        return _BAD
+    permissions: list[Permission] = []
+    for index, table in enumerate(items):
+        kwargs = _read_table(table, f"{where}[{index}]", PERMISSION_FIELDS, problems)
+        if kwargs is not None:
+            permissions.append(Permission(**kwargs))  # type: ignore[arg-type]
+    return tuple(permissions)
+
+
+def _write_permissions(value: tuple[Permission, ...]) -> list[dict[str, object]] | None:
+    return [_write_table(p, PERMISSION_FIELDS) for p in value] or None
+
+
 POLICY_FIELDS: Final[tuple[_Field, ...]] = (
     _Field("name", "name", _read_str, _same, required=True, fallback=""),
     _Field("description", "description", _read_str, _same),
@@ -268,8 +330,10 @@ POLICY_FIELDS: Final[tuple[_Field, ...]] = (
     _Field("halt_trigger", "halt_trigger", _read_str, _same),
     _Field("phases", "phases", _read_phases, _write_phases, required=True),
     _Field("transitions", "transitions", _read_transitions, _write_transitions, required=True),
+    _Field("guards", "guards", _read_guards, _write_guards),
+    _Field("permissions", "permissions", _read_permissions, _write_permissions),
 )
-"""The document's top level: a `Policy`. New tables (guards, permissions) are new entries here."""
+"""The document's top level: a `Policy`. A new table is a new entry here."""
 
 
 def _write_table(obj: object, fields: Sequence[_Field]) -> dict[str, object]:
@@ -470,6 +534,8 @@ def _value(value: object) -> str:
         return _quote(value)
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):  # repr round-trips exactly; TOML spells the specials inf/nan
+        return repr(value) if math.isfinite(value) else str(value)
     if isinstance(value, list):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     msg = f"cannot write {value!r} to TOML"  # pragma: no cover - schema writers return the above

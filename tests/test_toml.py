@@ -26,6 +26,7 @@ from exchange_recovery import (
     dump_policy,
     load_policy,
     loads_policy,
+    restart_policy,
 )
 
 venue_modes_policy = regen_docs.venue_modes_policy
@@ -65,6 +66,36 @@ def test_example_policy_files_load_to_the_policies_built_in_python() -> None:
     """examples/*.toml equal the default policy and the Coinbase/Kraken-style one."""
     assert load_policy(ROOT / "examples" / "default_policy.toml") == default_policy()
     assert load_policy(ROOT / "examples" / "venue_modes_policy.toml") == venue_modes_policy()
+    assert load_policy(ROOT / "examples" / "restart_policy.toml") == restart_policy()
+
+
+def test_packaged_restart_policy_file_keeps_its_guards_and_permissions() -> None:
+    """Guards and roles are policy data too: the packaged restart policy carries them."""
+    resource = importlib.resources.files("exchange_recovery") / "policies" / "restart.toml"
+    loaded = loads_policy(resource.read_text(encoding="utf-8"))
+    assert loaded == restart_policy()
+    assert loaded.guard("supervisor_approval") is not None
+    assert loaded.permission("open") is not None
+
+
+def test_bad_guard_and_permission_tables_are_reported_with_their_keys() -> None:
+    """A mistyped duration, an unknown kind, an unknown key and a typo'd trigger, all at once."""
+    text = dump_policy(restart_policy()).replace("seconds = 600.0", 'seconds = "600"').replace(
+        'kind = "health"', 'kind = "healthy"', 1)
+    text += '\n[[permissions]]\ntrigger = "opne"\nroles = ["x"]\nflavour = 1\n'
+
+    with pytest.raises(InvalidPolicyError) as caught:
+        loads_policy(text, source="restart.toml")
+
+    found = {(p.code, p.location) for p in caught.value.problems}
+    index = len(restart_policy().permissions)
+    assert found == {
+        (ProblemCode.INVALID_VALUE, "guards.pre_open_min_stay.seconds"),
+        (ProblemCode.INVALID_GUARD, "guards.book_uncrossed.kind"),
+        (ProblemCode.UNKNOWN_KEY, f"permissions[{index}].flavour"),
+        (ProblemCode.PERMISSION_FOR_UNKNOWN_TRIGGER, f"permissions[{index}].trigger"),
+    }
+    assert all(p.source == "restart.toml" and p.line for p in caught.value.problems)
 
 
 # -- round trip ----------------------------------------------------------------------------------
@@ -79,7 +110,7 @@ def _subset(draw: st.DrawFn, members: list[object]) -> frozenset[object]:
 @st.composite
 def policies(draw: st.DrawFn) -> Policy:
     """Valid policies: a known-good shape with its order, texts, rules and guards varied."""
-    base = draw(st.sampled_from([default_policy(), venue_modes_policy()]))
+    base = draw(st.sampled_from([default_policy(), venue_modes_policy(), restart_policy()]))
     phases = []
     for phase in base.phases:
         changes: dict[str, object] = {"description": draw(names)}
@@ -96,13 +127,17 @@ def policies(draw: st.DrawFn) -> Policy:
             changes["liquidations"] = draw(st.booleans())
         phases.append(attrs.evolve(phase, **changes))
     phases = draw(st.permutations(phases))
-    transitions = draw(st.permutations(base.transitions))
+    # Rules drawn above may turn a relaxing transition into a tightening one, which must not be
+    # guarded: guards are drawn afresh below, for the relaxing ones only.
+    transitions = [attrs.evolve(t, guards=()) for t in draw(st.permutations(base.transitions))]
     draft = base.with_changes(name=draw(names.filter(str.strip)), description=draw(names),
                               phases=phases, transitions=transitions)
-    guarded = [attrs.evolve(t, guards=draw(st.lists(st.sampled_from(["ok", "books_uncrossed"]),
-                                                    unique=True)))
+    guard_names = ["ok", "books_uncrossed", *(g.name for g in base.guards)]
+    guarded = [attrs.evolve(t, guards=draw(st.lists(st.sampled_from(guard_names), unique=True)))
                if draft.is_relaxing(t.source, t.dest) else t for t in draft.transitions]
-    return draft.with_changes(transitions=guarded)
+    stays = [attrs.evolve(g, seconds=draw(st.floats(0, 1e6) | st.integers(0, 10**6)))
+             if g.kind == "dwell" else g for g in draft.guards]
+    return draft.with_changes(transitions=guarded, guards=stays)
 
 
 @given(policies())
