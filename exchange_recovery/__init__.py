@@ -16,6 +16,7 @@ Example:
 
 import contextlib as _contextlib
 
+from ._codes import IntegrityCode as IntegrityCode
 from ._codes import ProblemCode as ProblemCode
 from ._codes import Reason as Reason
 from ._codes import RefusalCode as RefusalCode
@@ -28,7 +29,9 @@ from ._exceptions import ConfigurationError as ConfigurationError
 from ._exceptions import ExchangeRecoveryError as ExchangeRecoveryError
 from ._exceptions import InvalidPolicyError as InvalidPolicyError
 from ._exceptions import InvalidRequestError as InvalidRequestError
+from ._exceptions import JournalError as JournalError
 from ._exceptions import TransitionRefused as TransitionRefused
+from ._filejournal import FileJournal as FileJournal
 from ._gate import Gate as Gate
 from ._journal import Journal as Journal
 from ._journal import MemoryJournal as MemoryJournal
@@ -49,6 +52,11 @@ from ._policy import PhaseSpec as PhaseSpec
 from ._policy import Policy as Policy
 from ._policy import Problem as Problem
 from ._policy import TransitionSpec as TransitionSpec
+from ._recovery import JournalProblem as JournalProblem
+from ._recovery import RecoveryReport as RecoveryReport
+from ._recovery import compact_journal as compact_journal
+from ._recovery import recover as recover
+from ._recovery import verify_journal as verify_journal
 
 __all__ = [
     "ALL_KINDS",
@@ -62,11 +70,15 @@ __all__ = [
     "Controller",
     "Decision",
     "ExchangeRecoveryError",
+    "FileJournal",
     "Gate",
     "Guard",
+    "IntegrityCode",
     "InvalidPolicyError",
     "InvalidRequestError",
     "Journal",
+    "JournalError",
+    "JournalProblem",
     "MemoryJournal",
     "OrderType",
     "Origin",
@@ -75,6 +87,7 @@ __all__ = [
     "Problem",
     "ProblemCode",
     "Reason",
+    "RecoveryReport",
     "RefusalCode",
     "Request",
     "RequestKind",
@@ -83,7 +96,10 @@ __all__ = [
     "TransitionRecord",
     "TransitionRefused",
     "TransitionSpec",
+    "compact_journal",
     "default_policy",
+    "recover",
+    "verify_journal",
 ]
 
 __version__ = "0.1.0"

@@ -66,6 +66,20 @@ class RefusalCode(_Code):
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
 
 
+class IntegrityCode(_Code):
+    """Why recovery did not trust (or trimmed) a journal (`JournalProblem.code`)."""
+
+    TORN_TAIL = "TORN_TAIL"
+    UNPARSEABLE_RECORD = "UNPARSEABLE_RECORD"
+    HASH_MISMATCH = "HASH_MISMATCH"
+    CHAIN_BROKEN = "CHAIN_BROKEN"
+    RECORDS_REORDERED = "RECORDS_REORDERED"
+    VERSION_REGRESSION = "VERSION_REGRESSION"
+    SOURCE_MISMATCH = "SOURCE_MISMATCH"
+    ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
+    SNAPSHOT_MISMATCH = "SNAPSHOT_MISMATCH"
+
+
 _DESCRIPTIONS: dict[_Code, str] = {
     Reason.ACCEPTED: "The request is allowed in the current phase.",
     Reason.PHASE_HALTED: "The venue is in a phase that accepts no order entry of this kind.",
@@ -106,4 +120,21 @@ _DESCRIPTIONS: dict[_Code, str] = {
     RefusalCode.STALE_VERSION: "An applied record's version is not newer than the current version.",
     RefusalCode.PHASE_MISMATCH: "An applied record starts from a phase other than the current one.",
     RefusalCode.INVALID_ARGUMENT: "An argument (actor, reason, scope, trigger) is missing or mistyped.",
+    IntegrityCode.TORN_TAIL: (
+        "The last line is incomplete (a crash mid-write); it is dropped, the rest is trusted."
+    ),
+    IntegrityCode.UNPARSEABLE_RECORD: "A line is not a record: bad JSON, a missing field or a wrong type.",
+    IntegrityCode.HASH_MISMATCH: "A record's content does not match its own hash: it was altered.",
+    IntegrityCode.CHAIN_BROKEN: (
+        "A record's previous-hash is not the hash of the record before it: one was removed or added."
+    ),
+    IntegrityCode.RECORDS_REORDERED: "A record's predecessor appears after it: records were reordered.",
+    IntegrityCode.VERSION_REGRESSION: "A record's version is not above the version before it.",
+    IntegrityCode.SOURCE_MISMATCH: "A transition starts from a phase other than its scope's replayed one.",
+    IntegrityCode.ILLEGAL_TRANSITION: (
+        "The policy has no such transition, or the record's relaxing flag disagrees with the policy."
+    ),
+    IntegrityCode.SNAPSHOT_MISMATCH: (
+        "A snapshot's phases disagree with the replayed ones, or name a phase the policy lacks."
+    ),
 }
