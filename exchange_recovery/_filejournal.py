@@ -21,6 +21,7 @@ transition, or keeps a tightening one as unjournaled and retries it later).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -181,6 +182,14 @@ class FileJournal:
         """Close the file; further appends fail."""
         with self._lock:
             self._file.close()
+
+    def __del__(self) -> None:
+        # A journal usually lives as long as its controller; its file is unbuffered, so
+        # closing it on collection loses nothing (and keeps ResourceWarnings out of callers).
+        file = getattr(self, "_file", None)
+        if file is not None:
+            with contextlib.suppress(Exception):
+                file.close()
 
     def __enter__(self) -> FileJournal:
         return self
