@@ -95,6 +95,18 @@ def test_recovery_restores_every_scope_and_the_version(tmp_path: pathlib.Path) -
     assert verify_journal(path, POLICY).trusted
 
 
+def test_scope_names_that_need_json_escapes_replay_too(tmp_path: pathlib.Path) -> None:
+    """A scope with quotes, backslashes or non-ASCII letters takes the JSON path and replays."""
+    path = tmp_path / "journal.jsonl"
+    odd = 'ÉTH "perp" \\ 1'
+    _recover(path).halt(actor="ops:ünïcode", reason='said "halt"', scope=odd)
+
+    controller = _recover(path)
+
+    assert _report(controller).problems == ()
+    assert dict(controller.gate.phases) == {VENUE: "NORMAL", odd: "HALTED"}
+
+
 def test_recover_decides_journal_phases_and_version_itself(tmp_path: pathlib.Path) -> None:
     """Passing journal=, phases= or version= to recover() is a configuration error."""
     with pytest.raises(ConfigurationError, match="version"):
