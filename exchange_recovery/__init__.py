@@ -16,6 +16,7 @@ Example:
 
 import contextlib as _contextlib
 
+from ._codes import IntegrityCode as IntegrityCode
 from ._codes import ProblemCode as ProblemCode
 from ._codes import Reason as Reason
 from ._codes import RefusalCode as RefusalCode
@@ -31,7 +32,9 @@ from ._exceptions import ExchangeRecoveryError as ExchangeRecoveryError
 from ._exceptions import InvalidPlanError as InvalidPlanError
 from ._exceptions import InvalidPolicyError as InvalidPolicyError
 from ._exceptions import InvalidRequestError as InvalidRequestError
+from ._exceptions import JournalError as JournalError
 from ._exceptions import TransitionRefused as TransitionRefused
+from ._filejournal import FileJournal as FileJournal
 from ._gate import Gate as Gate
 from ._guards import Approval as Approval
 from ._guards import Approvals as Approvals
@@ -63,6 +66,11 @@ from ._policy import PhaseSpec as PhaseSpec
 from ._policy import Policy as Policy
 from ._policy import Problem as Problem
 from ._policy import TransitionSpec as TransitionSpec
+from ._recovery import JournalProblem as JournalProblem
+from ._recovery import RecoveryReport as RecoveryReport
+from ._recovery import compact_journal as compact_journal
+from ._recovery import recover as recover
+from ._recovery import verify_journal as verify_journal
 from ._runner import PlanRunner as PlanRunner
 from ._runner import PlanStatus as PlanStatus
 from ._simulate import Abort as Abort
@@ -97,16 +105,20 @@ __all__ = [
     "Criterion",
     "Decision",
     "ExchangeRecoveryError",
+    "FileJournal",
     "Fire",
     "Gate",
     "Guard",
     "GuardSpec",
     "HealthCheck",
     "HealthChecks",
+    "IntegrityCode",
     "InvalidPlanError",
     "InvalidPolicyError",
     "InvalidRequestError",
     "Journal",
+    "JournalError",
+    "JournalProblem",
     "MemoryJournal",
     "OrderType",
     "Origin",
@@ -119,6 +131,7 @@ __all__ = [
     "Problem",
     "ProblemCode",
     "Reason",
+    "RecoveryReport",
     "RefusalCode",
     "Request",
     "RequestKind",
@@ -134,14 +147,17 @@ __all__ = [
     "TransitionRefused",
     "TransitionSpec",
     "Wait",
+    "compact_journal",
     "default_policy",
     "default_restart_plan",
     "dump_policy",
     "load_policy",
     "loads_policy",
     "policy_guards",
+    "recover",
     "restart_policy",
     "simulate",
+    "verify_journal",
 ]
 
 __version__ = "0.1.0"

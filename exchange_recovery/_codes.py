@@ -86,6 +86,20 @@ class RefusalCode(_Code):
     PLAN_COMPLETE = "PLAN_COMPLETE"
 
 
+class IntegrityCode(_Code):
+    """Why recovery did not trust (or trimmed) a journal (`JournalProblem.code`)."""
+
+    TORN_TAIL = "TORN_TAIL"
+    UNPARSEABLE_RECORD = "UNPARSEABLE_RECORD"
+    HASH_MISMATCH = "HASH_MISMATCH"
+    CHAIN_BROKEN = "CHAIN_BROKEN"
+    RECORDS_REORDERED = "RECORDS_REORDERED"
+    VERSION_REGRESSION = "VERSION_REGRESSION"
+    SOURCE_MISMATCH = "SOURCE_MISMATCH"
+    ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
+    SNAPSHOT_MISMATCH = "SNAPSHOT_MISMATCH"
+
+
 _DESCRIPTIONS: dict[_Code, str] = {
     Reason.ACCEPTED: "The request is allowed in the current phase.",
     Reason.PHASE_HALTED: "The venue is in a phase that accepts no order entry of this kind.",
@@ -155,4 +169,21 @@ _DESCRIPTIONS: dict[_Code, str] = {
     RefusalCode.APPROVER_UNAUTHORIZED: "The actor holds no role that may approve this trigger.",
     RefusalCode.NOT_ON_PLAN: "The scope is in a phase that is not a step of the restart plan.",
     RefusalCode.PLAN_COMPLETE: "The restart plan has reached its last step; nothing to advance.",
+    IntegrityCode.TORN_TAIL: (
+        "The last line is incomplete (a crash mid-write); it is dropped, the rest is trusted."
+    ),
+    IntegrityCode.UNPARSEABLE_RECORD: "A line is not a record: bad JSON, a missing field or a wrong type.",
+    IntegrityCode.HASH_MISMATCH: "A record's content does not match its own hash: it was altered.",
+    IntegrityCode.CHAIN_BROKEN: (
+        "A record's previous-hash is not the hash of the record before it: one was removed or added."
+    ),
+    IntegrityCode.RECORDS_REORDERED: "A record's predecessor appears after it: records were reordered.",
+    IntegrityCode.VERSION_REGRESSION: "A record's version is not above the version before it.",
+    IntegrityCode.SOURCE_MISMATCH: "A transition starts from a phase other than its scope's replayed one.",
+    IntegrityCode.ILLEGAL_TRANSITION: (
+        "The policy has no such transition, or the record's relaxing flag disagrees with the policy."
+    ),
+    IntegrityCode.SNAPSHOT_MISMATCH: (
+        "A snapshot's phases disagree with the replayed ones, or name a phase the policy lacks."
+    ),
 }

@@ -22,7 +22,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import structlog
 from transitions import EventData, Machine
@@ -33,6 +33,9 @@ from ._gate import Gate
 from ._journal import Journal, TransitionContext, TransitionRecord
 from ._model import VENUE, Actor
 from ._policy import Policy, TransitionSpec
+
+if TYPE_CHECKING:
+    from ._recovery import RecoveryReport
 
 Guard = Callable[[TransitionContext], bool]
 """A guard: returns True to let a transition happen. Raising refuses it (fails closed): raising
@@ -122,7 +125,10 @@ class Controller:
         self._applying = False
         self._rejected_by = ""
         self.unjournaled: list[TransitionRecord] = []
-        """Tightening transitions whose journal write failed (they took effect regardless)."""
+        """Tightening transitions whose journal write failed (they took effect regardless);
+        retried, oldest first, before every later journal write and by `retry_journal`."""
+        self.recovery: RecoveryReport | None = None
+        """What `recover` found in the journal this controller was rebuilt from (else None)."""
         now = clock()
         self._entered: dict[str, float] = dict.fromkeys(self._gate.phases, now)
         self._machine = Machine(
@@ -182,6 +188,11 @@ class Controller:
         """The triggers that lead somewhere from `scope`'s current phase."""
         current = self._own_phase(scope)
         return tuple(t.trigger for t in self._policy.transitions_from(current))
+
+    @property
+    def journal(self) -> Journal | None:
+        """Where transitions are journaled (None: nowhere)."""
+        return self._journal
 
     def entered_at(self, scope: str = VENUE) -> float:
         """When `scope` entered its current phase (clock seconds)."""
@@ -252,6 +263,25 @@ class Controller:
                 self._run(ctx)
             finally:
                 self._applying = False
+
+    def retry_journal(self) -> int:
+        """Write the `unjournaled` records again, oldest first; return how many remain.
+
+        Each call that still fails emits a critical ``journal_write_failed`` event. The phase
+        is never touched: a halt whose record could not be written stays a halt. Call it
+        periodically (a plan step, a health check) while it returns more than 0.
+        """
+        with self._lock:
+            if self.unjournaled:
+                try:
+                    self._flush_unjournaled()
+                except Exception as exc:
+                    first = self.unjournaled[0]
+                    self._log.critical("journal_write_failed", scope=first.scope,
+                                       version=first.version, to_phase=first.dest,
+                                       trigger=first.trigger, pending=len(self.unjournaled),
+                                       error=repr(exc))
+            return len(self.unjournaled)
 
     def __getattr__(self, name: str) -> Callable[..., TransitionRecord]:
         policy: Policy = self.__dict__.get("_policy")  # type: ignore[assignment]
@@ -365,9 +395,17 @@ class Controller:
         if self._applying or not ctx.relaxing or self._journal is None:
             return
         try:
+            self._flush_unjournaled()  # a relaxing record must never overtake a lost halt
             self._journal.append(ctx.record())
         except Exception as exc:
             raise _JournalFailed from exc
+
+    def _flush_unjournaled(self) -> None:
+        """Append pending tightening records in version order; raise on the first failure."""
+        assert self._journal is not None  # noqa: S101 - callers check
+        while self.unjournaled:
+            self._journal.append(self.unjournaled[0])
+            del self.unjournaled[0]
 
     def _on_phase_set(self, scope: str, phase: str) -> None:
         ctx = self._pending
@@ -383,11 +421,13 @@ class Controller:
         record = ctx.record()
         if not self._applying and not ctx.relaxing and self._journal is not None:
             try:
+                self._flush_unjournaled()
                 self._journal.append(record)
             except Exception as exc:
                 self.unjournaled.append(record)
                 self._log.critical("journal_write_failed", scope=ctx.scope, version=ctx.version,
-                                   to_phase=ctx.dest, trigger=ctx.trigger, error=repr(exc))
+                                   to_phase=ctx.dest, trigger=ctx.trigger,
+                                   pending=len(self.unjournaled), error=repr(exc))
         self._log.info("phase_applied" if self._applying else "phase_changed",
                        scope=ctx.scope, from_phase=ctx.source, to_phase=ctx.dest,
                        trigger=ctx.trigger, actor=ctx.actor.name, reason=ctx.reason,

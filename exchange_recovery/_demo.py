@@ -4,12 +4,17 @@ A cloud zone fails; the venue degrades, then halts. It comes back first in a *pr
 changes and post-only orders only, nothing matches), then fully opens, then returns to normal.
 At every step a few sample requests go through the gate and their decisions are printed.
 
-Run: ``python examples/okx_2022_restart.py`` (a thin wrapper around this module).
+Run: ``python examples/okx_2022_restart.py`` (a thin wrapper around this module). With
+``--journal PATH`` the transitions go to a durable journal file, and a second run against the
+same file resumes where the first stopped (``--steps N`` stops a run after N steps, as if the
+gateway went down there).
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import os
 import sys
 from collections.abc import Iterator
 
@@ -34,6 +39,7 @@ from exchange_recovery import (
     Wait,
     default_policy,
     default_restart_plan,
+    recover,
     simulate,
 )
 
@@ -111,16 +117,47 @@ def _audit_trail(events: list[str]) -> structlog.typing.WrappedLogger:
     return structlog.wrap_logger(structlog.PrintLogger(), processors=[keep])
 
 
-def run() -> list[str]:
-    """Replay the timeline; return the printed lines (the tests read them)."""
+def _resume_at(phase: str) -> int:
+    """Where the timeline continues when the journal says the venue is in `phase`: after the
+    last step that leads there; from the top when it is back to normal (versions carry on)."""
+    policy = default_policy()
+    if phase == policy.normal:
+        return 0
+    dest = {t.trigger: t.dest for t in policy.transitions}  # one destination per trigger here
+    landed = [i for i, (_, trigger, _, _) in enumerate(TIMELINE) if dest[trigger] == phase]
+    return landed[-1] + 1 if landed else 0
+
+
+def run(journal: str | os.PathLike[str] | None = None, steps: int | None = None) -> list[str]:
+    """Replay the timeline; return the printed lines (the tests read them).
+
+    With `journal` (a file path) the controller is recovered from that journal and writes to
+    it, so a later run resumes where this one stopped; `steps` stops after that many steps.
+    """
     clock = _Clock()
-    journal = MemoryJournal()
     audit: list[str] = []
-    controller = Controller(default_policy(), journal=journal, clock=clock,
-                            logger=_audit_trail(audit))
-    out = [f"18 Dec 2022, {_stamp(clock.now)}: normal trading on {SWAP}"]
+    if journal is None:
+        memory = MemoryJournal()
+        controller = Controller(default_policy(), journal=memory, clock=clock,
+                                logger=_audit_trail(audit))
+    else:
+        controller = recover(journal, default_policy(), clock=clock, logger=_audit_trail(audit))
+    start = 0
+    report = controller.recovery
+    if report is not None and report.records:
+        start = _resume_at(controller.phase())
+        out = [(f"resumed from journal {journal}: phase {controller.phase()}, version "
+               f"{controller.version} ({report.records} records verified)")]
+        out.extend(f"    journal problem: {problem}" for problem in report.problems)
+        if start:
+            clock.now = START.timestamp() + 60 * TIMELINE[start - 1][0]
+    else:
+        out = [f"18 Dec 2022, {_stamp(clock.now)}: normal trading on {SWAP}"]
+    out.extend(audit)
+    audit.clear()
     _show(None, controller, out)
-    for minute, trigger, actor, reason in TIMELINE:
+    fired = 0
+    for minute, trigger, actor, reason in TIMELINE[start:][:steps]:
         clock.now = START.timestamp() + 60 * minute
         try:
             record = controller.fire(trigger, actor=actor, reason=reason)
@@ -129,12 +166,14 @@ def run() -> list[str]:
             out.extend(audit)
             audit.clear()
             continue
+        fired += 1
         _show(record, controller, out)
         out.extend(audit)
         audit.clear()
-    out.append(f"\n{len(journal.records)} transitions journaled; final phase {controller.phase()}, "
+    out.append(f"\n{fired} transitions journaled; final phase {controller.phase()}, "
                f"version {controller.version}")
-    out.extend(plan_story())
+    if steps is None:  # a run stopped early (as if it crashed) does not get to the epilogue
+        out.extend(plan_story())
     return out
 
 
@@ -167,9 +206,13 @@ def plan_story() -> list[str]:
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Print the timeline."""
-    sys.stdout.write("\n".join(run()) + "\n")
+    parser = argparse.ArgumentParser(description="Replay the 18 Dec 2022 outage and restart.")
+    parser.add_argument("--journal", help="journal file: resume from it and write to it")
+    parser.add_argument("--steps", type=int, default=None, help="stop after this many steps")
+    args = parser.parse_args(argv)
+    sys.stdout.write("\n".join(run(args.journal, args.steps)) + "\n")
     return 0
 
 

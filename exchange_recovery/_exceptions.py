@@ -6,7 +6,8 @@ ExchangeRecoveryError
 ├── InvalidPolicyError       (also ValueError)    a policy definition has problems (all are listed)
 ├── InvalidPlanError         (also ValueError)    a restart plan does not fit its policy (all listed)
 ├── ConfigurationError       (also ValueError)    a controller, gate or actor got unusable arguments
-└── TransitionRefused        (also RuntimeError)  a phase transition was refused; nothing changed
+├── TransitionRefused        (also RuntimeError)  a phase transition was refused; nothing changed
+└── JournalError             (also ValueError)    a journal file cannot be used as asked
 ```
 """
 
@@ -81,3 +82,7 @@ class TransitionRefused(ExchangeRecoveryError, RuntimeError):
         self.detail = detail
         msg = f"{code.value}: scope={scope} phase={phase} trigger={trigger} {detail}".rstrip()
         super().__init__(msg)
+
+
+class JournalError(ExchangeRecoveryError, ValueError):
+    """A journal file cannot be used as asked: it does not verify, or a record is out of order."""

@@ -1,0 +1,285 @@
+"""FileJournal: the line format, the chain, and what a failing disk does to the controller."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import pathlib
+from collections.abc import Iterator
+from typing import IO
+
+import pytest
+from structlog.testing import capture_logs
+
+from exchange_recovery import (
+    ConfigurationError,
+    Controller,
+    FileJournal,
+    JournalError,
+    RefusalCode,
+    TransitionRecord,
+    TransitionRefused,
+    default_policy,
+    recover,
+    verify_journal,
+)
+
+POLICY = default_policy()
+
+
+def _lines(path: pathlib.Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def _record(version: int, source: str = "NORMAL", dest: str = "HALTED",
+            trigger: str = "halt") -> TransitionRecord:
+    return TransitionRecord(version, "venue", source, dest, trigger, "ops:alice", "zone down",
+                            1671349260.5, POLICY.is_relaxing(source, dest))
+
+
+class FailingFile:
+    """A real journal file that fails on demand: a write that stores half its bytes and then
+    raises ENOSPC (as a full disk does), or a flush that raises EIO."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.file: IO[bytes] = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by the journal
+        self.fail_write: int | None = None
+        self.fail_flush: int | None = None
+        self.writes_to_fail = -1  # how many more writes fail while fail_write is set (-1: all)
+
+    def write(self, data: bytes | memoryview) -> int:
+        if self.fail_write is not None and self.writes_to_fail:
+            self.writes_to_fail -= 1
+            self.file.write(bytes(data[: len(data) // 2]))
+            raise OSError(self.fail_write, os.strerror(self.fail_write))
+        return self.file.write(data)
+
+    def flush(self) -> None:
+        if self.fail_flush is not None:
+            raise OSError(self.fail_flush, os.strerror(self.fail_flush))
+
+    def fileno(self) -> int:
+        return self.file.fileno()
+
+    def truncate(self, size: int) -> int:
+        return self.file.truncate(size)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+@pytest.fixture
+def failing(tmp_path: pathlib.Path) -> Iterator[tuple[pathlib.Path, list[FailingFile]]]:
+    files: list[FailingFile] = []
+    yield tmp_path / "journal.jsonl", files
+    for file in files:
+        file.close()
+
+
+def _journal(path: pathlib.Path, files: list[FailingFile], **options: object) -> FileJournal:
+    def opener(p: pathlib.Path) -> IO[bytes]:
+        files.append(FailingFile(p))
+        return files[-1]  # type: ignore[return-value]
+    return FileJournal(path, opener=opener, **options)  # type: ignore[arg-type]
+
+
+def test_each_record_is_one_json_line_with_its_own_hash_and_the_previous_one(
+        tmp_path: pathlib.Path) -> None:
+    """Each line holds the transition's fields, a UTC time and a SHA-256 chain."""
+    path = tmp_path / "journal.jsonl"
+    with FileJournal(path) as journal:
+        journal.append(_record(1))
+        journal.append(_record(2, "HALTED", "PRE_OPEN", "pre_open"))
+
+    first, second = _lines(path)
+
+    assert first["prev"] == "0" * 64
+    assert second["prev"] == first["hash"]
+    assert (second["version"], second["scope"], second["from"], second["to"], second["trigger"],
+            second["actor"], second["reason"], second["relaxing"]) == (
+        2, "venue", "HALTED", "PRE_OPEN", "pre_open", "ops:alice", "zone down", True)
+    assert first["time"] == "2022-12-18T07:41:00.500000Z"
+    body = {k: v for k, v in second.items() if k != "hash"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert second["hash"] == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_reopening_a_journal_continues_its_chain(tmp_path: pathlib.Path) -> None:
+    """A journal opened on an existing file appends after its last record."""
+    path = tmp_path / "journal.jsonl"
+    with FileJournal(path, durability="none") as journal:
+        journal.append(_record(1))
+    with FileJournal(path, durability="none") as journal:
+        assert journal.version == 1
+        journal.append(_record(2, "HALTED", "PRE_OPEN", "pre_open"))
+    assert verify_journal(path, POLICY).version == 2
+    assert verify_journal(path, POLICY).trusted
+
+
+def test_a_record_that_does_not_raise_the_version_is_refused(tmp_path: pathlib.Path) -> None:
+    """Versions in a file strictly increase: an old or repeated version raises JournalError."""
+    with FileJournal(tmp_path / "journal.jsonl", durability="none") as journal:
+        journal.append(_record(3))
+        with pytest.raises(JournalError, match="not above"):
+            journal.append(_record(3))
+        with pytest.raises(JournalError, match="not above"):
+            journal.append(_record(2))
+
+
+def test_unknown_durability_is_a_configuration_error(tmp_path: pathlib.Path) -> None:
+    """Durability is "fsync" or "none"; anything else names the field."""
+    with pytest.raises(ConfigurationError, match="durability"):
+        FileJournal(tmp_path / "j", durability="sometimes")  # type: ignore[arg-type]
+
+
+def test_a_file_ending_mid_record_must_go_through_recover(tmp_path: pathlib.Path) -> None:
+    """FileJournal refuses to append after a torn tail; recover() trims it first."""
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b'{"hash":"ab')
+    with pytest.raises(JournalError, match="recover"):
+        FileJournal(path)
+
+
+def test_durable_appends_fsync_every_record(tmp_path: pathlib.Path) -> None:
+    """With durability "fsync" each append syncs the file; with "none" it does not."""
+    synced: list[int] = []
+    with FileJournal(tmp_path / "a.jsonl", fsync=synced.append) as journal:
+        journal.append(_record(1))
+        journal.append(_record(2, "HALTED", "PRE_OPEN", "pre_open"))
+    assert len(synced) == 2
+    with FileJournal(tmp_path / "b.jsonl", durability="none", fsync=synced.append) as journal:
+        journal.append(_record(1))
+    assert len(synced) == 2
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO])
+def test_a_failed_write_leaves_the_file_and_the_chain_as_they_were(
+        failing: tuple[pathlib.Path, list[FailingFile]], code: int) -> None:
+    """Half a record reached the disk before the error: it is cut off, the next append chains."""
+    path, files = failing
+    journal = _journal(path, files, durability="none")
+    journal.append(_record(1))
+    size = path.stat().st_size
+    files[0].fail_write = code
+
+    with pytest.raises(OSError, match=os.strerror(code)):
+        journal.append(_record(2, "HALTED", "PRE_OPEN", "pre_open"))
+
+    assert path.stat().st_size == size
+    files[0].fail_write = None
+    journal.append(_record(2, "HALTED", "PRE_OPEN", "pre_open"))
+    report = verify_journal(path, POLICY)
+    assert (report.trusted, report.version, report.problems) == (True, 2, ())
+
+
+def test_a_failed_fsync_is_a_failed_write(tmp_path: pathlib.Path) -> None:
+    """EIO from fsync: the append raises and the record is not left in the file."""
+    path = tmp_path / "journal.jsonl"
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    with FileJournal(path, fsync=broken_fsync) as journal, pytest.raises(OSError, match="Input/output"):
+        journal.append(_record(1))
+    assert path.read_bytes() == b""
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO])
+def test_relaxing_is_refused_when_its_record_cannot_be_written(
+        failing: tuple[pathlib.Path, list[FailingFile]], code: int) -> None:
+    """Write-ahead: a failed write refuses pre_open; phase, version, gate and file unchanged."""
+    path, files = failing
+    controller = Controller(POLICY, journal=_journal(path, files))
+    controller.halt(actor="ops:alice", reason="zone down")
+    before = (dict(controller.gate.phases), controller.version, path.read_bytes())
+    files[0].fail_flush = code
+
+    with pytest.raises(TransitionRefused) as refused:
+        controller.pre_open(actor="ops:alice", reason="zone back")
+
+    assert refused.value.code is RefusalCode.JOURNAL_FAILED
+    assert (dict(controller.gate.phases), controller.version, path.read_bytes()) == before
+    assert recover(path, POLICY, durability="none").phase() == "HALTED"
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO])
+def test_halting_takes_effect_when_its_record_cannot_be_written(
+        failing: tuple[pathlib.Path, list[FailingFile]], code: int) -> None:
+    """A halt is published even though its write failed; a critical event reports it."""
+    path, files = failing
+    controller = Controller(POLICY, journal=_journal(path, files))
+    files[0].fail_write = code
+
+    with capture_logs() as logs:
+        record = controller.halt(actor="ops:alice", reason="zone down")
+
+    assert record is not None
+    assert controller.phase() == controller.gate.phase() == "HALTED"
+    assert controller.unjournaled == [record]
+    critical = [e for e in logs if e["log_level"] == "critical"]
+    assert [e["event"] for e in critical] == ["journal_write_failed"]
+    assert critical[0]["version"] == 1
+    assert path.read_bytes() == b""
+
+
+def test_a_lost_halt_is_retried_and_blocks_relaxing_until_it_is_written(
+        failing: tuple[pathlib.Path, list[FailingFile]]) -> None:
+    """While the halt's record is unwritten, retries report it and pre_open is refused;
+    once the disk is back the halt is written first, then the pre_open, in version order."""
+    path, files = failing
+    controller = Controller(POLICY, journal=_journal(path, files))
+    files[0].fail_write = errno.ENOSPC
+    controller.halt(actor="ops:alice", reason="zone down")
+
+    with capture_logs() as logs:
+        assert controller.retry_journal() == 1
+        with pytest.raises(TransitionRefused) as refused:
+            controller.pre_open(actor="ops:alice", reason="zone back")
+    assert refused.value.code is RefusalCode.JOURNAL_FAILED
+    assert [e["event"] for e in logs if e["log_level"] == "critical"] == ["journal_write_failed"]
+    assert controller.phase() == "HALTED"
+
+    files[0].fail_write = None
+    assert controller.retry_journal() == 0
+    controller.pre_open(actor="ops:alice", reason="zone back")
+
+    assert [(r["version"], r["to"]) for r in _lines(path)] == [(1, "HALTED"), (2, "PRE_OPEN")]
+    assert recover(path, POLICY, durability="none").phase() == "PRE_OPEN"
+
+
+def test_relaxing_writes_a_lost_halt_first_and_is_refused_if_that_still_fails(
+        failing: tuple[pathlib.Path, list[FailingFile]]) -> None:
+    """A relaxing record never reaches the journal ahead of an earlier, unwritten halt: when
+    only the halt's retry fails the relaxing transition is still refused; with the disk back,
+    the halt is written first, without any explicit retry."""
+    path, files = failing
+    controller = Controller(POLICY, journal=_journal(path, files))
+    files[0].fail_write = errno.ENOSPC
+    controller.halt(actor="ops:alice", reason="zone down")
+    files[0].writes_to_fail = 1  # the halt's retry fails; a pre_open record would go through
+
+    with pytest.raises(TransitionRefused) as refused:
+        controller.pre_open(actor="ops:alice", reason="zone back")
+
+    assert refused.value.code is RefusalCode.JOURNAL_FAILED
+    assert path.read_bytes() == b""
+    controller.pre_open(actor="ops:alice", reason="zone back")
+    assert [(r["version"], r["to"]) for r in _lines(path)] == [(1, "HALTED"), (2, "PRE_OPEN")]
+
+
+def test_a_later_halt_writes_the_earlier_lost_one_first(
+        failing: tuple[pathlib.Path, list[FailingFile]]) -> None:
+    """An instrument halt after a lost venue halt journals both, oldest first."""
+    path, files = failing
+    controller = Controller(POLICY, journal=_journal(path, files))
+    files[0].fail_write = errno.EIO
+    controller.halt(actor="ops:alice", reason="zone down")
+    files[0].fail_write = None
+
+    controller.halt(actor="ops:alice", reason="bad prints", scope="ETH-USDT-SWAP")
+
+    assert controller.unjournaled == []
+    assert [(r["version"], r["scope"]) for r in _lines(path)] == [(1, "venue"),
+                                                                  (2, "ETH-USDT-SWAP")]
