@@ -10,7 +10,10 @@ costs ~30 µs a record; this ~5 µs), then builds one controller in the final ph
 Outcomes:
 - no file: the policy's initial phase, version 0, a new journal;
 - every record verifies: the replayed phases and version; a torn last line (a crash in the middle
-  of a write, so never acknowledged) is cut off and reported as ``TORN_TAIL``;
+  of a write, so never acknowledged) is cut off and reported as ``TORN_TAIL`` — if what is left
+  of it shows it was a relaxing record (written ahead, so never published). A torn line that
+  may be a tightening one (published *before* it is written) may hide a halt that was in
+  effect: that journal cannot be trusted;
 - anything else: the state cannot be trusted. The file is kept under a new name
   (``<name>.untrusted-<UTC time>``), a new journal is started whose first record is a snapshot
   putting the venue and every scope seen in the fail-safe phase, with the problem as its reason
@@ -143,8 +146,16 @@ def _scan(data: bytes, policy: Policy) -> _Scan:
             scan.problems.insert(0, problem)
             _collect_scopes(lines[number - 1:], scan)
             break
+    if torn and scan.fatal is None and _RELAXING_FLAG not in torn:
+        # Only a relaxing record is written before it takes effect. Anything else that was torn
+        # may be a halt that was already published: dropping it could reopen the venue.
+        scan.fatal = scan.problems[0]
     scan.seen.update(phases)
     return scan
+
+
+_RELAXING_FLAG = b'"relaxing":true,'
+"""In a torn line, proof that it was a write-ahead record, never published nor acknowledged."""
 
 
 _STR = rb'"[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*"'

@@ -113,15 +113,16 @@ def test_recover_decides_journal_phases_and_version_itself(tmp_path: pathlib.Pat
         _recover(tmp_path / "j.jsonl", version=3)
 
 
-def test_a_torn_final_record_is_dropped_and_reported_but_the_rest_is_trusted(
+def test_a_torn_relaxing_record_is_dropped_and_reported_but_the_rest_is_trusted(
         tmp_path: pathlib.Path) -> None:
-    """A crash mid-write leaves half a line: it is cut off, TORN_TAIL is reported, the state
-    is the last complete record's (that record was never acknowledged)."""
+    """A crash mid-write of a write-ahead (relaxing) record leaves part of a line: it is cut
+    off, TORN_TAIL is reported, the state is the last complete record's (the torn one was
+    never published nor acknowledged)."""
     path = tmp_path / "journal.jsonl"
-    _write_story(path)
+    _write_story(path)  # its last record, normalize, is relaxing
     data = path.read_bytes()
-    last = data.rstrip(b"\n").rsplit(b"\n", 1)[1]
-    path.write_bytes(data[: len(data) - len(last) // 2 - 1])  # half of the last line, no newline
+    cut = data.rindex(b'"relaxing":true,') + len(b'"relaxing":true,') + 5
+    path.write_bytes(data[:cut])  # the last line up to just past its relaxing flag, no newline
 
     with capture_logs() as logs:
         controller = _recover(path)
@@ -134,6 +135,30 @@ def test_a_torn_final_record_is_dropped_and_reported_but_the_rest_is_trusted(
     assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["journal_torn_tail_dropped"]
     assert path.read_bytes().endswith(b"\n")
     assert verify_journal(path, POLICY).problems == ()
+
+
+@pytest.mark.parametrize("keep", ["halt", "unknown"])
+def test_a_torn_record_that_may_be_a_halt_ends_in_the_fail_safe_phase(
+        tmp_path: pathlib.Path, keep: str) -> None:
+    """A tightening record is published before it is written: a torn one may be a halt that
+    was in effect. Dropping it could reopen the venue, so the journal is not trusted."""
+    path = tmp_path / "journal.jsonl"
+    _write_story(path)
+    _recover(path).degrade(actor="ops:lead", reason="zone flaky")  # tightening, version 7
+    data = path.read_bytes()
+    start = data.rstrip(b"\n").rindex(b"\n") + 1
+    cut = data.index(b'"relaxing":false', start) + 5 if keep == "halt" else start + 40
+    path.write_bytes(data[:cut])
+
+    with capture_logs() as logs:
+        controller = _recover(path)
+
+    report = _report(controller)
+    assert IntegrityCode.TORN_TAIL in report.codes
+    assert not report.trusted
+    assert controller.phase() == "HALTED"
+    assert controller.phase(BTC) == "HALTED"
+    assert "journal_untrusted" in [e["event"] for e in logs if e["log_level"] == "critical"]
 
 
 def _flip_byte(records: list[dict[str, Any]], raw: bytes) -> bytes:
