@@ -5,9 +5,9 @@ The only code in the package that prints. Each command is one function registere
 becomes its ``--help`` description. The function gets the parsed arguments and an `_Io` and
 returns the exit code: 0 ok, 1 problems found, 2 usage error (argparse uses 2 as well).
 
-Adding a command (e.g. ``replay JOURNAL``) is one function::
+Adding a command is one function (see `_replay` below)::
 
-    @command("replay", "print the timeline of a journal", _journal_arg, _json_arg)
+    @command("replay", "print the timeline of a journal", _journal_args, _json_arg)
     def _replay(args: argparse.Namespace, io: _Io) -> int:
         '''Replay JOURNAL and print every transition in order.'''
         ...
@@ -36,6 +36,7 @@ from ._gate import Gate
 from ._model import VENUE
 from ._policy import Policy, Problem
 from ._progress import Progress
+from ._recovery import RecoveryReport, verify_journal
 from ._toml import load_policy, loads_policy
 
 OK: Final = 0
@@ -263,6 +264,96 @@ def _explain(args: argparse.Namespace, io: _Io) -> int:
         io.print(f"message   {decision.message}")
     io.print(f"accepted  in {', '.join(accepted_in) or 'no phase'}")
     return OK
+
+
+def _journal_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("journal", metavar="JOURNAL", help="a journal file (JSON lines)")
+    parser.add_argument("--policy", default=BUILTIN_DEFAULT, metavar="POLICY",
+                        help=f"the policy the journal was written under (default: "
+                        f"{BUILTIN_DEFAULT})")
+
+
+def _verified(args: argparse.Namespace, io: _Io) -> tuple[Policy, RecoveryReport]:
+    """Load the policy and verify the journal (with progress on a terminal), or stop with 2."""
+    policy = _load(args.policy, io, as_json=args.json)
+    if not os.path.isfile(args.journal):
+        io.error(f"error: no such journal file: {args.journal}")
+        raise _Stop(USAGE)
+    with io.progress(f"verifying {args.journal}") as progress:
+        report = verify_journal(args.journal, policy, on_progress=progress.update)
+    return policy, report
+
+
+def _report_data(report: RecoveryReport) -> dict[str, object]:
+    return {"journal": str(report.path), "trusted": report.trusted, "records": report.records,
+            "version": report.version, "phases": dict(report.phases),
+            "problems": [{"code": p.code.value, "line": p.line, "detail": p.detail}
+                         for p in report.problems]}
+
+
+def _print_verdict(report: RecoveryReport, io: _Io) -> None:
+    for problem in report.problems:
+        io.print(f"problem   {problem}")
+    verdict = "trusted" if report.trusted else "NOT TRUSTED: recovery starts in the fail-safe phase"
+    io.print(f"verdict   {verdict}; {report.records} record(s)")
+    phases = " ".join(f"{scope}={phase}" for scope, phase in report.phases.items())
+    io.print(f"state     version {report.version}: {phases}")
+
+
+def _timeline(path: str) -> list[tuple[int, dict[str, object] | None]]:
+    """Every line of a journal as (line number, record or None if it is not a JSON object)."""
+    with open(path, "rb") as file:
+        rows: list[tuple[int, dict[str, object] | None]] = []
+        for number, raw in enumerate(file, 1):
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                record = None
+            rows.append((number, record if isinstance(record, dict) else None))
+    return rows
+
+
+@command("verify", "check a journal's integrity and say what recovery would start in",
+         _journal_args, _json_arg)
+def _verify(args: argparse.Namespace, io: _Io) -> int:
+    """Verify JOURNAL (hash chain, versions, every transition against POLICY) without changing
+    it, and print what `recover` would start in. Exit 0 when it can be trusted (a torn relaxing
+    record at the end is reported but trusted), 1 when it cannot, 2 for a missing file.
+    """
+    _, report = _verified(args, io)
+    if args.json:
+        io.json(_report_data(report))
+    else:
+        _print_verdict(report, io)
+    return OK if report.trusted else PROBLEMS
+
+
+@command("replay", "print the timeline of a journal and its integrity verdict",
+         _journal_args, _json_arg)
+def _replay(args: argparse.Namespace, io: _Io) -> int:
+    """Print every record of JOURNAL in order (transitions and snapshots), then the verdict of
+    `verify`. Exit codes as for `verify`.
+    """
+    _, report = _verified(args, io)
+    rows = _timeline(args.journal)
+    if args.json:
+        io.json({"timeline": [record for _, record in rows], **_report_data(report)})
+        return OK if report.trusted else PROBLEMS
+    for number, record in rows:
+        if record is None:
+            io.print(f"line {number}: not a record")
+        elif record.get("kind") == "snapshot":
+            phases = record.get("phases")
+            shown = " ".join(f"{k}={v}" for k, v in phases.items()) if isinstance(phases, dict) else "?"
+            io.print(f"v{record.get('version')}  {record.get('time')}  SNAPSHOT {shown}  "
+                     f"[by {record.get('actor')}]  {record.get('reason')}")
+        else:
+            io.print(f"v{record.get('version')}  {record.get('time')}  {record.get('scope')}  "
+                     f"{record.get('from')} -> {record.get('to')}  "
+                     f"[{record.get('trigger')} by {record.get('actor')}]  {record.get('reason')}")
+    io.print()
+    _print_verdict(report, io)
+    return OK if report.trusted else PROBLEMS
 
 
 # -- entry point ---------------------------------------------------------------------------------

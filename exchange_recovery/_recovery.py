@@ -32,7 +32,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import attrs
 import structlog
@@ -63,7 +63,7 @@ class JournalProblem:
 class RecoveryReport:
     """What recovery found in a journal file and the state it starts (or would start) in.
 
-    `trusted` is False when a problem other than a torn tail was found; `phases` and `version`
+    `trusted` is False when a problem other than a torn relaxing tail was found; `phases` and `version`
     are then the fail-safe start, not the replayed state.
     """
 
@@ -128,7 +128,13 @@ def _shape_error(obj: object) -> str | None:
     return None
 
 
-def _scan(data: bytes, policy: Policy) -> _Scan:
+_PROGRESS_EVERY: Final = 8192
+
+OnProgress = Callable[[int, int], None]
+"""Called as ``on_progress(lines_done, lines_total)`` during long verification."""
+
+
+def _scan(data: bytes, policy: Policy, on_progress: OnProgress | None = None) -> _Scan:
     """Verify and replay a journal's bytes; stop replaying at the first fatal problem."""
     lines = data.split(b"\n")
     torn = lines.pop()
@@ -139,13 +145,18 @@ def _scan(data: bytes, policy: Policy) -> _Scan:
                                             "were dropped (a crash mid-write)"))
     phases = scan.phases
     normal, edges, relaxing = policy.normal, policy._derived.edges, policy._derived.relaxing
+    total = len(lines)
     for number, raw in enumerate(lines, 1):
+        if on_progress is not None and not number % _PROGRESS_EVERY:
+            on_progress(number, total)
         problem = _verify(raw, number, lines, scan, policy, normal, edges, relaxing)
         if problem is not None:
             scan.fatal = problem
             scan.problems.insert(0, problem)
             _collect_scopes(lines[number - 1:], scan)
             break
+    if on_progress is not None:
+        on_progress(total, total)
     if torn and scan.fatal is None and _RELAXING_FLAG not in torn:
         # Only a relaxing record is written before it takes effect. Anything else that was torn
         # may be a halt that was already published: dropping it could reopen the venue.
@@ -300,8 +311,11 @@ def _read(path: pathlib.Path) -> bytes | None:
         raise ConfigurationError(msg) from None
 
 
-def verify_journal(path: str | os.PathLike[str], policy: Policy) -> RecoveryReport:
+def verify_journal(path: str | os.PathLike[str], policy: Policy, *,
+                   on_progress: OnProgress | None = None) -> RecoveryReport:
     """Check a journal file and say what `recover` would start in, without changing anything.
+
+    `on_progress(lines_done, lines_total)` is called every few thousand lines (long journals).
 
     Example:
         >>> import tempfile, pathlib
@@ -314,7 +328,7 @@ def verify_journal(path: str | os.PathLike[str], policy: Policy) -> RecoveryRepo
     data = _read(path)
     if data is None:
         return RecoveryReport(path, True, {VENUE: policy.initial}, 0, 0)
-    return _report(path, _scan(data, policy), policy)
+    return _report(path, _scan(data, policy, on_progress), policy)
 
 
 def recover(path: str | os.PathLike[str], policy: Policy, *, durability: Durability = "fsync",

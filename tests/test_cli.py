@@ -172,3 +172,48 @@ def test_progress_is_drawn_on_a_terminal_and_silent_when_piped() -> None:
         assert ("verifying  3/3 (100%)" in stream.getvalue()) is enabled
         assert (stream.getvalue() == "") is not enabled
     assert not Progress(io.StringIO(), "piped").enabled  # a StringIO is no terminal
+
+
+def _journal(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A journal of the demo's first three steps (degrade, halt, a refused open)."""
+    path = tmp_path / "journal.jsonl"
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "okx_2022_restart.py"),
+                           "--journal", str(path), "--steps", "3"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert "final phase HALTED, version 2" in done.stdout
+    return path
+
+
+def test_replay_prints_the_timeline_and_a_trusted_verdict(tmp_path: pathlib.Path) -> None:
+    """replay lists every transition in order, then verify's verdict; quiet stderr when piped."""
+    done = run("replay", str(_journal(tmp_path)))
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("v1  2022-12-18T07:41:00")
+    assert "NORMAL -> DEGRADED  [degrade by monitor:zone-health]" in lines[0]
+    assert "DEGRADED -> HALTED  [halt by ops:oncall]" in lines[1]
+    assert "verdict   trusted; 2 record(s)" in done.stdout
+    assert "state     version 2: venue=HALTED" in done.stdout
+    assert done.stderr == ""  # no progress line: stderr is a pipe
+
+
+def test_verify_reports_an_edited_record_and_exits_1(tmp_path: pathlib.Path) -> None:
+    """An edited phase breaks the record's hash: not trusted, the code and line named."""
+    path = _journal(tmp_path)
+    path.write_bytes(path.read_bytes().replace(b'"to":"HALTED"', b'"to":"NORMAL"'))
+
+    done = run("verify", str(path), "--json")
+
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    assert report["trusted"] is False
+    assert report["problems"][0]["code"] == "HASH_MISMATCH"
+    assert report["problems"][0]["line"] == 2
+    assert report["phases"] == {"venue": "HALTED"}  # what recovery would start in: fail-safe
+
+
+def test_verify_of_a_missing_journal_is_a_usage_error(tmp_path: pathlib.Path) -> None:
+    done = run("verify", str(tmp_path / "nope.jsonl"))
+    assert done.returncode == 2
+    assert "no such journal file" in done.stderr
