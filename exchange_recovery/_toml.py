@@ -187,6 +187,41 @@ def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
+def _named_tables(cls: Callable[..., object], fields: Sequence[_Field], label: str) -> _Reader:
+    """A reader of ``[TABLE.NAME]`` tables: one `cls(NAME, **fields)` each, in file order."""
+
+    def read(value: object, where: str, problems: _Problems) -> object:
+        if not isinstance(value, dict):
+            problems.add(ProblemCode.INVALID_VALUE, where, f"expected a table of {label} tables "
+                         f"([{where}.NAME]), got {_toml_type(value)} ({value!r})")
+            return _BAD
+        items = []
+        for name, table in value.items():
+            kwargs = _read_table(table, _join(where, name), fields, problems)
+            if kwargs is not None:
+                items.append(cls(name, **kwargs))
+        return tuple(items)
+
+    return read
+
+
+def _table_array(cls: Callable[..., object], fields: Sequence[_Field],
+                 placeholder: Callable[[], object]) -> _Reader:
+    """A reader of ``[[TABLE]]`` arrays: one `cls(**fields)` each. A table that cannot be read
+    keeps its place as `placeholder()` (whose problems validation reports and loading
+    suppresses) so that later indexes still match the file."""
+
+    def read(value: object, where: str, problems: _Problems) -> object:
+        items = _read_list(value, where, problems)
+        if items is None:
+            return _BAD
+        return tuple(cls(**kwargs) if (kwargs := _read_table(table, f"{where}[{index}]", fields,
+                                                               problems)) is not None
+                     else placeholder() for index, table in enumerate(items))
+
+    return read
+
+
 ACCEPTS_FIELDS: Final[tuple[_Field, ...]] = (
     _Field("actions", "actions", _enum_set(Action), _write_enum_set),
     _Field("order_types", "order_types", _enum_set(OrderType), _write_enum_set),
@@ -225,36 +260,13 @@ TRANSITION_FIELDS: Final[tuple[_Field, ...]] = (
 )
 """``[[transitions]]``: a `TransitionSpec`; guards are names, the callables come at run time."""
 
-
-def _read_phases(value: object, where: str, problems: _Problems) -> object:
-    if not isinstance(value, dict):
-        problems.add(ProblemCode.INVALID_VALUE, where, f"expected a table of phase tables "
-                     f"([phases.NAME]), got {_toml_type(value)} ({value!r})")
-        return _BAD
-    phases: list[PhaseSpec] = []
-    for name, table in value.items():
-        kwargs = _read_table(table, _join(where, name), PHASE_FIELDS, problems)
-        if kwargs is not None:
-            phases.append(PhaseSpec(name, **kwargs))  # type: ignore[arg-type]
-    return tuple(phases)
+_read_phases = _named_tables(PhaseSpec, PHASE_FIELDS, "phase")
+_read_transitions = _table_array(TransitionSpec, TRANSITION_FIELDS,
+                                 lambda: TransitionSpec(None, None, None))  # type: ignore[arg-type]
 
 
 def _write_phases(value: tuple[PhaseSpec, ...]) -> dict[str, object]:
     return {phase.name: _write_table(phase, PHASE_FIELDS) for phase in value}
-
-
-def _read_transitions(value: object, where: str, problems: _Problems) -> object:
-    items = _read_list(value, where, problems)
-    if items is None:
-        return _BAD
-    transitions: list[TransitionSpec] = []
-    for index, table in enumerate(items):
-        kwargs = _read_table(table, f"{where}[{index}]", TRANSITION_FIELDS, problems)
-        # A transition that cannot be read keeps its place (with None fields, which validation
-        # reports and we suppress) so that later indexes still match the file.
-        transitions.append(TransitionSpec(**kwargs) if kwargs is not None  # type: ignore[arg-type]
-                           else TransitionSpec(None, None, None))  # type: ignore[arg-type]
-    return tuple(transitions)
 
 
 def _write_transitions(value: tuple[TransitionSpec, ...]) -> list[dict[str, object]]:
@@ -287,34 +299,13 @@ PERMISSION_FIELDS: Final[tuple[_Field, ...]] = (
 )
 """``[[permissions]]``: a `Permission`: which roles may fire a trigger."""
 
-
-def _read_guards(value: object, where: str, problems: _Problems) -> object:
-    if not isinstance(value, dict):
-        problems.add(ProblemCode.INVALID_VALUE, where, f"expected a table of guard tables "
-                     f"([guards.NAME]), got {_toml_type(value)} ({value!r})")
-        return _BAD
-    guards: list[GuardSpec] = []
-    for name, table in value.items():
-        kwargs = _read_table(table, _join(where, name), GUARD_FIELDS, problems)
-        if kwargs is not None:
-            guards.append(GuardSpec(name, **kwargs))  # type: ignore[arg-type]
-    return tuple(guards)
+_read_guards = _named_tables(GuardSpec, GUARD_FIELDS, "guard")
+_read_permissions = _table_array(Permission, PERMISSION_FIELDS,
+                                 lambda: Permission(None, ()))  # type: ignore[arg-type]
 
 
 def _write_guards(value: tuple[GuardSpec, ...]) -> dict[str, object] | None:
     return {g.name: _write_table(g, GUARD_FIELDS) for g in value} or None
-
-
-def _read_permissions(value: object, where: str, problems: _Problems) -> object:
-    items = _read_list(value, where, problems)
-    if items is None:
-        return _BAD
-    permissions: list[Permission] = []
-    for index, table in enumerate(items):
-        kwargs = _read_table(table, f"{where}[{index}]", PERMISSION_FIELDS, problems)
-        if kwargs is not None:
-            permissions.append(Permission(**kwargs))  # type: ignore[arg-type]
-    return tuple(permissions)
 
 
 def _write_permissions(value: tuple[Permission, ...]) -> list[dict[str, object]] | None:
