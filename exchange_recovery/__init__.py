@@ -25,6 +25,7 @@ from ._controller import Controller as Controller
 from ._controller import Guard as Guard
 from ._default_policy import default_policy as default_policy
 from ._exceptions import ConfigurationError as ConfigurationError
+from ._exceptions import ConformanceFailure as ConformanceFailure
 from ._exceptions import ExchangeRecoveryError as ExchangeRecoveryError
 from ._exceptions import InvalidPolicyError as InvalidPolicyError
 from ._exceptions import InvalidRequestError as InvalidRequestError
@@ -59,6 +60,7 @@ __all__ = [
     "Authorizer",
     "Clock",
     "ConfigurationError",
+    "ConformanceFailure",
     "Controller",
     "Decision",
     "ExchangeRecoveryError",

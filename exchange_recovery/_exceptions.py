@@ -5,7 +5,8 @@ ExchangeRecoveryError
 ├── InvalidRequestError      (also ValueError)    a request field is missing, mistyped or inconsistent
 ├── InvalidPolicyError       (also ValueError)    a policy definition has problems (all are listed)
 ├── ConfigurationError       (also ValueError)    a controller, gate or actor got unusable arguments
-└── TransitionRefused        (also RuntimeError)  a phase transition was refused; nothing changed
+├── TransitionRefused        (also RuntimeError)  a phase transition was refused; nothing changed
+└── ConformanceFailure       (also AssertionError) an engine broke a phase rule under the testing kit
 ```
 """
 
@@ -66,3 +67,7 @@ class TransitionRefused(ExchangeRecoveryError, RuntimeError):
         self.detail = detail
         msg = f"{code.value}: scope={scope} phase={phase} trigger={trigger} {detail}".rstrip()
         super().__init__(msg)
+
+
+class ConformanceFailure(ExchangeRecoveryError, AssertionError):
+    """An engine under the conformance kit (`exchange_recovery.testing`) broke a phase rule."""
