@@ -28,6 +28,7 @@ from ._criteria import GuardSpec as GuardSpec
 from ._criteria import Permission as Permission
 from ._default_policy import default_policy as default_policy
 from ._exceptions import ConfigurationError as ConfigurationError
+from ._exceptions import ConformanceFailure as ConformanceFailure
 from ._exceptions import ExchangeRecoveryError as ExchangeRecoveryError
 from ._exceptions import InvalidPlanError as InvalidPlanError
 from ._exceptions import InvalidPolicyError as InvalidPolicyError
@@ -101,6 +102,7 @@ __all__ = [
     "Authorizer",
     "Clock",
     "ConfigurationError",
+    "ConformanceFailure",
     "Controller",
     "Criterion",
     "Decision",

@@ -7,7 +7,8 @@ ExchangeRecoveryError
 ├── InvalidPlanError         (also ValueError)    a restart plan does not fit its policy (all listed)
 ├── ConfigurationError       (also ValueError)    a controller, gate or actor got unusable arguments
 ├── TransitionRefused        (also RuntimeError)  a phase transition was refused; nothing changed
-└── JournalError             (also ValueError)    a journal file cannot be used as asked
+├── JournalError             (also ValueError)    a journal file cannot be used as asked
+└── ConformanceFailure       (also AssertionError) an engine broke a phase rule under the testing kit
 ```
 """
 
@@ -86,3 +87,7 @@ class TransitionRefused(ExchangeRecoveryError, RuntimeError):
 
 class JournalError(ExchangeRecoveryError, ValueError):
     """A journal file cannot be used as asked: it does not verify, or a record is out of order."""
+
+
+class ConformanceFailure(ExchangeRecoveryError, AssertionError):
+    """An engine under the conformance kit (`exchange_recovery.testing`) broke a phase rule."""

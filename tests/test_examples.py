@@ -8,12 +8,15 @@ import subprocess
 import sys
 from types import ModuleType
 
+import pytest
+
 from exchange_recovery._demo import run as demo_run
 
 EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
 
 
-def _load(name: str) -> ModuleType:
+def load_example(name: str) -> ModuleType:
+    """Import examples/<name>.py as a module (examples are not a package)."""
     spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
@@ -52,7 +55,7 @@ def test_demo_shows_the_refused_shortcut_from_halt_to_open() -> None:
 
 
 def test_venue_modes_policy_gates_by_its_own_modes() -> None:
-    lines = _load("venue_modes_policy").run()
+    lines = load_example("venue_modes_policy").run()
     assert "ACCEPT  cancel" in _section(lines, "cancel_only on venue")
     assert "REDUCE_ONLY_REQUIRED" in _section(lines, "reduce_only on ETH-USD")
     assert "HALT_SKIPS_PRE_OPEN" in "\n".join(lines)
@@ -63,3 +66,16 @@ def test_benchmark_runs_in_quick_mode() -> None:
                            "--quick"], capture_output=True, text=True, timeout=120, check=False)
     assert "ratio" in done.stdout, done.stderr
     assert done.returncode in {0, 1}  # 1 = a goal missed on this (noisy) machine; not a test failure
+
+
+def test_fastlob_restart_trades_only_in_matching_phases() -> None:
+    """The replay through fastlob: trades in NORMAL and FULL_OPEN, none while halted or pre-open."""
+    pytest.importorskip("fastlob")
+    done = subprocess.run([sys.executable, str(EXAMPLES / "fastlob_restart.py")],
+                          capture_output=True, text=True, check=True, timeout=60)
+    summary = done.stdout.strip().splitlines()[-1]
+    assert summary == ("trades per phase: NORMAL 1, DEGRADED 1, HALTED 0, PRE_OPEN 0, "
+                       "FULL_OPEN 2, NORMAL again 1")
+    pre_open = _section(done.stdout.splitlines(), "HALTED -> PRE_OPEN")
+    assert "post-only would take liquidity" in pre_open
+    assert "trade" not in pre_open.replace("matching", "")

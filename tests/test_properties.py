@@ -23,11 +23,11 @@ from exchange_recovery import (
     TimeInForce,
     default_policy,
 )
+from exchange_recovery.testing import requests as kit_requests
 
 PHASES = ("NORMAL", "DEGRADED", "HALTED", "PRE_OPEN", "FULL_OPEN")
 OVERRIDDEN = "BTC-USDT-SWAP"
 INSTRUMENTS = (OVERRIDDEN, "ETH-USDT-SWAP", "SOL-USDT")
-RESTING = (TimeInForce.GTC, TimeInForce.GTD)
 FIELDS = ("action", "instrument", "order_type", "time_in_force", "post_only", "reduce_only",
           "origin")
 
@@ -44,45 +44,16 @@ def _gate(venue: str, instrument: str | None) -> Gate:
     return Gate(_policy(), phases)
 
 
-# -- strategies: valid requests, built the way callers build them ------------------------------------
+# -- strategies: valid requests come from exchange_recovery.testing -------------------------------
 
 instruments = st.sampled_from(INSTRUMENTS)
 origins = st.sampled_from(Origin)
 
 
-@st.composite
-def orders(draw: st.DrawFn, action: Action) -> Request:
-    """A new order or amend with a consistent type, time in force (or the default) and flags."""
-    types = [t for t in OrderType if not (action is Action.AMEND and t is OrderType.MARKET)]
-    order_type = draw(st.sampled_from(types))
-    if action is Action.AMEND:
-        tifs: tuple[TimeInForce, ...] = RESTING
-    elif order_type is OrderType.MARKET:
-        tifs = (TimeInForce.IOC, TimeInForce.FOK)
-    else:
-        tifs = tuple(TimeInForce)
-    tif = draw(st.none() | st.sampled_from(tifs))
-    effective = tif if tif is not None else (
-        TimeInForce.IOC if order_type is OrderType.MARKET else TimeInForce.GTC)
-    can_post = order_type is OrderType.LIMIT and effective in RESTING
-    post_only = draw(st.booleans()) if can_post else False
-    shortcut = Request.new_order if action is Action.NEW_ORDER else Request.amend
-    return shortcut(draw(instruments), order_type, tif, post_only=post_only,
-                    reduce_only=draw(st.booleans()), origin=draw(origins))
-
-
 maybe_instrument = st.none() | instruments
 
-requests = st.one_of(
-    orders(Action.NEW_ORDER),
-    orders(Action.AMEND),
-    st.builds(Request.cancel, instruments, origin=origins),
-    st.builds(Request.mass_cancel, maybe_instrument, origin=origins),
-    st.builds(Request.margin, add=st.booleans(), instrument=maybe_instrument, origin=origins),
-    st.builds(Request, st.sampled_from([Action.DEPOSIT, Action.WITHDRAWAL]), maybe_instrument,
-              origin=origins),
-)
-"""Any valid request, from the constructor and its shortcuts."""
+requests = kit_requests(instruments=INSTRUMENTS)
+"""Any valid request, from the constructor and its shortcuts (the public kit's strategy)."""
 
 override_phases = st.none() | st.sampled_from(PHASES)
 

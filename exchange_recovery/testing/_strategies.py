@@ -1,0 +1,437 @@
+"""Hypothesis strategies: requests, valid policies, broken policies, legal transition sequences.
+
+Valid policies are built, not filtered: a normal phase accepting everything, a fail-safe phase, a
+pre-open phase (post-only limit orders, no matching) between them, and a few extra phases hung
+off the normal one. Each broken policy is one of those with exactly one mutation, labelled with
+the problem codes the validator must report for it.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
+
+import attrs
+from hypothesis import strategies as st
+
+from .._codes import ProblemCode
+from .._criteria import GuardSpec, Permission
+from .._model import Action, OrderType, Origin, Request, TimeInForce
+from .._policy import Acceptance, PhaseSpec, Policy, TransitionSpec
+
+DEFAULT_INSTRUMENTS: Final = ("BTC-USDT-SWAP", "ETH-USDT-SWAP", "SOL-USDT")
+"""The instruments request strategies draw from unless told otherwise."""
+
+_RESTING: Final = (TimeInForce.GTC, TimeInForce.GTD)
+_IMMEDIATE: Final = (TimeInForce.IOC, TimeInForce.FOK)
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+@st.composite
+def order_requests(
+    draw: st.DrawFn,
+    action: Action = Action.NEW_ORDER,
+    *,
+    instruments: Sequence[str] = DEFAULT_INSTRUMENTS,
+    origins: Sequence[Origin] = tuple(Origin),
+) -> Request:
+    """A new order (or, with ``action=Action.AMEND``, an amend) with consistent fields.
+
+    The time in force is sometimes left out (so the default applies); post-only is drawn only
+    where it is allowed (limit GTC/GTD).
+
+    Example:
+        >>> from hypothesis import given
+        >>> @given(order_requests(instruments=["BTC-USDT"]))
+        ... def test_orders_carry_an_order_type(request):
+        ...     assert request.order_type is not None
+    """
+    if action not in (Action.NEW_ORDER, Action.AMEND):
+        msg = f"order_requests() needs NEW_ORDER or AMEND, got {action!r}"
+        raise ValueError(msg)
+    types_ = [t for t in OrderType if not (action is Action.AMEND and t is OrderType.MARKET)]
+    order_type = draw(st.sampled_from(types_))
+    if action is Action.AMEND:
+        tifs: tuple[TimeInForce, ...] = _RESTING
+    elif order_type is OrderType.MARKET:
+        tifs = _IMMEDIATE
+    else:
+        tifs = tuple(TimeInForce)
+    tif = draw(st.none() | st.sampled_from(tifs))
+    effective = tif if tif is not None else (
+        TimeInForce.IOC if order_type is OrderType.MARKET else TimeInForce.GTC)
+    can_post = order_type is OrderType.LIMIT and effective in _RESTING
+    post_only = draw(st.booleans()) if can_post else False
+    shortcut = Request.new_order if action is Action.NEW_ORDER else Request.amend
+    return shortcut(draw(st.sampled_from(instruments)), order_type, tif, post_only=post_only,
+                    reduce_only=draw(st.booleans()), origin=draw(st.sampled_from(origins)))
+
+
+def requests(
+    *, instruments: Sequence[str] = DEFAULT_INSTRUMENTS, origins: Sequence[Origin] = tuple(Origin)
+) -> st.SearchStrategy[Request]:
+    """Any valid request: new orders, amends, cancels, mass cancels, margin changes, transfers.
+
+    Example:
+        >>> from hypothesis import given
+        >>> from exchange_recovery import Gate, default_policy
+        >>> gate = Gate(default_policy())
+        >>> @given(requests())
+        ... def test_the_gate_answers_everything(request):
+        ...     assert gate.check(request) is not None
+    """
+    instrument = st.sampled_from(instruments)
+    maybe_instrument = st.none() | instrument
+    origin = st.sampled_from(origins)
+    return st.one_of(
+        order_requests(Action.NEW_ORDER, instruments=instruments, origins=origins),
+        order_requests(Action.AMEND, instruments=instruments, origins=origins),
+        st.builds(Request.cancel, instrument, origin=origin),
+        st.builds(Request.mass_cancel, maybe_instrument, origin=origin),
+        st.builds(Request.margin, add=st.booleans(), instrument=maybe_instrument, origin=origin),
+        st.builds(Request, st.sampled_from([Action.DEPOSIT, Action.WITHDRAWAL]), maybe_instrument,
+                  origin=origin),
+    )
+
+
+# -- policies ---------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Parts:
+    """The ingredients of a generated policy, plus the roles its phases play."""
+
+    phases: tuple[PhaseSpec, ...]
+    transitions: tuple[TransitionSpec, ...]
+    initial: str
+    normal: str
+    fail_safe: str
+    pre_open: str
+    halt_trigger: str
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"name": "generated", "phases": self.phases, "transitions": self.transitions,
+                "initial": self.initial, "normal": self.normal, "fail_safe": self.fail_safe,
+                "halt_trigger": self.halt_trigger}
+
+    def phase(self, name: str) -> PhaseSpec:
+        return next(p for p in self.phases if p.name == name)
+
+    def replace_phase(self, name: str, **changes: Any) -> tuple[PhaseSpec, ...]:
+        return tuple(attrs.evolve(p, **changes) if p.name == name else p for p in self.phases)
+
+
+def _subset(values: Sequence[Any], *, min_size: int = 1) -> st.SearchStrategy[frozenset[Any]]:
+    return st.frozensets(st.sampled_from(values), min_size=min_size)
+
+
+@st.composite
+def _matching_phase(draw: st.DrawFn, name: str) -> PhaseSpec:
+    actions = draw(_subset(list(Action), min_size=0)) | {Action.CANCEL}  # cancels always work
+    accepts = Acceptance(
+        actions=actions, order_types=draw(_subset(list(OrderType))),
+        time_in_force=draw(_subset(list(TimeInForce))), origins=draw(_subset(list(Origin))),
+        post_only=draw(st.booleans()), reduce_only=draw(st.booleans()),
+    )
+    return PhaseSpec(name, accepts, matching=True, stop_triggers=draw(st.booleans()),
+                     liquidations=draw(st.booleans()))
+
+
+@st.composite
+def _policy_parts(draw: st.DrawFn) -> _Parts:
+    normal = "NORMAL"
+    fail_safe = draw(st.sampled_from(["HALTED", "MAINTENANCE"]))
+    pre_open = draw(st.sampled_from(["PRE_OPEN", "POST_ONLY", "REBUILD"]))
+    halt = draw(st.sampled_from(["halt", "suspend"]))
+    phases = [
+        PhaseSpec(normal, Acceptance.everything(), matching=True,
+                  stop_triggers=draw(st.booleans()), liquidations=draw(st.booleans())),
+        PhaseSpec(fail_safe, Acceptance(
+            actions=draw(_subset([Action.ADD_MARGIN, Action.CANCEL, Action.MASS_CANCEL], min_size=0)),
+            origins=draw(_subset(list(Origin)))), matching=False),
+        PhaseSpec(pre_open, Acceptance(
+            actions={Action.NEW_ORDER, Action.CANCEL} | draw(
+                _subset([Action.AMEND, Action.MASS_CANCEL, Action.ADD_MARGIN], min_size=0)),
+            order_types={OrderType.LIMIT}, time_in_force=draw(_subset(list(_RESTING))),
+            origins=draw(_subset(list(Origin))), post_only=True), matching=False),
+    ]
+    extras = draw(st.lists(st.sampled_from(["DEGRADED", "LIMIT_ONLY", "REDUCE_ONLY", "FULL_OPEN"]),
+                           unique=True, max_size=2))
+    phases += [draw(_matching_phase(name)) for name in extras]
+    if draw(st.booleans()):
+        closed = draw(_subset([Action.CANCEL, Action.MASS_CANCEL, Action.ADD_MARGIN], min_size=0))
+        phases.append(PhaseSpec("CANCEL_ONLY", Acceptance(actions=closed), matching=False))
+        extras.append("CANCEL_ONLY")
+    guarded = draw(st.booleans())  # guards only where a transition is sure to be relaxing
+    open_dest = draw(st.sampled_from([normal, *[e for e in extras if e != "CANCEL_ONLY"]]))
+    transitions = [
+        TransitionSpec("pre_open", fail_safe, pre_open, guards=("ready",) if guarded else ()),
+        TransitionSpec("open", pre_open, open_dest, guards=("ready",) if guarded else ()),
+        *(TransitionSpec(halt, p.name, fail_safe) for p in phases if p.name != fail_safe),
+    ]
+    for extra in extras:
+        transitions += [TransitionSpec(f"enter_{extra.lower()}", normal, extra),
+                        TransitionSpec("resume", extra, normal)]
+    initial = draw(st.sampled_from([normal, fail_safe]))
+    return _Parts(tuple(phases), tuple(transitions), initial, normal, fail_safe, pre_open, halt)
+
+
+def valid_policies() -> st.SearchStrategy[Policy]:
+    """Policies that pass validation, in varied shapes (phase names, extra phases, guards).
+
+    Every guard a drawn policy names is called ``ready``.
+
+    Example:
+        >>> from hypothesis import given
+        >>> @given(valid_policies())
+        ... def test_every_phase_reaches_normal(policy):
+        ...     assert policy.normal in policy.phase_names
+    """
+    return _policy_parts().map(lambda parts: Policy(**parts.kwargs()))
+
+
+@attrs.frozen(repr=False)
+class BrokenPolicy:
+    """A policy definition with one deliberate mistake, and what the validator must say.
+
+    `codes` is exactly the set of problem codes building it must report: `{code}`, except where
+    a mistake cannot happen alone (a phase with no path to the halt has no halt trigger either).
+    """
+
+    code: ProblemCode
+    codes: frozenset[ProblemCode]
+    mutation: str
+    fields: Mapping[str, Any] = attrs.field(eq=False)
+
+    def build(self) -> Policy:
+        """Build the policy; this raises `InvalidPolicyError`, or the validator has a hole."""
+        return Policy(**self.fields)
+
+    def __repr__(self) -> str:
+        return f"BrokenPolicy({self.code.value}: {self.mutation})"
+
+
+def _fields(parts: _Parts, **changes: Any) -> Mapping[str, Any]:
+    return types.MappingProxyType({**parts.kwargs(), **changes})
+
+
+def _without(parts: _Parts, keep: Callable[[TransitionSpec], bool]) -> tuple[TransitionSpec, ...]:
+    return tuple(t for t in parts.transitions if keep(t))
+
+
+_Mutation = Callable[[_Parts], tuple[str, Mapping[str, Any]]]
+
+
+def _m_invalid_name(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    extra = TransitionSpec("Reopen Now", p.normal, p.fail_safe)
+    return "a trigger named 'Reopen Now'", _fields(p, transitions=(*p.transitions, extra))
+
+
+def _m_invalid_value(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    return "a str among the transitions", _fields(p, transitions=(*p.transitions, "halt"))
+
+
+def _m_duplicate_phase(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    return f"{p.pre_open} defined twice", _fields(p, phases=(*p.phases, p.phase(p.pre_open)))
+
+
+def _m_unknown_phase(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    extra = TransitionSpec("vanish", p.normal, "NOWHERE")
+    return "a transition to NOWHERE", _fields(p, transitions=(*p.transitions, extra))
+
+
+def _m_duplicate_trigger(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    extra = TransitionSpec(p.halt_trigger, p.normal, p.fail_safe)
+    return f"{p.halt_trigger} from {p.normal} twice", _fields(
+        p, transitions=(*p.transitions, extra))
+
+
+def _m_unreachable_phase(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    orphan = PhaseSpec("ORPHAN", Acceptance.everything(), matching=True)
+    exits = (TransitionSpec(p.halt_trigger, "ORPHAN", p.fail_safe),
+             TransitionSpec("resume", "ORPHAN", p.normal))
+    return "a phase ORPHAN nothing leads to", _fields(
+        p, phases=(*p.phases, orphan), transitions=(*p.transitions, *exits))
+
+
+def _m_normal_unreachable(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    return f"every transition into {p.normal} removed", _fields(
+        p, transitions=_without(p, lambda t: t.dest != p.normal), initial=p.normal)
+
+
+def _m_no_path_to_halt(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    return f"every {p.halt_trigger} transition removed (starting in {p.fail_safe})", _fields(
+        p, transitions=_without(p, lambda t: t.trigger != p.halt_trigger), initial=p.fail_safe)
+
+
+def _m_missing_halt_trigger(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    return f"{p.pre_open} loses its {p.halt_trigger} (it still reaches it by opening)", _fields(
+        p, transitions=_without(p, lambda t: (t.source, t.trigger) != (p.pre_open, p.halt_trigger)))
+
+
+def _m_halt_skips_pre_open(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    extra = TransitionSpec("reopen_now", p.fail_safe, p.normal)
+    return f"a shortcut {p.fail_safe} -> {p.normal}", _fields(
+        p, transitions=(*p.transitions, extra))
+
+
+def _m_immediate_execution(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    accepts = attrs.evolve(p.phase(p.pre_open).accepts, post_only=False,
+                           time_in_force=frozenset(TimeInForce))
+    return f"{p.pre_open} takes limit IOC/FOK orders", _fields(
+        p, phases=p.replace_phase(p.pre_open, accepts=accepts))
+
+
+def _m_cancel_not_accepted(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    accepts = Acceptance(actions=frozenset(Action) - {Action.CANCEL})
+    return f"{p.normal} refuses cancels", _fields(
+        p, phases=p.replace_phase(p.normal, accepts=accepts))
+
+
+def _m_capability_without_matching(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    return f"{p.pre_open} triggers stops", _fields(
+        p, phases=p.replace_phase(p.pre_open, stop_triggers=True))
+
+
+def _m_unsafe_fail_safe(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    return f"{p.fail_safe} matches orders", _fields(
+        p, phases=p.replace_phase(p.fail_safe, matching=True))
+
+
+def _m_guarded_tightening(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    def guard(t: TransitionSpec) -> TransitionSpec:
+        if (t.source, t.trigger) == (p.normal, p.halt_trigger):
+            return attrs.evolve(t, guards=("confirmed",))
+        return t
+
+    return f"{p.halt_trigger} from {p.normal} needs a guard", _fields(
+        p, transitions=tuple(guard(t) for t in p.transitions))
+
+
+def _m_duplicate_guard(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    guards = (GuardSpec("stay", "dwell", seconds=60), GuardSpec("stay", "dwell", seconds=120))
+    return "guard 'stay' declared twice", _fields(p, guards=guards)
+
+
+def _m_invalid_guard(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    return "a guard of kind 'quorum'", _fields(p, guards=(GuardSpec("votes", "quorum"),))
+
+
+def _m_negative_duration(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    return "a dwell of -1 s", _fields(p, guards=(GuardSpec("stay", "dwell", seconds=-1),))
+
+
+def _m_permission_for_unknown_trigger(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    return "a permission for 'opne'", _fields(p, permissions=(Permission("opne", "operator"),))
+
+
+def _m_duplicate_permission(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    twice = (Permission("pre_open", "operator"), Permission("pre_open", "lead"))
+    return "two permissions for 'pre_open'", _fields(p, permissions=twice)
+
+
+MUTATIONS: Final[Mapping[ProblemCode, tuple[frozenset[ProblemCode], _Mutation]]] = (
+    types.MappingProxyType({
+        ProblemCode.INVALID_NAME: (frozenset(), _m_invalid_name),
+        ProblemCode.INVALID_VALUE: (frozenset(), _m_invalid_value),
+        ProblemCode.DUPLICATE_PHASE: (frozenset(), _m_duplicate_phase),
+        ProblemCode.UNKNOWN_PHASE: (frozenset(), _m_unknown_phase),
+        ProblemCode.DUPLICATE_TRIGGER: (frozenset(), _m_duplicate_trigger),
+        ProblemCode.UNREACHABLE_PHASE: (frozenset(), _m_unreachable_phase),
+        ProblemCode.NORMAL_UNREACHABLE: (frozenset(), _m_normal_unreachable),
+        ProblemCode.NO_PATH_TO_HALT: (
+            frozenset({ProblemCode.MISSING_HALT_TRIGGER}), _m_no_path_to_halt),
+        ProblemCode.MISSING_HALT_TRIGGER: (frozenset(), _m_missing_halt_trigger),
+        ProblemCode.HALT_SKIPS_PRE_OPEN: (frozenset(), _m_halt_skips_pre_open),
+        ProblemCode.IMMEDIATE_EXECUTION_WITHOUT_MATCHING: (frozenset(), _m_immediate_execution),
+        ProblemCode.CANCEL_NOT_ACCEPTED: (frozenset(), _m_cancel_not_accepted),
+        ProblemCode.CAPABILITY_WITHOUT_MATCHING: (frozenset(), _m_capability_without_matching),
+        ProblemCode.UNSAFE_FAIL_SAFE: (frozenset(), _m_unsafe_fail_safe),
+        ProblemCode.GUARDED_TIGHTENING: (frozenset(), _m_guarded_tightening),
+        ProblemCode.DUPLICATE_GUARD: (frozenset(), _m_duplicate_guard),
+        ProblemCode.INVALID_GUARD: (frozenset(), _m_invalid_guard),
+        ProblemCode.NEGATIVE_DURATION: (frozenset(), _m_negative_duration),
+        ProblemCode.PERMISSION_FOR_UNKNOWN_TRIGGER: (
+            frozenset(), _m_permission_for_unknown_trigger),
+        ProblemCode.DUPLICATE_PERMISSION: (frozenset(), _m_duplicate_permission),
+    })
+)
+"""For each problem code a built `Policy` can have: the codes that unavoidably come with it, and
+the mutation. `NOT_POLICY_CODES` are the others (a policy file's, a restart plan's)."""
+
+NOT_POLICY_CODES: Final = frozenset({
+    ProblemCode.FILE_UNREADABLE, ProblemCode.SYNTAX_ERROR, ProblemCode.UNKNOWN_KEY,
+    ProblemCode.MISSING_KEY, ProblemCode.UNKNOWN_MEMBER,  # reading a policy file
+    ProblemCode.PLAN_ENDPOINTS, ProblemCode.PLAN_STEP_MISMATCH,  # building a restart plan
+})
+"""Problem codes no `Policy` built in code reports: they have no mutation here."""
+
+
+def broken_policies(
+    codes: Sequence[ProblemCode] | None = None,
+) -> st.SearchStrategy[BrokenPolicy]:
+    """Valid policies with one mutation each, labelled with the problem code it must trigger.
+
+    Args:
+        codes: only mutations for these codes (default: one for every code).
+
+    Example:
+        >>> import pytest
+        >>> from hypothesis import given
+        >>> from exchange_recovery import InvalidPolicyError
+        >>> @given(broken_policies())
+        ... def test_the_validator_names_the_mistake(broken):
+        ...     with pytest.raises(InvalidPolicyError) as caught:
+        ...         broken.build()
+        ...     assert caught.value.codes == broken.codes
+    """
+    chosen = list(MUTATIONS) if codes is None else list(codes)
+    unknown = [c for c in chosen if c not in MUTATIONS]
+    if unknown:
+        msg = f"no mutation for {unknown!r}; known: {sorted(c.value for c in MUTATIONS)}"
+        raise ValueError(msg)
+
+    def mutate(parts: _Parts, code: ProblemCode) -> BrokenPolicy:
+        companions, mutation = MUTATIONS[code]
+        description, fields = mutation(parts)
+        return BrokenPolicy(code, frozenset({code}) | companions, description, fields)
+
+    return st.builds(mutate, _policy_parts(), st.sampled_from(chosen))
+
+
+# -- transitions ------------------------------------------------------------------------------
+
+
+@st.composite
+def transition_sequences(
+    draw: st.DrawFn, policy: Policy, *, start: str | None = None, max_size: int = 12
+) -> list[TransitionSpec]:
+    """A walk through `policy`'s graph from `start` (default: its initial phase).
+
+    Each element is the transition taken; fire them in order (``controller.fire(t.trigger,
+    ...)``) and every one is legal. Guards are the caller's business.
+
+    Example:
+        >>> from hypothesis import given
+        >>> from exchange_recovery import Controller, default_policy
+        >>> policy = default_policy()
+        >>> @given(transition_sequences(policy))
+        ... def test_walks_are_legal(walk):
+        ...     c = Controller(policy)
+        ...     for t in walk:
+        ...         assert c.fire(t.trigger, actor="ops:test", reason="walk").dest == t.dest
+    """
+    here = policy.initial if start is None else policy.phase(start).name
+    size = draw(st.integers(min_value=0, max_value=max_size))
+    walk: list[TransitionSpec] = []
+    for _ in range(size):
+        options = policy.transitions_from(here)
+        if not options:
+            break
+        step = draw(st.sampled_from(options))
+        walk.append(step)
+        here = step.dest
+    return walk
