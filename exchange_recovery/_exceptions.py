@@ -7,7 +7,9 @@ ExchangeRecoveryError
 ├── InvalidPlanError         (also ValueError)    a restart plan does not fit its policy (all listed)
 ├── ConfigurationError       (also ValueError)    a controller, gate or actor got unusable arguments
 ├── TransitionRefused        (also RuntimeError)  a phase transition was refused; nothing changed
-└── JournalError             (also ValueError)    a journal file cannot be used as asked
+│   └── TransitionConflict                        another proposal won the compare-and-swap
+├── JournalError             (also ValueError)    a journal file cannot be used as asked
+└── CoordinatorError         (also ConnectionError) the coordinator (etcd) did not answer in time
 ```
 """
 
@@ -18,6 +20,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._codes import ProblemCode, RefusalCode
+    from ._coordination import CoordinatorState
+    from ._journal import TransitionRecord
     from ._policy import Problem
 
 
@@ -86,3 +90,24 @@ class TransitionRefused(ExchangeRecoveryError, RuntimeError):
 
 class JournalError(ExchangeRecoveryError, ValueError):
     """A journal file cannot be used as asked: it does not verify, or a record is out of order."""
+
+
+class TransitionConflict(TransitionRefused):
+    """A proposal lost the compare-and-swap: another transition of its scope was stored first.
+
+    `state` is the coordinator's state after the winner (re-read), `winner` the record that won
+    (None if the scope's key was deleted). Nothing of the losing proposal was stored anywhere.
+    """
+
+    def __init__(self, code: RefusalCode, *, scope: str, phase: str, trigger: str, detail: str,
+                 state: CoordinatorState, winner: TransitionRecord | None) -> None:
+        super().__init__(code, scope=scope, phase=phase, trigger=trigger, detail=detail)
+        self.state = state
+        self.winner = winner
+
+
+class CoordinatorError(ExchangeRecoveryError, ConnectionError):
+    """The coordinator could not be reached or did not answer within its deadline.
+
+    For a proposal this means its outcome is unknown: read the state again before retrying.
+    """
