@@ -26,7 +26,6 @@ from ._controller import Controller as Controller
 from ._controller import Guard as Guard
 from ._coordination import CoordinatedController as CoordinatedController
 from ._coordination import Coordinator as Coordinator
-from ._coordination import CoordinatorState as CoordinatorState
 from ._coordination import LocalCoordinator as LocalCoordinator
 from ._criteria import GuardSpec as GuardSpec
 from ._criteria import Permission as Permission
@@ -90,6 +89,7 @@ from ._simulate import Timeline as Timeline
 from ._simulate import TimelineEntry as TimelineEntry
 from ._simulate import Wait as Wait
 from ._simulate import simulate as simulate
+from ._state import CoordinatorState as CoordinatorState
 from ._toml import dump_policy as dump_policy
 from ._toml import load_policy as load_policy
 from ._toml import loads_policy as loads_policy

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._codes import ProblemCode, RefusalCode
-    from ._coordination import CoordinatorState
     from ._journal import TransitionRecord
     from ._policy import Problem
+    from ._state import CoordinatorState
 
 
 class ExchangeRecoveryError(Exception):

@@ -30,12 +30,12 @@ from typing import Any
 import structlog
 
 from ._codes import RefusalCode
-from ._coordination import CoordinatorState
 from ._exceptions import ConfigurationError
 from ._gate import Gate
 from ._journal import TransitionRecord
 from ._model import VENUE
 from ._policy import Policy
+from ._state import CoordinatorState
 
 
 class Follower:

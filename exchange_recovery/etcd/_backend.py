@@ -32,10 +32,11 @@ import aetcd
 import aetcd.exceptions
 import structlog
 
-from .._coordination import CoordinatorState, Unsubscribe, conflict
+from .._coordination import Unsubscribe, conflict
 from .._exceptions import ConfigurationError, CoordinatorError
 from .._follower import Follower
 from .._journal import TransitionRecord
+from .._state import CoordinatorState
 
 _T = TypeVar("_T")
 _FIELDS = ("scope", "source", "dest", "trigger", "actor", "reason", "timestamp", "relaxing")
