@@ -73,11 +73,26 @@ def decode(scope: str, value: bytes, revision: int) -> TransitionRecord:
     return TransitionRecord(version=revision, **body)
 
 
+def _endpoints(endpoint: object) -> list[tuple[str, int]]:
+    if not isinstance(endpoint, str):
+        msg = f"endpoint must be 'host:port[,host:port...]', got {endpoint!r}"
+        raise ConfigurationError(msg)
+    result = []
+    for item in endpoint.split(","):
+        host, sep, port = item.strip().rpartition(":")
+        if not sep or not host or not port.isdigit():
+            msg = f"endpoint must be 'host:port[,host:port...]', got {endpoint!r}"
+            raise ConfigurationError(msg)
+        result.append((host, int(port)))
+    return result
+
+
 class EtcdCoordinator:
     """A `Coordinator` on etcd: proposals are transactions, followers watch and resume.
 
     Args:
-        endpoint: ``host:port`` of an etcd client URL.
+        endpoint: ``host:port`` of an etcd member, or several separated by commas (each new
+            client, after an error, goes to the next one).
         prefix: the key prefix of this venue (several venues can share one cluster).
         timeout: the deadline of every RPC, in seconds.
         lease_ttl: the TTL of each following gateway's lease, in whole seconds.
@@ -93,10 +108,8 @@ class EtcdCoordinator:
     def __init__(self, endpoint: str = "127.0.0.1:2379", *, prefix: str = "exchange_recovery/",
                  timeout: float = 2.0, lease_ttl: int = 3, refresh: float = 1.0,
                  logger: Any = None) -> None:
-        host, sep, port = endpoint.rpartition(":") if isinstance(endpoint, str) else ("", "", "")
-        if not sep or not host or not port.isdigit():
-            msg = f"endpoint must be 'host:port', got {endpoint!r}"
-            raise ConfigurationError(msg)
+        self._endpoints = _endpoints(endpoint)
+        self._next = 0
         if not isinstance(prefix, str) or not prefix:
             msg = f"prefix must be a non-empty str, got {prefix!r}"
             raise ConfigurationError(msg)
@@ -107,7 +120,6 @@ class EtcdCoordinator:
         if type(lease_ttl) is not int or lease_ttl < 1:
             msg = f"lease_ttl must be an int >= 1 (seconds), got {lease_ttl!r}"
             raise ConfigurationError(msg)
-        self._host, self._port = host, int(port)
         self._prefix = prefix.encode()
         self._scopes = self._prefix + b"scopes/"
         self._gateways = self._prefix + b"gateways/"
@@ -222,6 +234,8 @@ class EtcdCoordinator:
                 asyncio.run_coroutine_threadsafe(self._drop_client(), self._loop).result(self._timeout)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(self._timeout)
+        if not self._loop.is_running() and not self._loop.is_closed():
+            self._loop.close()
 
     def __enter__(self) -> EtcdCoordinator:
         return self
@@ -232,7 +246,10 @@ class EtcdCoordinator:
     # -- internals -------------------------------------------------------------------------------
 
     def _new_client(self) -> aetcd.Client:
-        return aetcd.Client(host=self._host, port=self._port, timeout=self._timeout,
+        """A client on the next member in turn: every resume also tries another member."""
+        host, port = self._endpoints[self._next % len(self._endpoints)]
+        self._next += 1
+        return aetcd.Client(host=host, port=port, timeout=self._timeout,
                             connect_wait_timeout=max(1, round(self._timeout)))
 
     async def _drop_client(self) -> None:
@@ -257,7 +274,8 @@ class EtcdCoordinator:
             return future.result(self._timeout + 1.0)
         except (aetcd.exceptions.ClientError, TimeoutError, OSError) as exc:
             future.cancel()
-            msg = f"etcd at {self._host}:{self._port} did not answer: {exc!r}"
+            members = ",".join(f"{h}:{p}" for h, p in self._endpoints)
+            msg = f"etcd at {members} did not answer: {exc!r}"
             raise CoordinatorError(msg) from exc
 
     async def _read(self, c: aetcd.Client) -> tuple[CoordinatorState, dict[str, str]]:
