@@ -39,6 +39,15 @@ from .._journal import TransitionRecord
 from .._state import CoordinatorState
 
 _T = TypeVar("_T")
+# gRPC shares subchannels (and their reconnect backoff, up to 120 s) between channels to the same
+# target: a "fresh" client would inherit the dead connection's backoff after an etcd restart.
+# Each client gets its own subchannel pool, and reconnect backoff stays under a second.
+_CHANNEL = {
+    "grpc.use_local_subchannel_pool": 1,
+    "grpc.initial_reconnect_backoff_ms": 100,
+    "grpc.min_reconnect_backoff_ms": 100,
+    "grpc.max_reconnect_backoff_ms": 1000,
+}
 _FIELDS = ("scope", "source", "dest", "trigger", "actor", "reason", "timestamp", "relaxing")
 
 
@@ -249,7 +258,7 @@ class EtcdCoordinator:
         """A client on the next member in turn: every resume also tries another member."""
         host, port = self._endpoints[self._next % len(self._endpoints)]
         self._next += 1
-        return aetcd.Client(host=host, port=port, timeout=self._timeout,
+        return aetcd.Client(host=host, port=port, timeout=self._timeout, options=_CHANNEL,
                             connect_wait_timeout=max(1, round(self._timeout)))
 
     async def _drop_client(self) -> None:
@@ -265,7 +274,7 @@ class EtcdCoordinator:
                 self._client = self._new_client()
             try:
                 return await asyncio.wait_for(fn(self._client), self._timeout)
-            except (aetcd.exceptions.ClientError, TimeoutError, OSError):
+            except BaseException:
                 await self._drop_client()  # the next call starts on a fresh client
                 raise
 
