@@ -24,18 +24,24 @@ from ._controller import Authorizer as Authorizer
 from ._controller import Clock as Clock
 from ._controller import Controller as Controller
 from ._controller import Guard as Guard
+from ._coordination import CoordinatedController as CoordinatedController
+from ._coordination import Coordinator as Coordinator
+from ._coordination import LocalCoordinator as LocalCoordinator
 from ._criteria import GuardSpec as GuardSpec
 from ._criteria import Permission as Permission
 from ._default_policy import default_policy as default_policy
 from ._exceptions import ConfigurationError as ConfigurationError
 from ._exceptions import ConformanceFailure as ConformanceFailure
+from ._exceptions import CoordinatorError as CoordinatorError
 from ._exceptions import ExchangeRecoveryError as ExchangeRecoveryError
 from ._exceptions import InvalidPlanError as InvalidPlanError
 from ._exceptions import InvalidPolicyError as InvalidPolicyError
 from ._exceptions import InvalidRequestError as InvalidRequestError
 from ._exceptions import JournalError as JournalError
+from ._exceptions import TransitionConflict as TransitionConflict
 from ._exceptions import TransitionRefused as TransitionRefused
 from ._filejournal import FileJournal as FileJournal
+from ._follower import Follower as Follower
 from ._gate import Gate as Gate
 from ._guards import Approval as Approval
 from ._guards import Approvals as Approvals
@@ -84,6 +90,7 @@ from ._simulate import Timeline as Timeline
 from ._simulate import TimelineEntry as TimelineEntry
 from ._simulate import Wait as Wait
 from ._simulate import simulate as simulate
+from ._state import CoordinatorState as CoordinatorState
 from ._toml import dump_policy as dump_policy
 from ._toml import load_policy as load_policy
 from ._toml import loads_policy as loads_policy
@@ -104,11 +111,16 @@ __all__ = [
     "ConfigurationError",
     "ConformanceFailure",
     "Controller",
+    "CoordinatedController",
+    "Coordinator",
+    "CoordinatorError",
+    "CoordinatorState",
     "Criterion",
     "Decision",
     "ExchangeRecoveryError",
     "FileJournal",
     "Fire",
+    "Follower",
     "Gate",
     "Guard",
     "GuardSpec",
@@ -121,6 +133,7 @@ __all__ = [
     "Journal",
     "JournalError",
     "JournalProblem",
+    "LocalCoordinator",
     "MemoryJournal",
     "OrderType",
     "Origin",
@@ -144,6 +157,7 @@ __all__ = [
     "TimeInForce",
     "Timeline",
     "TimelineEntry",
+    "TransitionConflict",
     "TransitionContext",
     "TransitionRecord",
     "TransitionRefused",

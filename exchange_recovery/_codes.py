@@ -84,6 +84,9 @@ class RefusalCode(_Code):
     APPROVER_UNAUTHORIZED = "APPROVER_UNAUTHORIZED"
     NOT_ON_PLAN = "NOT_ON_PLAN"
     PLAN_COMPLETE = "PLAN_COMPLETE"
+    # coordination (issue #7)
+    VERSION_CONFLICT = "VERSION_CONFLICT"
+    UPDATE_NOT_ALLOWED = "UPDATE_NOT_ALLOWED"
 
 
 class IntegrityCode(_Code):
@@ -169,6 +172,12 @@ _DESCRIPTIONS: dict[_Code, str] = {
     RefusalCode.APPROVER_UNAUTHORIZED: "The actor holds no role that may approve this trigger.",
     RefusalCode.NOT_ON_PLAN: "The scope is in a phase that is not a step of the restart plan.",
     RefusalCode.PLAN_COMPLETE: "The restart plan has reached its last step; nothing to advance.",
+    RefusalCode.VERSION_CONFLICT: (
+        "Another transition of the scope was stored since the state this one was decided on."
+    ),
+    RefusalCode.UPDATE_NOT_ALLOWED: (
+        "A follower got an update its policy does not allow from its phase; it fails safe."
+    ),
     IntegrityCode.TORN_TAIL: (
         "The last line is incomplete (a crash mid-write); it is dropped, the rest is trusted."
     ),

@@ -7,8 +7,10 @@ ExchangeRecoveryError
 ├── InvalidPlanError         (also ValueError)    a restart plan does not fit its policy (all listed)
 ├── ConfigurationError       (also ValueError)    a controller, gate or actor got unusable arguments
 ├── TransitionRefused        (also RuntimeError)  a phase transition was refused; nothing changed
+│   └── TransitionConflict                        another proposal won the compare-and-swap
 ├── JournalError             (also ValueError)    a journal file cannot be used as asked
-└── ConformanceFailure       (also AssertionError) an engine broke a phase rule under the testing kit
+├── ConformanceFailure       (also AssertionError) an engine broke a phase rule under the testing kit
+└── CoordinatorError         (also ConnectionError) the coordinator (etcd) did not answer in time
 ```
 """
 
@@ -19,7 +21,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._codes import ProblemCode, RefusalCode
+    from ._journal import TransitionRecord
     from ._policy import Problem
+    from ._state import CoordinatorState
 
 
 class ExchangeRecoveryError(Exception):
@@ -91,3 +95,24 @@ class JournalError(ExchangeRecoveryError, ValueError):
 
 class ConformanceFailure(ExchangeRecoveryError, AssertionError):
     """An engine under the conformance kit (`exchange_recovery.testing`) broke a phase rule."""
+
+
+class TransitionConflict(TransitionRefused):
+    """A proposal lost the compare-and-swap: another transition of its scope was stored first.
+
+    `state` is the coordinator's state after the winner (re-read), `winner` the record that won
+    (None if the scope's key was deleted). Nothing of the losing proposal was stored anywhere.
+    """
+
+    def __init__(self, code: RefusalCode, *, scope: str, phase: str, trigger: str, detail: str,
+                 state: CoordinatorState, winner: TransitionRecord | None) -> None:
+        super().__init__(code, scope=scope, phase=phase, trigger=trigger, detail=detail)
+        self.state = state
+        self.winner = winner
+
+
+class CoordinatorError(ExchangeRecoveryError, ConnectionError):
+    """The coordinator could not be reached or did not answer within its deadline.
+
+    For a proposal this means its outcome is unknown: read the state again before retrying.
+    """

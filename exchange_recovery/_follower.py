@@ -1,0 +1,278 @@
+"""The follower: a gateway's copy of the coordinator's phases, kept in its gate, failing safe.
+
+A coordinator backend calls, from its own thread (never the request path):
+
+- `adopt(state, read_at)` with a full read when following starts or history was compacted;
+- `apply(record)` for every stored record, in version order (replays of older ones are skipped);
+- `reject(scope, version, detail)` for an update that is not a record at all (a deleted key,
+  an unreadable value);
+- `heard()` whenever the coordinator answered, and `fresh(state, read_at)` after a read.
+
+Every change is published to the gate with one reference swap (`Gate._publish`). Two things
+tighten *locally*, each with a critical event:
+
+- an update the policy does not allow from the follower's phase (``follower_update_refused``):
+  the scope goes to the fail-safe phase and stays there, refusing further updates, until the
+  coordinator itself moves it to the fail-safe phase (an operator's halt). One bad writer
+  cannot open the venue;
+- silence longer than the staleness bound (``follower_stale``, checked by `check_staleness`,
+  which `watch` runs on a thread): the venue goes to the fail-safe phase until a read that
+  started after going stale shows nothing newer than what was applied (``follower_fresh``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import structlog
+
+from ._codes import RefusalCode
+from ._exceptions import ConfigurationError
+from ._gate import Gate
+from ._journal import TransitionRecord
+from ._model import VENUE
+from ._policy import Policy
+from ._state import CoordinatorState
+
+
+class Follower:
+    """Keeps a gate in step with a coordinator; fails safe on silence or a disallowed update.
+
+    Until its first read the gate is in the fail-safe phase. Hand ``follower.gate.check`` to the
+    engine; `check` never touches the network.
+
+    Example:
+        >>> from exchange_recovery import CoordinatedController, LocalCoordinator, default_policy
+        >>> store = LocalCoordinator()
+        >>> follower = Follower(default_policy())
+        >>> stop = store.follow(follower)
+        >>> _ = CoordinatedController(default_policy(), store).halt(actor="ops:a", reason="r")
+        >>> follower.gate.phase(), follower.version
+        ('HALTED', 1)
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        staleness: float = 3.0,
+        gate: Gate | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        logger: Any = None,
+        name: str = "gateway",
+    ) -> None:
+        if not isinstance(policy, Policy):
+            msg = f"Follower needs a Policy, got {policy!r}"
+            raise ConfigurationError(msg)
+        if isinstance(staleness, bool) or not isinstance(staleness, int | float) or not staleness > 0:
+            msg = f"staleness must be a number of seconds > 0, got {staleness!r}"
+            raise ConfigurationError(msg)
+        if gate is not None and gate.policy is not policy:
+            msg = "the gate must be compiled from the follower's policy"
+            raise ConfigurationError(msg)
+        self._policy = policy
+        self._staleness = float(staleness)
+        self._clock = clock
+        self._log = logger if logger is not None else structlog.get_logger("exchange_recovery")
+        self._name = name
+        self._lock = threading.Lock()
+        self._phases: dict[str, str] = {VENUE: policy.initial}
+        self._version = 0
+        self._quarantined: set[str] = set()
+        self._stale = True  # nothing heard yet: fail safe until the first read
+        self._stale_at = float("-inf")
+        self._heard = clock()
+        self.refused = 0
+        """How many updates were refused (disallowed by the policy, or not records at all)."""
+        self._gate = gate if gate is not None else Gate(policy, {VENUE: policy.fail_safe})
+        self._publish()
+
+    # -- read-only views -----------------------------------------------------------------------
+
+    @property
+    def gate(self) -> Gate:
+        """The gate this follower publishes to."""
+        return self._gate
+
+    @property
+    def policy(self) -> Policy:
+        """The policy updates are checked against."""
+        return self._policy
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The monotonic clock staleness is measured with (backends time their reads by it)."""
+        return self._clock
+
+    @property
+    def staleness(self) -> float:
+        """Seconds of silence after which the venue fails safe locally."""
+        return self._staleness
+
+    @property
+    def version(self) -> int:
+        """The version of the latest record applied (or adopted)."""
+        return self._version
+
+    @property
+    def phases(self) -> Mapping[str, str]:
+        """The coordinator's phases as followed (before the local staleness overlay)."""
+        with self._lock:
+            return dict(self._phases)
+
+    @property
+    def stale(self) -> bool:
+        """Whether the venue is failed safe locally for lack of a fresh read."""
+        return self._stale
+
+    @property
+    def quarantined(self) -> frozenset[str]:
+        """Scopes held in the fail-safe phase after a refused update."""
+        with self._lock:
+            return frozenset(self._quarantined)
+
+    # -- called by the coordinator backend ---------------------------------------------------------
+
+    def adopt(self, state: CoordinatorState, read_at: float) -> None:
+        """Take a full read as the truth (start, or history compacted); relax if fresh."""
+        for record in state.records.values():
+            self._policy.phase(record.dest)  # an unknown phase raises before anything changes
+        with self._lock:
+            if state.version < self._version:
+                return
+            phases = {VENUE: self._policy.initial}
+            phases.update(state.phases)
+            for scope in self._quarantined.copy():
+                if phases.get(scope) == self._policy.fail_safe:
+                    self._quarantined.discard(scope)
+                else:
+                    phases[scope] = self._policy.fail_safe
+            self._phases = phases
+            self._version = state.version
+            self._heard_locked(read_at)
+            self._fresh_locked(state, read_at)
+            self._publish()
+
+    def apply(self, record: TransitionRecord) -> bool:
+        """Apply one stored record; return whether it changed the phases.
+
+        A record not newer than `version` is a replay and is skipped. A record the policy does
+        not allow from the scope's phase puts the scope in the fail-safe phase (refused).
+        """
+        with self._lock:
+            self._heard = self._clock()
+            if record.version <= self._version:
+                return False
+            self._version = record.version
+            fail_safe = self._policy.fail_safe
+            scope = record.scope
+            current = self._own_phase(scope)
+            if scope in self._quarantined:
+                if record.dest != fail_safe:
+                    self._refuse_locked(scope, current, record.version,
+                                        f"{record.trigger} to {record.dest} while quarantined")
+                    return False
+                self._quarantined.discard(scope)
+                self._publish()
+                self._log.warning("follower_quarantine_lifted", name=self._name, scope=scope,
+                                  version=record.version, actor=record.actor)
+                return True
+            spec = self._policy.transition(current, record.trigger)
+            if record.source != current or spec is None or spec.dest != record.dest:
+                self._refuse_locked(scope, current, record.version,
+                                    f"{record.source} -{record.trigger}-> {record.dest}")
+                return True
+            self._phases[scope] = record.dest
+            self._publish()
+        self._log.info("phase_followed", name=self._name, scope=scope, from_phase=current,
+                       to_phase=record.dest, trigger=record.trigger, actor=record.actor,
+                       version=record.version)
+        return True
+
+    def reject(self, scope: str, version: int, detail: str) -> None:
+        """An update of `scope` that is not a valid record: fail the scope safe, alarm."""
+        with self._lock:
+            self._heard = self._clock()
+            self._version = max(self._version, version)
+            self._refuse_locked(scope, self._own_phase(scope), version, detail)
+
+    def heard(self) -> None:
+        """The coordinator answered (a keep-alive): push the staleness deadline back."""
+        with self._lock:
+            self._heard = self._clock()
+
+    def fresh(self, state: CoordinatorState, read_at: float) -> bool:
+        """A read started at `read_at` returned `state`; relax if it is fresh and nothing is newer.
+
+        Returns False when `state` holds records this follower has not applied yet (the
+        backend's follow stream is behind).
+        """
+        with self._lock:
+            self._heard_locked(read_at)
+            if state.version > self._version:
+                return False
+            if self._fresh_locked(state, read_at):
+                self._publish()
+            return True
+
+    def check_staleness(self) -> bool:
+        """Fail the venue safe if nothing was heard within the bound; return whether stale."""
+        with self._lock:
+            if self._stale:
+                return True
+            silent = self._clock() - self._heard
+            if silent <= self._staleness:
+                return False
+            self._stale = True
+            self._stale_at = self._clock()
+            self._publish()
+        self._log.critical("follower_stale", name=self._name, silent=round(silent, 3),
+                           bound=self._staleness, to_phase=self._policy.fail_safe,
+                           version=self._version)
+        return True
+
+    def watch(self, interval: float | None = None) -> Callable[[], None]:
+        """Run `check_staleness` on a daemon thread every `interval` s; return a stop function."""
+        period = self._staleness / 10 if interval is None else interval
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(period):
+                self.check_staleness()
+
+        threading.Thread(target=loop, name=f"{self._name}-staleness", daemon=True).start()
+        return stop.set
+
+    # -- internals (lock held) -----------------------------------------------------------------
+
+    def _own_phase(self, scope: str) -> str:
+        return self._phases.get(scope, self._policy.normal)
+
+    def _heard_locked(self, at: float) -> None:
+        self._heard = max(self._heard, at)
+
+    def _fresh_locked(self, state: CoordinatorState, read_at: float) -> bool:
+        if not self._stale or read_at < self._stale_at or state.version > self._version:
+            return False
+        self._stale = False
+        self._log.warning("follower_fresh", name=self._name, version=self._version,
+                          phase=self._phases[VENUE])
+        return True
+
+    def _refuse_locked(self, scope: str, current: str, version: int, detail: str) -> None:
+        self.refused += 1
+        self._quarantined.add(scope)
+        self._phases[scope] = self._policy.fail_safe
+        self._publish()
+        self._log.critical("follower_update_refused", name=self._name,
+                           code=RefusalCode.UPDATE_NOT_ALLOWED.value, scope=scope, phase=current,
+                           version=version, detail=detail, to_phase=self._policy.fail_safe)
+
+    def _publish(self) -> None:
+        phases = self._phases
+        if self._stale:
+            phases = {**phases, VENUE: self._policy.fail_safe}
+        self._gate._publish(phases, self._version)

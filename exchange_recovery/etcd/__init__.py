@@ -1,0 +1,17 @@
+"""The etcd coordination backend (``pip install 'exchange-recovery[etcd]'``).
+
+`EtcdCoordinator` implements `exchange_recovery.Coordinator` on an etcd cluster: proposals are
+transactions comparing the scope key's ``mod_revision``, followers watch from their last
+revision + 1 and resume on any error, gateways keep leases under ``gateways/``. See
+docs/deployment.md. Nothing in the core package imports this module.
+"""
+
+from ._backend import EtcdCoordinator as EtcdCoordinator
+from ._backend import decode as decode
+from ._backend import encode as encode
+
+__all__ = ["EtcdCoordinator", "decode", "encode"]
+
+for _name in __all__:
+    globals()[_name].__module__ = "exchange_recovery.etcd"
+del _name
