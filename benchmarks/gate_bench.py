@@ -17,7 +17,7 @@ import sys
 import timeit
 from collections.abc import Callable
 
-import structlog
+from _logging import configure_production_logging
 
 from exchange_recovery import ALL_KINDS, Controller, Decision, Gate, OrderType, Request, default_policy
 
@@ -83,13 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
     args = parser.parse_args(argv)
-    # Transitions log as in production (JSON lines, ISO timestamps), rendered but not written out.
-    structlog.configure(
-        processors=[structlog.processors.add_log_level,
-                    structlog.processors.TimeStamper(fmt="iso", utc=True),
-                    structlog.processors.JSONRenderer()],
-        logger_factory=structlog.ReturnLoggerFactory(),
-    )
+    configure_production_logging()
     number, repeat = (20, 3) if args.quick else (200, 15)
 
     policy = default_policy()

@@ -19,7 +19,7 @@ import pathlib
 import tempfile
 import time
 
-import structlog
+from _logging import configure_production_logging
 
 from exchange_recovery import (
     VENUE,
@@ -83,7 +83,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     args = parser.parse_args()
     # Audit events are dropped after being built (the cost of building them is part of a transition).
-    structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
+    configure_production_logging()
     records = 5_000 if args.quick else args.records
     transitions = 50 if args.quick else args.transitions
     runs = 1 if args.quick else 5

@@ -13,6 +13,7 @@ Usage: python benchmarks/propagation_bench.py [ROUNDS]   (default 200)
 
 from __future__ import annotations
 
+import argparse
 import os
 import pathlib
 import statistics
@@ -21,7 +22,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
 
-import structlog
+from _logging import configure_production_logging
 from etcd_support import EtcdServer, Gateway, wait_for
 
 from exchange_recovery import CoordinatedController, TransitionRecord, default_policy
@@ -37,7 +38,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main(rounds: int) -> None:
-    structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
+    configure_production_logging()
     server = None
     endpoint = os.environ.get("ETCD_ENDPOINT")
     if not endpoint:
@@ -100,4 +101,7 @@ def main(rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rounds", nargs="?", type=int, default=200,
+                        help="halts to time (default 200)")
+    main(parser.parse_args().rounds)
