@@ -138,7 +138,7 @@ def simulate(plan: RestartPlan, events: Iterable[SimulationEvent], *,
         >>> from exchange_recovery import default_restart_plan
         >>> ops = Actor("ops:alice", {"operator"})
         >>> timeline = simulate(default_restart_plan(), [Advance(ops)])
-        >>> timeline.entries[0].refusal.value
+        >>> timeline.entries[1].refusal.value  # entries[0] is the start
         'HEALTH_CHECK_FAILED'
     """
     clock = _Clock()

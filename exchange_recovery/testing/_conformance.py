@@ -153,7 +153,7 @@ class EngineConformance(RuleBasedStateMachine):
         >>> from exchange_recovery.testing import EngineConformance
         >>> class MyEngineConformance(EngineConformance):
         ...     def make_adapter(self, gate):
-        ...         return MyEngine(gate)          # doctest: +SKIP
+        ...         return MyEngine(gate)  # your adapter: submit, amend, cancel, trades, touch
         >>> TestMyEngine = MyEngineConformance.TestCase
     """
 
