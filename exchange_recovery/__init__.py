@@ -20,10 +20,7 @@ from ._codes import IntegrityCode as IntegrityCode
 from ._codes import ProblemCode as ProblemCode
 from ._codes import Reason as Reason
 from ._codes import RefusalCode as RefusalCode
-from ._controller import Authorizer as Authorizer
-from ._controller import Clock as Clock
 from ._controller import Controller as Controller
-from ._controller import Guard as Guard
 from ._coordination import CoordinatedController as CoordinatedController
 from ._coordination import Coordinator as Coordinator
 from ._coordination import LocalCoordinator as LocalCoordinator
@@ -50,6 +47,9 @@ from ._guards import HealthCheck as HealthCheck
 from ._guards import HealthChecks as HealthChecks
 from ._guards import RoleAuthorizer as RoleAuthorizer
 from ._guards import policy_guards as policy_guards
+from ._journal import Authorizer as Authorizer
+from ._journal import Clock as Clock
+from ._journal import Guard as Guard
 from ._journal import Journal as Journal
 from ._journal import MemoryJournal as MemoryJournal
 from ._journal import TransitionContext as TransitionContext

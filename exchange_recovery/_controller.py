@@ -30,24 +30,12 @@ from transitions import EventData, Machine
 from ._codes import RefusalCode
 from ._exceptions import ConfigurationError, TransitionRefused
 from ._gate import Gate
-from ._journal import Journal, TransitionContext, TransitionRecord
+from ._journal import Authorizer, Clock, Guard, Journal, TransitionContext, TransitionRecord
 from ._model import VENUE, Actor
 from ._policy import Policy, TransitionSpec
 
 if TYPE_CHECKING:
     from ._recovery import RecoveryReport
-
-Guard = Callable[[TransitionContext], bool]
-"""A guard: returns True to let a transition happen. Raising refuses it (fails closed): raising
-`TransitionRefused` refuses with that code (the built-in guards do), anything else is
-GUARD_FAILED."""
-
-Authorizer = Callable[[TransitionContext], bool | None]
-"""Called before every transition; raises `TransitionRefused` (UNAUTHORIZED) or returns False
-to refuse it (anything but None or True refuses: an authorizer fails closed)."""
-
-Clock = Callable[[], float]
-"""Seconds since the epoch; injectable so tests and simulations control time."""
 
 
 class _GuardFailed(Exception):

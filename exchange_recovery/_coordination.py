@@ -27,9 +27,9 @@ import attrs
 import structlog
 
 from ._codes import RefusalCode
-from ._controller import Authorizer, Clock, Controller, Guard
+from ._controller import Controller
 from ._exceptions import ConfigurationError, TransitionConflict
-from ._journal import TransitionRecord
+from ._journal import Authorizer, Clock, Guard, TransitionRecord
 from ._model import VENUE, Actor
 from ._policy import Policy
 from ._state import CoordinatorState

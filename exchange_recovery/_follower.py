@@ -32,7 +32,7 @@ import structlog
 from ._codes import RefusalCode
 from ._exceptions import ConfigurationError
 from ._gate import Gate
-from ._journal import TransitionRecord
+from ._journal import Clock, TransitionRecord
 from ._model import VENUE
 from ._policy import Policy
 from ._state import CoordinatorState
@@ -60,7 +60,7 @@ class Follower:
         *,
         staleness: float = 3.0,
         gate: Gate | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = time.monotonic,
         logger: Any = None,
         name: str = "gateway",
     ) -> None:
@@ -103,7 +103,7 @@ class Follower:
         return self._policy
 
     @property
-    def clock(self) -> Callable[[], float]:
+    def clock(self) -> Clock:
         """The monotonic clock staleness is measured with (backends time their reads by it)."""
         return self._clock
 

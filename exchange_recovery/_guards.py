@@ -29,11 +29,9 @@ import structlog
 from ._codes import RefusalCode
 from ._criteria import GuardSpec, _duration
 from ._exceptions import ConfigurationError, TransitionRefused
-from ._journal import TransitionContext
+from ._journal import Clock, Guard, TransitionContext
 from ._model import VENUE, Actor
 from ._policy import Policy
-
-Guard = Callable[[TransitionContext], bool]
 
 HealthCheck = Callable[[], bool]
 """A health predicate: True when healthy. Raising counts as unhealthy."""
@@ -117,7 +115,7 @@ class Approvals:
         'ops:bob'
     """
 
-    def __init__(self, policy: Policy, *, clock: Callable[[], float] = time.time,
+    def __init__(self, policy: Policy, *, clock: Clock = time.time,
                  logger: Any = None) -> None:
         if not isinstance(policy, Policy):
             msg = f"Approvals needs a Policy, got {policy!r}"

@@ -9,6 +9,7 @@ simulations; durable journals implement the same one-method protocol.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -55,6 +56,20 @@ class TransitionContext:
         """The journal record of this transition."""
         return TransitionRecord(self.version, self.scope, self.source, self.dest, self.trigger,
                                 self.actor.name, self.reason, self.now, self.relaxing)
+
+
+Guard = Callable[[TransitionContext], bool]
+"""A guard: returns True to let a transition happen. Raising refuses it (fails closed): raising
+`TransitionRefused` refuses with that code (the built-in guards do), anything else is
+GUARD_FAILED."""
+
+Authorizer = Callable[[TransitionContext], bool | None]
+"""Called before every transition; raises `TransitionRefused` (UNAUTHORIZED) or returns False
+to refuse it (anything but None or True refuses: an authorizer fails closed)."""
+
+Clock = Callable[[], float]
+"""A clock in seconds (the epoch for records, monotonic for staleness); injectable so tests
+and simulations control time."""
 
 
 @runtime_checkable

@@ -41,6 +41,7 @@ from ._codes import IntegrityCode
 from ._controller import Controller
 from ._exceptions import ConfigurationError, JournalError
 from ._filejournal import _BODY_START, GENESIS, Durability, FileJournal, Opener, fsync_directory, line_hash
+from ._journal import Clock
 from ._model import VENUE
 from ._policy import Policy
 
@@ -367,7 +368,7 @@ def recover(path: str | os.PathLike[str], policy: Policy, *, durability: Durabil
         msg = f"recover() decides {taken} itself; do not pass them"
         raise ConfigurationError(msg)
     log = controller_options.get("logger") or structlog.get_logger("exchange_recovery")
-    clock: Callable[[], float] = controller_options.get("clock", time.time)
+    clock: Clock = controller_options.get("clock", time.time)
     data = _read(path)
     if data is None:
         report = RecoveryReport(path, True, {VENUE: policy.initial}, 0, 0)

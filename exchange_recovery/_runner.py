@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 import attrs
 import structlog
 
 from ._codes import RefusalCode
-from ._controller import Controller, Guard
+from ._controller import Controller
 from ._exceptions import ConfigurationError, TransitionRefused
 from ._guards import Approval, Approvals, BuiltinGuard, Criterion, HealthChecks, RoleAuthorizer
 from ._guards import policy_guards as _policy_guards
-from ._journal import Journal, TransitionContext, TransitionRecord
+from ._journal import Clock, Guard, Journal, TransitionContext, TransitionRecord
 from ._model import VENUE, Actor
 from ._plan import RestartPlan
 
@@ -126,7 +126,7 @@ class PlanRunner:
 
     @classmethod
     def create(cls, plan: RestartPlan, *, health: HealthChecks,
-               clock: Callable[[], float] = time.time, journal: Journal | None = None,
+               clock: Clock = time.time, journal: Journal | None = None,
                logger: Any = None, guards: Mapping[str, Guard] | None = None,
                scope: str = VENUE, version: int = 0) -> PlanRunner:
         """A runner on a new controller that starts `scope` in the plan's first step.
