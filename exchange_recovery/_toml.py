@@ -84,20 +84,23 @@ def _toml_type(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _read_str(value: object, where: str, problems: _Problems) -> object:
-    if isinstance(value, str):
-        return value
-    problems.add(ProblemCode.INVALID_VALUE, where, f"expected a string, got {_toml_type(value)} "
-                 f"({value!r})")
-    return _BAD
+def _scalar(accept: Callable[[object], bool], expected: str) -> _Reader:
+    """A reader of one scalar value: itself when `accept` says so, else a problem."""
+
+    def read(value: object, where: str, problems: _Problems) -> object:
+        if accept(value):
+            return value
+        problems.add(ProblemCode.INVALID_VALUE, where,
+                     f"expected {expected}, got {_toml_type(value)} ({value!r})")
+        return _BAD
+
+    return read
 
 
-def _read_bool(value: object, where: str, problems: _Problems) -> object:
-    if isinstance(value, bool):
-        return value
-    problems.add(ProblemCode.INVALID_VALUE, where, f"expected true or false, got "
-                 f"{_toml_type(value)} ({value!r})")
-    return _BAD
+_read_str = _scalar(lambda value: isinstance(value, str), "a string")
+_read_bool = _scalar(lambda value: isinstance(value, bool), "true or false")
+# bool is an int subclass, and never a duration
+_read_seconds = _scalar(lambda value: type(value) in (int, float), "a number of seconds")
 
 
 def _read_list(value: object, where: str, problems: _Problems) -> list[object] | None:
@@ -271,14 +274,6 @@ def _write_phases(value: tuple[PhaseSpec, ...]) -> dict[str, object]:
 
 def _write_transitions(value: tuple[TransitionSpec, ...]) -> list[dict[str, object]]:
     return [_write_table(t, TRANSITION_FIELDS) for t in value]
-
-
-def _read_seconds(value: object, where: str, problems: _Problems) -> object:
-    if type(value) not in (int, float):  # bool is an int subclass, and never a duration
-        problems.add(ProblemCode.INVALID_VALUE, where,
-                     f"expected a number of seconds, got {_toml_type(value)} ({value!r})")
-        return _BAD
-    return value
 
 
 def _write_roles(value: frozenset[str]) -> list[str] | None:
