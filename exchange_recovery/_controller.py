@@ -71,7 +71,9 @@ class Controller:
     """Moves the venue and its instruments between phases, and keeps the gate in step.
 
     Every trigger of the policy is a method (``controller.pre_open(actor=..., reason=...)``) as
-    well as `fire("pre_open", ...)`; each takes the actor, a reason and the scope.
+    well as `fire("pre_open", ...)`; each takes the actor, a reason and the scope. `phases`,
+    `version` and `entered_at` (clock seconds per scope; default: now) start it where a state
+    decided elsewhere left off.
 
     Example:
         >>> from exchange_recovery import default_policy
@@ -93,6 +95,7 @@ class Controller:
         logger: Any = None,
         phases: Mapping[str, str] | None = None,
         version: int = 0,
+        entered_at: Mapping[str, float] | None = None,
     ) -> None:
         if not isinstance(policy, Policy):
             msg = f"Controller needs a Policy, got {policy!r}"
@@ -119,6 +122,9 @@ class Controller:
         """What `recover` found in the journal this controller was rebuilt from (else None)."""
         now = clock()
         self._entered: dict[str, float] = dict.fromkeys(self._gate.phases, now)
+        for scope, since in (entered_at or {}).items():  # when phases decided elsewhere began
+            if scope in self._entered:
+                self._entered[scope] = since
         self._machine = Machine(
             model=None, states=list(policy.phase_names), initial=policy.initial,
             auto_transitions=False, send_event=True, ignore_invalid_triggers=False,

@@ -257,13 +257,12 @@ class CoordinatedController:
         raise AttributeError(msg)
 
     def _decide_on(self, state: CoordinatorState) -> Controller:
-        controller = Controller(
+        return Controller(
             self._policy, guards=self._guards, authorizer=self._authorizer, clock=self._clock,
             logger=self._quiet, phases=state.phases, version=state.version,
+            # dwell guards count from when each stored phase was entered
+            entered_at={scope: rec.timestamp for scope, rec in state.records.items()},
         )
-        for scope, rec in state.records.items():  # dwell guards count from the stored entry
-            controller._entered[scope] = rec.timestamp
-        return controller
 
     def _store(self, record: TransitionRecord, state: CoordinatorState) -> TransitionRecord:
         expected = state.version_of(record.scope)

@@ -6,6 +6,7 @@ import ast
 import pathlib
 import threading
 
+import attrs
 import pytest
 from structlog.testing import capture_logs
 
@@ -17,6 +18,7 @@ from exchange_recovery import (
     Coordinator,
     CoordinatorState,
     Follower,
+    GuardSpec,
     LocalCoordinator,
     OrderType,
     RefusalCode,
@@ -25,6 +27,7 @@ from exchange_recovery import (
     TransitionRecord,
     TransitionRefused,
     default_policy,
+    policy_guards,
 )
 
 ORDER = Request.new_order("BTC-USDT-SWAP", OrderType.LIMIT)
@@ -277,3 +280,26 @@ def test_follower_and_controller_reject_unusable_arguments() -> None:
         CoordinatedController(default_policy(), LocalCoordinator(), halt_attempts=0)
     with pytest.raises(ConfigurationError, match="TransitionRecord"):
         LocalCoordinator().propose("halt", 0)  # type: ignore[arg-type]
+
+
+def test_dwell_guards_count_from_when_the_stored_phase_was_entered() -> None:
+    """An operator deciding on a stored state measures the dwell from the stored record's time,
+    not from when its own process happened to read it."""
+    policy = default_policy().with_changes(
+        guards=(GuardSpec("stay", "dwell", seconds=600),),
+        transitions=[t if t.trigger != "open" else attrs.evolve(t, guards=("stay",))
+                     for t in default_policy().transitions])
+    clock = Clock()
+    store = LocalCoordinator()
+    ops = CoordinatedController(policy, store, guards=policy_guards(policy), clock=clock)
+    ops.halt(actor="ops:a", reason="down")
+    ops.pre_open(actor="ops:a", reason="back")  # PRE_OPEN entered at clock 100
+    clock.now = 650.0
+    late_reader = CoordinatedController(policy, store, guards=policy_guards(policy), clock=clock)
+
+    with pytest.raises(TransitionRefused) as caught:
+        late_reader.open(actor="ops:a", reason="too soon")
+    assert caught.value.code is RefusalCode.DWELL_NOT_MET
+
+    clock.now = 700.0
+    assert late_reader.open(actor="ops:a", reason="ten minutes on").dest == "FULL_OPEN"
