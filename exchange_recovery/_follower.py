@@ -186,7 +186,10 @@ class Follower:
                                     f"{record.source} -{record.trigger}-> {record.dest}")
                 return True
             self._phases[scope] = record.dest
-            self._publish()
+            if scope == VENUE:
+                self._publish()  # every instrument's table depends on the venue's phase
+            else:  # one instrument: rebuild its table only (the venue, stale or not, stays)
+                self._gate._publish_scope(scope, record.dest, self._version)
         self._log.info("phase_followed", name=self._name, scope=scope, from_phase=current,
                        to_phase=record.dest, trigger=record.trigger, actor=record.actor,
                        version=record.version)
