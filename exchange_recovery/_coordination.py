@@ -199,7 +199,7 @@ class CoordinatedController:
         self._log = logger if logger is not None else structlog.get_logger("exchange_recovery")
         self._quiet = _DecisionLog(self._log)
         self._halt_attempts = halt_attempts
-        self._decide_on(CoordinatorState.of({}))  # fail now on missing guards, not at 3 a.m.
+        self._decide_on(CoordinatorState.of({}), VENUE)  # fail now on missing guards, not at 3 a.m.
 
     @property
     def policy(self) -> Policy:
@@ -226,7 +226,7 @@ class CoordinatedController:
             CoordinatorError: the coordinator did not answer; the outcome is unknown.
         """
         state = self._coordinator.read() if on is None else on
-        record = self._decide_on(state).fire(trigger, actor=actor, reason=reason, scope=scope)
+        record = self._decide_on(state, scope).fire(trigger, actor=actor, reason=reason, scope=scope)
         return self._store(record, state)
 
     def halt(self, *, actor: Actor | str, reason: str, scope: str = VENUE) -> TransitionRecord | None:
@@ -237,7 +237,7 @@ class CoordinatedController:
         """
         for attempt in range(1, self._halt_attempts + 1):
             state = self._coordinator.read()
-            record = self._decide_on(state).halt(actor=actor, reason=reason, scope=scope)
+            record = self._decide_on(state, scope).halt(actor=actor, reason=reason, scope=scope)
             if record is None:
                 return None
             try:
@@ -256,12 +256,17 @@ class CoordinatedController:
         msg = f"{type(self).__name__!r} object has no attribute {name!r}"
         raise AttributeError(msg)
 
-    def _decide_on(self, state: CoordinatorState) -> Controller:
+    def _decide_on(self, state: CoordinatorState, scope: str) -> Controller:
+        """A controller holding only what deciding a transition of `scope` reads: its phase and
+        the venue's (a decision never looks at other scopes, and building a controller with
+        every instrument's phase would cost O(instruments) per decision)."""
+        records = {s: r for s, r in state.records.items() if s in (VENUE, scope)}
         return Controller(
             self._policy, guards=self._guards, authorizer=self._authorizer, clock=self._clock,
-            logger=self._quiet, phases=state.phases, version=state.version,
+            logger=self._quiet, phases={s: r.dest for s, r in records.items()},
+            version=state.version,
             # dwell guards count from when each stored phase was entered
-            entered_at={scope: rec.timestamp for scope, rec in state.records.items()},
+            entered_at={s: r.timestamp for s, r in records.items()},
         )
 
     def _store(self, record: TransitionRecord, state: CoordinatorState) -> TransitionRecord:
