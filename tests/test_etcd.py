@@ -211,6 +211,11 @@ def test_gateway_rereads_when_the_history_it_missed_was_compacted(own_etcd, tmp_
     try:
         wait_for(lambda: gw.status.get("stale") is False, what="following")
         gw.signal(signal.SIGSTOP)
+        # Restart etcd *before* the writes: the paused gateway's stream dies with the old server,
+        # so no event of the writes below can sit in its socket buffer waiting to be read (a
+        # SIGSTOPped process still receives). It must watch again, from below the compaction.
+        own_etcd.kill()
+        own_etcd.start()
         last = _cycle(etcd, 7)
         host, port = own_etcd.endpoint.rsplit(":", 1)
 
@@ -219,8 +224,6 @@ def test_gateway_rereads_when_the_history_it_missed_was_compacted(own_etcd, tmp_
                 await c.compact(last.version, physical=True)
 
         asyncio.run(compact())
-        own_etcd.kill()  # the paused gateway's watch stream dies: it must watch again
-        own_etcd.start()
         gw.signal(signal.SIGCONT)
 
         wait_for(lambda: gw.at(last.dest, last.version), what="gateway re-read")
