@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 
 from exchange_recovery import Policy, default_policy, dump_policy, restart_policy
-from exchange_recovery._report import diagram_mermaid, matrix_markdown, matrix_table
+from exchange_recovery._cli.render import diagram_mermaid, matrix_markdown, matrix_table
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

@@ -40,7 +40,7 @@ from exchange_recovery import (
     TransitionRefused,
     default_policy,
 )
-from exchange_recovery._demo import TIMELINE
+from exchange_recovery._cli.demo import TIMELINE
 from exchange_recovery.testing import OrderTicket, Side, Trade
 
 _SIDE = {Side.BUY: fastlob.OrderSide.BID, Side.SELL: fastlob.OrderSide.ASK}

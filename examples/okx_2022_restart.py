@@ -6,7 +6,7 @@ tool's ``demo`` command and this script tell exactly the same one.
 Run: ``python examples/okx_2022_restart.py``
 """
 
-from exchange_recovery._demo import main
+from exchange_recovery._cli.demo import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

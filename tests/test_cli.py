@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from exchange_recovery import default_policy, dump_policy
-from exchange_recovery._cli import COMMANDS, main
-from exchange_recovery._progress import Progress
+from exchange_recovery._cli.main import COMMANDS, main
+from exchange_recovery._cli.progress import Progress
 
 ROOT = pathlib.Path(__file__).parent.parent
 DEFAULT_TOML = ROOT / "examples" / "default_policy.toml"

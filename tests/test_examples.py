@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from exchange_recovery._demo import run as demo_run
+from exchange_recovery._cli.demo import run as demo_run
 
 EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
 

@@ -23,7 +23,7 @@ from exchange_recovery import (
     default_restart_plan,
     simulate,
 )
-from exchange_recovery._demo import plan_story
+from exchange_recovery._cli.demo import plan_story
 
 ALICE = Actor("ops:alice", {"operator"})
 BOB = Actor("ops:bob", {"supervisor"})

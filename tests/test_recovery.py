@@ -29,8 +29,8 @@ from exchange_recovery import (
     recover,
     verify_journal,
 )
-from exchange_recovery._demo import run as demo_run
-from exchange_recovery._filejournal import encode
+from exchange_recovery._cli.demo import run as demo_run
+from exchange_recovery._journal.file import encode
 
 POLICY = default_policy()
 BTC = "BTC-USDT-SWAP"

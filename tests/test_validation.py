@@ -33,7 +33,7 @@ from exchange_recovery import (
     default_policy,
     restart_policy,
 )
-from exchange_recovery._validation import find_problems
+from exchange_recovery._core.validation import find_problems
 
 F = TypeVar("F", bound=Callable[..., object])
 COVERED: set[ProblemCode] = set()

@@ -32,11 +32,11 @@ import aetcd
 import aetcd.exceptions
 import structlog
 
-from .._coordination import Unsubscribe, conflict
-from .._exceptions import ConfigurationError, CoordinatorError
-from .._follower import Follower
-from .._journal import TransitionRecord
-from .._state import CoordinatorState
+from .._coordination.coordinator import Unsubscribe, conflict
+from .._coordination.follower import Follower
+from .._coordination.state import CoordinatorState
+from .._core.errors import ConfigurationError, CoordinatorError
+from .._decide.records import TransitionRecord
 
 _T = TypeVar("_T")
 # gRPC shares subchannels (and their reconnect backoff, up to 120 s) between channels to the same

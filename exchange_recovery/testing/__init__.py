@@ -12,7 +12,7 @@ hypothesis, which ``import exchange_recovery`` itself never imports.
 
 import contextlib as _contextlib
 
-from .._exceptions import ConformanceFailure as ConformanceFailure
+from .._core.errors import ConformanceFailure as ConformanceFailure
 from ._conformance import EngineAdapter as EngineAdapter
 from ._conformance import EngineConformance as EngineConformance
 from ._conformance import OrderTicket as OrderTicket

@@ -16,12 +16,12 @@ import attrs
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, MultipleResults, RuleBasedStateMachine, multiple, rule
 
-from .._controller import Controller
-from .._default_policy import default_policy
-from .._exceptions import ConformanceFailure
-from .._gate import Gate
-from .._model import VENUE, Action, Decision, OrderType, Request, TimeInForce
-from .._policy import Policy
+from .._control.controller import Controller
+from .._core.defaults import default_policy
+from .._core.errors import ConformanceFailure
+from .._core.gate import Gate
+from .._core.model import VENUE, Action, Decision, OrderType, Request, TimeInForce
+from .._core.policy import Policy
 from ._strategies import order_requests
 
 

@@ -15,10 +15,11 @@ from typing import Any, Final
 import attrs
 from hypothesis import strategies as st
 
-from .._codes import ProblemCode
-from .._criteria import GuardSpec, Permission
-from .._model import Action, OrderType, Origin, Request, TimeInForce
-from .._policy import Acceptance, PhaseSpec, Policy, TransitionSpec
+from .._core.codes import ProblemCode
+from .._core.model import Action, OrderType, Origin, Request, TimeInForce
+from .._core.phases import Acceptance, PhaseSpec, TransitionSpec
+from .._core.policy import Policy
+from .._core.specs import GuardSpec, Permission
 
 DEFAULT_INSTRUMENTS: Final = ("BTC-USDT-SWAP", "ETH-USDT-SWAP", "SOL-USDT")
 """The instruments request strategies draw from unless told otherwise."""

@@ -13,13 +13,14 @@ from typing import Any
 
 import attrs
 
-from ._codes import RefusalCode
-from ._exceptions import ConfigurationError, TransitionRefused
-from ._guards import HealthChecks
-from ._journal import MemoryJournal, TransitionRecord
-from ._model import VENUE, Actor
-from ._plan import RestartPlan
-from ._runner import PlanRunner, PlanStatus
+from .._control.guards import HealthChecks
+from .._core.codes import RefusalCode
+from .._core.errors import ConfigurationError, TransitionRefused
+from .._core.model import VENUE, Actor
+from .._decide.records import TransitionRecord
+from .._journal.protocol import MemoryJournal
+from .plan import RestartPlan
+from .runner import PlanRunner, PlanStatus
 
 
 @attrs.frozen

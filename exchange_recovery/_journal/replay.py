@@ -35,15 +35,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import attrs
-import structlog
 
-from ._codes import IntegrityCode
-from ._controller import Controller
-from ._exceptions import ConfigurationError, JournalError
-from ._filejournal import _BODY_START, GENESIS, Durability, FileJournal, Opener, fsync_directory, line_hash
-from ._journal import Clock
-from ._model import VENUE
-from ._policy import Policy
+from .._core.codes import IntegrityCode
+from .._core.errors import ConfigurationError, JournalError
+from .._core.model import VENUE
+from .._core.policy import Policy
+from .file import _BODY_START, GENESIS, Durability, FileJournal, Opener, fsync_directory, line_hash
 
 _T = IntegrityCode
 
@@ -332,67 +329,6 @@ def verify_journal(path: str | os.PathLike[str], policy: Policy, *,
     return _report(path, _scan(data, policy, on_progress), policy)
 
 
-def recover(path: str | os.PathLike[str], policy: Policy, *, durability: Durability = "fsync",
-            opener: Opener | None = None, fsync: Callable[[int], None] = os.fsync,
-            **controller_options: Any) -> Controller:
-    """A controller restored from the journal at `path`, journaling to it from then on.
-
-    Every scope comes back in its journaled phase and the version continues; when the journal
-    does not verify, every scope starts in the policy's fail-safe phase instead (see the module
-    notes). `controller.recovery` is the `RecoveryReport`.
-
-    Args:
-        path: the journal file (created if missing: the policy's initial phase).
-        policy: the policy the journal was written under.
-        durability, opener, fsync: passed to `FileJournal`.
-        **controller_options: passed to `Controller` (guards, authorizer, clock, logger); not
-            journal, phases or version, which recovery decides.
-
-    Raises:
-        ConfigurationError: bad arguments.
-        OSError: the journal could not be read, moved aside or written.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> from exchange_recovery import default_policy
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "journal.jsonl"
-        >>> _ = recover(path, default_policy(), durability="none").halt(actor="ops", reason="x")
-        >>> again = recover(path, default_policy(), durability="none")
-        >>> again.phase(), again.version, again.recovery.trusted
-        ('HALTED', 1, True)
-    """
-    path = pathlib.Path(path)
-    _check_policy(policy)
-    taken = sorted({"journal", "phases", "version"} & set(controller_options))
-    if taken:
-        msg = f"recover() decides {taken} itself; do not pass them"
-        raise ConfigurationError(msg)
-    log = controller_options.get("logger") or structlog.get_logger("exchange_recovery")
-    clock: Clock = controller_options.get("clock", time.time)
-    data = _read(path)
-    if data is None:
-        report = RecoveryReport(path, True, {VENUE: policy.initial}, 0, 0)
-        journal = FileJournal(path, durability=durability, opener=opener, fsync=fsync)
-    else:
-        scan = _scan(data, policy)
-        if scan.fatal is None:
-            if scan.good_end < len(data):
-                _truncate(path, scan.good_end, durable=durability == "fsync")
-                log.warning("journal_torn_tail_dropped", path=str(path),
-                            problem=str(scan.problems[0]))
-            report = _report(path, scan, policy)
-            journal = FileJournal(path, durability=durability, opener=opener, fsync=fsync)
-        else:
-            moved = _untrusted_name(path)
-            report = _report(path, scan, policy, moved)
-            journal = _restart(path, moved, report, clock(), durability, opener, fsync)
-            log.critical("journal_untrusted", path=str(path), code=scan.fatal.code.value,
-                         line=scan.fatal.line, detail=scan.fatal.detail, moved_to=str(moved),
-                         phases=dict(report.phases), version=report.version)
-    controller = Controller(policy, journal=journal, phases=report.phases,
-                            version=report.version, **controller_options)
-    controller.recovery = report
-    return controller
 
 
 def compact_journal(path: str | os.PathLike[str], policy: Policy, *,

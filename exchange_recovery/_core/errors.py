@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._codes import ProblemCode, RefusalCode
-    from ._journal import TransitionRecord
-    from ._policy import Problem
-    from ._state import CoordinatorState
+    from .._coordination.state import CoordinatorState
+    from .._decide.records import TransitionRecord
+    from .codes import ProblemCode, RefusalCode
+    from .phases import Problem
 
 
 class ExchangeRecoveryError(Exception):

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from ._journal import TransitionRecord
+from .._decide.records import TransitionRecord
 
 
 def _frozen_map(value: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -20,8 +20,8 @@ from typing import Final
 
 import attrs
 
-from ._codes import ProblemCode
-from ._model import _roles
+from .codes import ProblemCode
+from .model import _roles
 
 GUARD_KINDS: Final = frozenset({"dwell", "health", "approval"})
 """The built-in guard kinds a `GuardSpec` may declare."""

@@ -13,8 +13,8 @@ from typing import Final
 
 import attrs
 
-from ._codes import Reason
-from ._exceptions import ConfigurationError, InvalidRequestError
+from .codes import Reason
+from .errors import ConfigurationError, InvalidRequestError
 
 VENUE: Final = "venue"
 """The scope name of the venue as a whole; any other scope is an instrument."""

@@ -29,13 +29,13 @@ from typing import Any
 
 import structlog
 
-from ._codes import RefusalCode
-from ._exceptions import ConfigurationError
-from ._gate import Gate
-from ._journal import Clock, TransitionRecord
-from ._model import VENUE
-from ._policy import Policy
-from ._state import CoordinatorState
+from .._core.codes import RefusalCode
+from .._core.errors import ConfigurationError
+from .._core.gate import Gate
+from .._core.model import VENUE
+from .._core.policy import Policy
+from .._decide.records import Clock, TransitionRecord
+from .state import CoordinatorState
 
 
 class Follower:

@@ -37,11 +37,12 @@ from typing import Any, Final
 
 import attrs
 
-from ._codes import ProblemCode
-from ._criteria import GuardSpec, Permission
-from ._exceptions import InvalidPolicyError
-from ._model import Action, OrderType, Origin, TimeInForce
-from ._policy import Acceptance, PhaseSpec, Policy, Problem, TransitionSpec
+from .codes import ProblemCode
+from .errors import InvalidPolicyError
+from .model import Action, OrderType, Origin, TimeInForce
+from .phases import Acceptance, PhaseSpec, Problem, TransitionSpec
+from .policy import Policy
+from .specs import GuardSpec, Permission
 
 
 class _Bad:

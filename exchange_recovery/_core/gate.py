@@ -18,9 +18,9 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from ._codes import Reason
-from ._exceptions import ConfigurationError, InvalidRequestError
-from ._model import (
+from .codes import Reason
+from .errors import ConfigurationError, InvalidRequestError
+from .model import (
     INSTRUMENT_REQUIRED,
     VENUE,
     Action,
@@ -31,8 +31,9 @@ from ._model import (
     TimeInForce,
     kind_key,
 )
-from ._model import default_time_in_force as _default_tif
-from ._policy import Policy, Verdict
+from .model import default_time_in_force as _default_tif
+from .phases import Verdict
+from .policy import Policy
 
 _Table = tuple[Decision, ...]
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from ._codes import ProblemCode, Reason
-from ._criteria import check_criteria
-from ._model import ALL_KINDS, Action, OrderType, Origin, TimeInForce
-from ._policy import Acceptance, PhaseSpec, Policy, Problem, TransitionSpec, is_relaxing
+from .codes import ProblemCode, Reason
+from .model import ALL_KINDS, Action, OrderType, Origin, TimeInForce
+from .phases import Acceptance, PhaseSpec, Problem, TransitionSpec, is_relaxing
+
+if TYPE_CHECKING:
+    from .policy import Policy
+from .specs import check_criteria
 
 RESERVED_TRIGGERS: Final = frozenset(
     {"state", "trigger", "fire", "apply", "phase", "phases", "gate", "policy", "version",

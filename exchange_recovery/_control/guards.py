@@ -26,12 +26,12 @@ from typing import Any
 import attrs
 import structlog
 
-from ._codes import RefusalCode
-from ._criteria import GuardSpec, _duration
-from ._exceptions import ConfigurationError, TransitionRefused
-from ._journal import Clock, Guard, TransitionContext
-from ._model import VENUE, Actor
-from ._policy import Policy
+from .._core.codes import RefusalCode
+from .._core.errors import ConfigurationError, TransitionRefused
+from .._core.model import VENUE, Actor
+from .._core.policy import Policy
+from .._core.specs import GuardSpec, _duration
+from .._decide.records import Clock, Guard, TransitionContext
 
 HealthCheck = Callable[[], bool]
 """A health predicate: True when healthy. Raising counts as unhealthy."""

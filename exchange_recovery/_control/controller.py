@@ -27,15 +27,17 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import structlog
 from transitions import EventData, Machine
 
-from ._codes import RefusalCode
-from ._exceptions import ConfigurationError, TransitionRefused
-from ._gate import Gate
-from ._journal import Authorizer, Clock, Guard, Journal, TransitionContext, TransitionRecord
-from ._model import VENUE, Actor
-from ._policy import Policy, TransitionSpec
+from .._core.codes import RefusalCode
+from .._core.errors import ConfigurationError, TransitionRefused
+from .._core.gate import Gate
+from .._core.model import VENUE, Actor
+from .._core.phases import TransitionSpec
+from .._core.policy import Policy
+from .._decide.records import Authorizer, Clock, Guard, TransitionContext, TransitionRecord
+from .._journal.protocol import Journal
 
 if TYPE_CHECKING:
-    from ._recovery import RecoveryReport
+    from .._journal.replay import RecoveryReport
 
 
 class _GuardFailed(Exception):

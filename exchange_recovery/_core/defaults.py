@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ._model import Action, OrderType, Origin, TimeInForce
-from ._policy import Acceptance, PhaseSpec, Policy, TransitionSpec
+from .model import Action, OrderType, Origin, TimeInForce
+from .phases import Acceptance, PhaseSpec, TransitionSpec
+from .policy import Policy
 
 _NOT_LIQUIDATION = frozenset(Origin) - {Origin.LIQUIDATION}
 

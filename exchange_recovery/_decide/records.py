@@ -1,20 +1,12 @@
-"""Transition records and the journal interface the controller writes them to.
-
-The controller calls `Journal.append` for every transition: *before* publishing a relaxing one
-(write-ahead: if the write fails the transition is refused) and *after* publishing a tightening
-one (a halt is never blocked by storage). `MemoryJournal` keeps records in a list, for tests and
-simulations; durable journals implement the same one-method protocol.
-"""
+"""What a transition is, as data: its record and the context guards see; the seams' types."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
 
 import attrs
 
-from ._model import Actor
+from .._core.model import Actor
 
 
 @attrs.frozen
@@ -70,30 +62,3 @@ to refuse it (anything but None or True refuses: an authorizer fails closed)."""
 Clock = Callable[[], float]
 """A clock in seconds (the epoch for records, monotonic for staleness); injectable so tests
 and simulations control time."""
-
-
-@runtime_checkable
-class Journal(Protocol):
-    """Where the controller writes transition records; `append` raises if the write failed."""
-
-    def append(self, record: TransitionRecord) -> None:
-        """Durably store `record`, or raise."""
-
-
-class MemoryJournal:
-    """A journal that keeps records in memory (tests, simulations); never fails."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._records: list[TransitionRecord] = []
-
-    def append(self, record: TransitionRecord) -> None:
-        """Keep `record`."""
-        with self._lock:
-            self._records.append(record)
-
-    @property
-    def records(self) -> tuple[TransitionRecord, ...]:
-        """Every record appended so far, oldest first."""
-        with self._lock:
-            return tuple(self._records)

@@ -14,11 +14,12 @@ from typing import Final
 
 import attrs
 
-from ._codes import ProblemCode
-from ._criteria import GuardSpec, Permission
-from ._default_policy import default_policy
-from ._exceptions import InvalidPlanError
-from ._policy import Policy, Problem, TransitionSpec
+from .._core.codes import ProblemCode
+from .._core.defaults import default_policy
+from .._core.errors import InvalidPlanError
+from .._core.phases import Problem, TransitionSpec
+from .._core.policy import Policy
+from .._core.specs import GuardSpec, Permission
 
 OPERATOR: Final = "operator"
 """Role of the people who run a restart (may fire every trigger of `restart_policy()`)."""

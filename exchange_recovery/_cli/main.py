@@ -29,15 +29,16 @@ from typing import Final, TextIO
 
 import attrs
 
-from . import _report
-from ._codes import ProblemCode, Reason
-from ._exceptions import InvalidPolicyError, InvalidRequestError
-from ._gate import Gate
-from ._model import VENUE
-from ._policy import Policy, Problem
-from ._progress import Progress
-from ._recovery import RecoveryReport, verify_journal
-from ._toml import load_policy, loads_policy
+from .._core.codes import ProblemCode, Reason
+from .._core.errors import InvalidPolicyError, InvalidRequestError
+from .._core.gate import Gate
+from .._core.model import VENUE
+from .._core.phases import Problem
+from .._core.policy import Policy
+from .._core.toml import load_policy, loads_policy
+from .._journal.replay import RecoveryReport, verify_journal
+from . import render, requests
+from .progress import Progress
 
 OK: Final = 0
 PROBLEMS: Final = 1
@@ -134,7 +135,7 @@ def _explain_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("phase", metavar="PHASE", help="the phase the venue is in, e.g. PRE_OPEN")
     parser.add_argument("request", metavar="REQUEST", nargs="+",
                         help="words describing the request, e.g. new limit gtc post-only "
-                        "instrument=BTC origin=client (" + _report.REQUEST_WORDS + ")")
+                        "instrument=BTC origin=client (" + requests.REQUEST_WORDS + ")")
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -175,7 +176,7 @@ def _demo(args: argparse.Namespace, io: _Io) -> int:  # noqa: ARG001 - every com
     """Replay the 18 Dec 2022 outage and phased restart (normal, degraded, halted, pre-open,
     full open, normal) and show, at each step, what the gate accepts and why it refuses the rest.
     """
-    from ._demo import run  # noqa: PLC0415 - the demo pulls in the controller; load it on demand
+    from .demo import run  # noqa: PLC0415 - the demo pulls in the controller; load it on demand
 
     io.print("\n".join(run()))
     return OK
@@ -207,11 +208,11 @@ def _matrix(args: argparse.Namespace, io: _Io) -> int:
     """
     policy = _load(args.policy, io, as_json=args.json)
     if args.json:
-        io.json(_report.matrix_data(policy))
+        io.json(render.matrix_data(policy))
     elif args.format == "markdown":
-        io.print(_report.matrix_markdown(policy))
+        io.print(render.matrix_markdown(policy))
     else:
-        io.print(_report.matrix_table(policy))
+        io.print(render.matrix_table(policy))
     return OK
 
 
@@ -222,8 +223,8 @@ def _diagram(args: argparse.Namespace, io: _Io) -> int:
     Phases that match orders are green, the others red; guards are shown in brackets.
     """
     policy = _load(args.policy, io)
-    render = _report.diagram_dot if args.format == "dot" else _report.diagram_mermaid
-    io.print(render(policy))
+    draw = render.diagram_dot if args.format == "dot" else render.diagram_mermaid
+    io.print(draw(policy))
     return OK
 
 
@@ -241,7 +242,7 @@ def _explain(args: argparse.Namespace, io: _Io) -> int:
                  f"{', '.join(policy.phase_names)}")
         return USAGE
     try:
-        request = _report.parse_request(args.request)
+        request = requests.parse_request(args.request)
     except InvalidRequestError as error:
         io.error(f"error: {error}")
         return USAGE

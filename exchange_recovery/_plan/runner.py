@@ -16,14 +16,15 @@ from typing import Any, NoReturn
 import attrs
 import structlog
 
-from ._codes import RefusalCode
-from ._controller import Controller
-from ._exceptions import ConfigurationError, TransitionRefused
-from ._guards import Approval, Approvals, BuiltinGuard, Criterion, HealthChecks, RoleAuthorizer
-from ._guards import policy_guards as _policy_guards
-from ._journal import Clock, Guard, Journal, TransitionContext, TransitionRecord
-from ._model import VENUE, Actor
-from ._plan import RestartPlan
+from .._control.controller import Controller
+from .._control.guards import Approval, Approvals, BuiltinGuard, Criterion, HealthChecks, RoleAuthorizer
+from .._control.guards import policy_guards as _policy_guards
+from .._core.codes import RefusalCode
+from .._core.errors import ConfigurationError, TransitionRefused
+from .._core.model import VENUE, Actor
+from .._decide.records import Clock, Guard, TransitionContext, TransitionRecord
+from .._journal.protocol import Journal
+from .plan import RestartPlan
 
 _ANYONE = Actor("(anyone)")
 

@@ -31,8 +31,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import IO, Any, Literal
 
-from ._exceptions import ConfigurationError, JournalError
-from ._journal import TransitionRecord
+from .._core.errors import ConfigurationError, JournalError
+from .._decide.records import TransitionRecord
 
 FORMAT = 1
 GENESIS = "0" * 64

@@ -1,0 +1,1 @@
+"""The transitions-based controller: lock, write-ahead order, publication, audit, recovery."""

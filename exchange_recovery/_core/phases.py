@@ -1,0 +1,158 @@
+"""The parts of a policy: what a phase accepts, the phase, a transition, a problem found.
+
+Pure data with no knowledge of the whole policy, so that validation can check them without
+importing `Policy` (and `Policy` can run validation without a cycle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+import attrs
+
+from .codes import ProblemCode, Reason
+from .model import (
+    ORDER_ACTIONS,
+    ORDER_ENTRY_ACTIONS,
+    Action,
+    OrderType,
+    Origin,
+    RequestKind,
+    TimeInForce,
+)
+
+Verdict = tuple[Reason, str]
+"""A rule's answer for one request kind: the reason, and the offending field as ``key=value``."""
+
+_ACCEPT: Final[Verdict] = (Reason.ACCEPTED, "")
+
+
+def _actions(value: Iterable[Action]) -> frozenset[Action]:
+    return frozenset(value)
+
+
+def _order_types(value: Iterable[OrderType]) -> frozenset[OrderType]:
+    return frozenset(value)
+
+
+def _tifs(value: Iterable[TimeInForce]) -> frozenset[TimeInForce]:
+    return frozenset(value)
+
+
+def _origins(value: Iterable[Origin]) -> frozenset[Origin]:
+    return frozenset(value)
+
+
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+@attrs.frozen
+class Acceptance:
+    """What a phase accepts, as data.
+
+    A request is accepted when its action is in `actions`, its origin in `origins`, and — for new
+    orders and amends — its order type in `order_types`, its time in force in `time_in_force`,
+    and it is post-only / reduce-only where those are required. The first rule that fails gives
+    the reason, in that order.
+    """
+
+    actions: frozenset[Action] = attrs.field(default=frozenset(), converter=_actions)
+    order_types: frozenset[OrderType] = attrs.field(
+        default=frozenset(OrderType), converter=_order_types
+    )
+    time_in_force: frozenset[TimeInForce] = attrs.field(
+        default=frozenset(TimeInForce), converter=_tifs
+    )
+    origins: frozenset[Origin] = attrs.field(default=frozenset(Origin), converter=_origins)
+    post_only: bool = False
+    reduce_only: bool = False
+
+    @classmethod
+    def everything(cls) -> Acceptance:
+        """Accept every request."""
+        return cls(actions=frozenset(Action))
+
+    @classmethod
+    def nothing(cls) -> Acceptance:
+        """Accept no request at all."""
+        return cls()
+
+    def evaluate(self, kind: RequestKind) -> Verdict:
+        """Return the verdict of these rules for one request kind."""
+        if kind.action not in self.actions:
+            closed = not (self.actions & ORDER_ENTRY_ACTIONS)
+            reason = Reason.PHASE_HALTED if closed else Reason.ACTION_NOT_ALLOWED
+            return reason, f"action={kind.action.name}"
+        if kind.origin not in self.origins:
+            return Reason.ORIGIN_NOT_ALLOWED, f"origin={kind.origin.name}"
+        if kind.action not in ORDER_ACTIONS:
+            return _ACCEPT
+        if kind.order_type not in self.order_types:
+            return Reason.ORDER_TYPE_NOT_ALLOWED, f"order_type={_name(kind.order_type)}"
+        if kind.time_in_force not in self.time_in_force:
+            return Reason.TIME_IN_FORCE_NOT_ALLOWED, f"time_in_force={_name(kind.time_in_force)}"
+        if self.post_only and not kind.post_only:
+            return Reason.POST_ONLY_REQUIRED, "post_only=False"
+        if self.reduce_only and not kind.reduce_only:
+            return Reason.REDUCE_ONLY_REQUIRED, "reduce_only=False"
+        return _ACCEPT
+
+
+def _name(value: OrderType | TimeInForce | None) -> str:
+    return "None" if value is None else value.name
+
+
+@attrs.frozen
+class PhaseSpec:
+    """One phase: what it accepts and what the engine itself may do while in it."""
+
+    name: str
+    accepts: Acceptance
+    matching: bool
+    stop_triggers: bool = False
+    liquidations: bool = False
+    description: str = ""
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """The engine activities this phase allows: matching, stop_triggers, liquidations."""
+        flags = (("matching", self.matching), ("stop_triggers", self.stop_triggers),
+                 ("liquidations", self.liquidations))
+        return frozenset(name for name, on in flags if on)
+
+
+@attrs.frozen
+class TransitionSpec:
+    """A named trigger that moves a scope from `source` to `dest`, if every guard agrees."""
+
+    trigger: str
+    source: str
+    dest: str
+    guards: tuple[str, ...] = attrs.field(default=(), converter=_names)
+
+
+@attrs.frozen
+class Problem:
+    """One problem found in a policy: a stable code, where it is, and what is wrong."""
+
+    code: ProblemCode
+    location: str
+    message: str
+    source: str = ""
+    """The file the policy was read from ("" for a policy built in code)."""
+    line: int | None = None
+    """The 1-based line in `source` where the problem is, when known."""
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}: " if self.line else (
+            f"{self.source}: " if self.source else "")
+        return f"{where}{self.code.value} at {self.location}: {self.message}"
+
+
+def is_relaxing(
+    source: PhaseSpec, dest: PhaseSpec, source_keys: frozenset[int], dest_keys: frozenset[int]
+) -> bool:
+    """Whether moving from `source` to `dest` permits anything `source` did not."""
+    return bool(dest_keys - source_keys) or bool(dest.capabilities - source.capabilities)

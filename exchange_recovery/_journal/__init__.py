@@ -1,0 +1,1 @@
+"""Durable records: the journal interface, the hash-chained file journal, replay and compaction."""

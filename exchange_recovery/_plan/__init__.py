@@ -1,0 +1,1 @@
+"""Restart plans and the runner and simulator that drive a controller through them."""
