@@ -16,7 +16,8 @@ ExchangeRecoveryError
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import types
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -75,18 +76,38 @@ class ConfigurationError(ExchangeRecoveryError, ValueError):
 
 
 class TransitionRefused(ExchangeRecoveryError, RuntimeError):
-    """A phase transition was refused; the phase, version and journal are unchanged."""
+    """A phase transition was refused; the phase, version and journal are unchanged.
+
+    `context` holds what decided it as data (``guard``, ``needed_roles``, ``remaining``, ...);
+    `detail` and the message are rendered from it (``key=value`` pairs, in order).
+    """
 
     def __init__(
-        self, code: RefusalCode, *, scope: str, phase: str, trigger: str, detail: str
+        self, code: RefusalCode, *, scope: str, phase: str, trigger: str, detail: str = "",
+        context: Mapping[str, object] | None = None,
     ) -> None:
         self.code = code
         self.scope = scope
         self.phase = phase
         self.trigger = trigger
-        self.detail = detail
-        msg = f"{code.value}: scope={scope} phase={phase} trigger={trigger} {detail}".rstrip()
+        self.context: Mapping[str, object] = types.MappingProxyType(dict(context or {}))
+        self.detail = detail or render_context(self.context)
+        msg = f"{code.value}: scope={scope} phase={phase} trigger={trigger} {self.detail}".rstrip()
         super().__init__(msg)
+
+
+def render_context(context: Mapping[str, object]) -> str:
+    """``key=value`` pairs; collections as comma-separated items (``[]`` when empty)."""
+    return " ".join(f"{key}={_render(value)}" for key, value in context.items())
+
+
+def _render(value: object) -> str:
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(map(str, value)) if isinstance(value, set | frozenset) else map(str, value)
+        return ",".join(items) or "[]"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 class JournalError(ExchangeRecoveryError, ValueError):

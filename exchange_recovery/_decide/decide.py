@@ -1,0 +1,167 @@
+"""The one place that decides whether a transition may happen: pure, no lock, no I/O, no log.
+
+Every door that changes a phase asks here:
+
+- a trigger (`Controller.fire`/`halt`, `CoordinatedController`): `decide` checks the graph,
+  the authorizer and the guards, and returns the `TransitionContext` to carry out, or raises
+  `TransitionRefused` whose `context` says, as data, what decided it;
+- a record decided elsewhere (`Controller.apply`, a `Follower` adopting a stored record,
+  `recover` replaying a journal): `misfit` says whether it fits the policy's graph from the
+  scope's current phase, as a `Misfit` (code and context), or None.
+
+Guards and the authorizer are callables the layers above hand in; what they do is theirs. The
+caller holds whatever lock it needs and carries out (journal, publish, audit) what is decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+import attrs
+
+from .._core.codes import RefusalCode
+from .._core.errors import TransitionRefused
+from .._core.model import Actor
+from .._core.policy import Policy
+from .records import Authorizer, Guard, TransitionContext
+
+NO_GUARDS: Final[Mapping[str, Guard]] = {}
+
+
+@attrs.frozen
+class Misfit:
+    """Why a record does not fit the policy's graph: PHASE_MISMATCH or TRANSITION_NOT_ALLOWED."""
+
+    code: RefusalCode
+    context: Mapping[str, object]
+
+    def refusal(self, scope: str, phase: str, trigger: str) -> TransitionRefused:
+        """This misfit as the exception a door raises."""
+        return TransitionRefused(self.code, scope=scope, phase=phase, trigger=trigger,
+                                 context=self.context)
+
+
+def misfit(policy: Policy, current: str, source: str, trigger: str, dest: str,
+           relaxing: bool) -> Misfit | None:
+    """Whether a record ``source -trigger-> dest`` fits the graph from `current`; None if it does.
+
+    The record must start from the scope's current phase, the policy must have that trigger from
+    there to that destination, and the record's relaxing flag must agree with the policy.
+    """
+    if source != current:
+        return Misfit(RefusalCode.PHASE_MISMATCH, {"source": source, "current": current})
+    spec = policy._derived.edges.get((source, trigger))
+    if spec is None or spec.dest != dest:
+        return Misfit(RefusalCode.TRANSITION_NOT_ALLOWED,
+                      {"source": source, "dest": dest, "allowed": _allowed(policy, source)})
+    if policy._derived.relaxing[(source, dest)] is not relaxing:
+        return Misfit(RefusalCode.TRANSITION_NOT_ALLOWED,
+                      {"relaxing": relaxing, "policy_relaxing": not relaxing})
+    return None
+
+
+def decide(
+    policy: Policy,
+    *,
+    scope: str,
+    phase: str,
+    trigger: str,
+    actor: Actor,
+    reason: str,
+    now: float,
+    entered_at: float,
+    version: int,
+    guards: Mapping[str, Guard] = NO_GUARDS,
+    authorizer: Authorizer | None = None,
+) -> TransitionContext:
+    """Decide whether `trigger` may move `scope` out of its own `phase` now.
+
+    Checks, in order: the trigger exists, it leads somewhere from `phase`, the authorizer
+    agrees, each of the transition's guards returns True. Returns the transition to carry out
+    (version ``version + 1``).
+
+    Raises:
+        TransitionRefused: UNKNOWN_TRIGGER, TRANSITION_NOT_ALLOWED, UNAUTHORIZED, GUARD_REJECTED,
+            GUARD_FAILED, or the code a guard or the authorizer raised with.
+
+    Example:
+        >>> from exchange_recovery import Actor, default_policy
+        >>> ctx = decide(default_policy(), scope="venue", phase="NORMAL", trigger="halt",
+        ...              actor=Actor("ops:alice"), reason="zone down", now=5.0,
+        ...              entered_at=0.0, version=0)
+        >>> ctx.dest, ctx.version, ctx.relaxing
+        ('HALTED', 1, False)
+    """
+    if trigger not in policy._derived.triggers:
+        raise TransitionRefused(RefusalCode.UNKNOWN_TRIGGER, scope=scope, phase=phase,
+                                trigger=trigger,
+                                context={"known": sorted(policy._derived.triggers)})
+    spec = policy._derived.edges.get((phase, trigger))
+    if spec is None:
+        raise TransitionRefused(RefusalCode.TRANSITION_NOT_ALLOWED, scope=scope, phase=phase,
+                                trigger=trigger, context={"allowed": _allowed(policy, phase)})
+    ctx = TransitionContext(scope, phase, spec.dest, trigger, actor, reason, now, entered_at,
+                            policy._derived.relaxing[(phase, spec.dest)], version + 1)
+    if authorizer is not None:
+        _authorize(authorizer, ctx)
+    for name in spec.guards:
+        _guard(name, guards[name], ctx)
+    return ctx
+
+
+def _allowed(policy: Policy, phase: str) -> list[str]:
+    return [t.trigger for t in policy.transitions if t.source == phase]
+
+
+def _refusal(code: RefusalCode, ctx: TransitionContext, **context: object) -> TransitionRefused:
+    return TransitionRefused(code, scope=ctx.scope, phase=ctx.source, trigger=ctx.trigger,
+                             context=context)
+
+
+def _authorize(authorizer: Authorizer, ctx: TransitionContext) -> None:
+    try:
+        verdict = authorizer(ctx)
+    except TransitionRefused:
+        raise
+    except Exception as exc:
+        raise _refusal(RefusalCode.UNAUTHORIZED, ctx, authorizer_raised=repr(exc)) from exc
+    if verdict is not None and verdict is not True:  # a predicate saying no: fail closed
+        raise _refusal(RefusalCode.UNAUTHORIZED, ctx, authorizer_returned=repr(verdict))
+
+
+def _guard(name: str, guard: Guard, ctx: TransitionContext) -> None:
+    try:
+        ok = guard(ctx)
+    except TransitionRefused:
+        raise
+    except Exception as exc:
+        raise _refusal(RefusalCode.GUARD_FAILED, ctx, guard=name, raised=repr(exc)) from exc
+    if ok is not True:
+        raise _refusal(RefusalCode.GUARD_REJECTED, ctx, guard=name)
+
+
+def actor_of(actor: object, *, scope: object, trigger: object) -> Actor:
+    """`actor` as an `Actor` (a non-empty str names one with no roles).
+
+    Raises:
+        TransitionRefused: INVALID_ARGUMENT, naming the field.
+    """
+    if isinstance(actor, Actor):
+        return actor
+    if type(actor) is str and actor.strip():
+        return Actor(actor)
+    raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=str(scope), phase="?",
+                            trigger=str(trigger),
+                            context={"field": "actor", "got": repr(actor),
+                                     "expected": "an Actor or a non-empty str"})
+
+
+def require_text(field: str, value: object, *, scope: object, trigger: object) -> str:
+    """`value` if it is a non-empty str, else TransitionRefused INVALID_ARGUMENT naming `field`."""
+    if type(value) is not str or not value.strip():
+        raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=str(scope), phase="?",
+                                trigger=str(trigger),
+                                context={"field": field, "got": repr(value),
+                                         "expected": "a non-empty str"})
+    return value
