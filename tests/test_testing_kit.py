@@ -95,10 +95,12 @@ def test_requests_stay_on_the_given_instruments(request: Request) -> None:
 
 
 def test_importing_the_library_does_not_import_hypothesis() -> None:
-    """The core needs no test dependency; only exchange_recovery.testing brings hypothesis."""
+    """The core needs no test dependency; only the kit's hypothesis-based names bring it."""
     code = ("import sys, exchange_recovery; "
             "assert 'hypothesis' not in sys.modules, 'hypothesis imported'; "
-            "import exchange_recovery.testing; assert 'hypothesis' in sys.modules")
+            "from exchange_recovery.testing import ManualClock; "
+            "assert 'hypothesis' not in sys.modules, 'hypothesis imported by ManualClock'; "
+            "from exchange_recovery.testing import requests; assert 'hypothesis' in sys.modules")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=False, timeout=60)
     assert done.returncode == 0, done.stderr
