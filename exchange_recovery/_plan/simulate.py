@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from .._control.guards import HealthChecks
+from .._core.clock import ManualClock
 from .._core.codes import RefusalCode
 from .._core.errors import ConfigurationError, TransitionRefused
 from .._core.model import VENUE, Actor
@@ -116,14 +117,6 @@ class Timeline:
         return tuple(e for e in self.entries if e.refusal is not None)
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _name(actor: Actor | str) -> str:
     return actor.name if isinstance(actor, Actor) else actor
 
@@ -142,7 +135,7 @@ def simulate(plan: RestartPlan, events: Iterable[SimulationEvent], *,
         >>> timeline.entries[1].refusal.value  # entries[0] is the start
         'HEALTH_CHECK_FAILED'
     """
-    clock = _Clock()
+    clock = ManualClock()
     checks = HealthChecks(health or {})
     journal = MemoryJournal()
     runner = PlanRunner.create(plan, health=checks, clock=clock, journal=journal, logger=logger,
@@ -167,13 +160,13 @@ def simulate(plan: RestartPlan, events: Iterable[SimulationEvent], *,
 
 
 def _apply(event: object, runner: PlanRunner, checks: HealthChecks,
-           clock: _Clock) -> tuple[str, str]:
+           clock: ManualClock) -> tuple[str, str]:
     words = _words(event)
     if isinstance(event, Wait):
         if not event.seconds >= 0:
             msg = f"Wait.seconds must be >= 0, got {event.seconds!r}"
             raise ConfigurationError(msg)
-        clock.now += event.seconds
+        clock.advance(event.seconds)
         return "", words
     if isinstance(event, SetHealth):
         checks.set(event.name, event.healthy)
