@@ -24,6 +24,7 @@ from exchange_recovery import (
     policy_guards,
     restart_policy,
 )
+from exchange_recovery.testing import ManualClock
 
 ALICE = Actor("ops:alice", {"operator"})
 BOB = Actor("ops:bob", {"supervisor"})
@@ -33,16 +34,6 @@ HEALTHY = ("book_uncrossed", "market_data_fresh", "cloud_zone_healthy")
 MIN_STAY = 600.0
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @attrs.define
 class Rig:
     """A controller on `restart_policy()` with its health checks, approvals and clock."""
@@ -50,7 +41,7 @@ class Rig:
     controller: Controller
     health: HealthChecks
     approvals: Approvals
-    clock: FakeClock
+    clock: ManualClock
     journal: MemoryJournal
 
     def refused(self, trigger: str, actor: Actor | str) -> TransitionRefused:
@@ -63,7 +54,7 @@ class Rig:
 
 
 def rig(phase: str = "PRE_OPEN", healthy: bool = True) -> Rig:
-    clock = FakeClock()
+    clock = ManualClock(1_000.0)
     policy = restart_policy(min_pre_open=MIN_STAY, full_open_dwell=1800)
     health = HealthChecks(dict.fromkeys(HEALTHY, healthy))
     approvals = Approvals(policy, clock=clock)
@@ -79,7 +70,7 @@ def rig(phase: str = "PRE_OPEN", healthy: bool = True) -> Rig:
 def ready_to_open() -> Rig:
     """In PRE_OPEN for the minimum stay, everything healthy, approved by a supervisor."""
     r = rig()
-    r.clock.now += MIN_STAY
+    r.clock.advance(MIN_STAY)
     r.approvals.approve(BOB, "open")
     return r
 
@@ -182,7 +173,7 @@ def test_policy_guards_need_the_health_checks_and_approvals_the_policy_declares(
 
 def test_a_two_person_transition_without_approval_is_refused_as_approval_missing() -> None:
     r = rig()
-    r.clock.now += MIN_STAY
+    r.clock.advance(MIN_STAY)
 
     refusal = r.refused("open", ALICE)
 
@@ -192,7 +183,7 @@ def test_a_two_person_transition_without_approval_is_refused_as_approval_missing
 def test_an_approver_may_not_fire_what_only_they_approved() -> None:
     """Bob approves and fires: SELF_APPROVAL, nothing changes, logged with the actor."""
     r = rig()
-    r.clock.now += MIN_STAY
+    r.clock.advance(MIN_STAY)
     r.approvals.approve(BOB, "open")
 
     with capture_logs() as logs:
@@ -206,7 +197,7 @@ def test_an_approver_may_not_fire_what_only_they_approved() -> None:
 def test_a_second_approver_lets_an_approver_fire() -> None:
     """Bob may fire once Carol has approved too."""
     r = rig()
-    r.clock.now += MIN_STAY
+    r.clock.advance(MIN_STAY)
     r.approvals.approve(BOB, "open")
     r.approvals.approve(CAROL, "open")
 
@@ -217,9 +208,9 @@ def test_an_approval_given_before_the_phase_was_entered_does_not_count() -> None
     """Approving `open` while still halted approves nothing: the book was not yet visible."""
     r = rig(phase="HALTED")
     r.approvals.approve(BOB, "open")
-    r.clock.now += 1
+    r.clock.advance(1)
     r.controller.fire("pre_open", actor=ALICE, reason="zone back")
-    r.clock.now += MIN_STAY
+    r.clock.advance(MIN_STAY)
 
     assert r.refused("open", ALICE).code is RefusalCode.APPROVAL_MISSING
 
@@ -230,7 +221,7 @@ def test_a_halt_withdraws_approvals_even_within_the_same_instant() -> None:
     r.approvals.approve(BOB, "open")
     r.controller.halt(actor=BREAKER, reason="flap")
     r.controller.fire("pre_open", actor=ALICE, reason="back")
-    r.clock.now += MIN_STAY
+    r.clock.advance(MIN_STAY)
 
     assert r.approvals.records == ()
     assert r.refused("open", ALICE).code is RefusalCode.APPROVAL_MISSING
@@ -239,7 +230,7 @@ def test_a_halt_withdraws_approvals_even_within_the_same_instant() -> None:
 def test_an_approval_counts_only_for_its_own_trigger_and_scope() -> None:
     """Approving `normalize`, or `open` on an instrument, does not approve the venue's `open`."""
     r = rig()
-    r.clock.now += MIN_STAY
+    r.clock.advance(MIN_STAY)
     r.approvals.approve(BOB, "normalize")
     r.approvals.approve(BOB, "open", scope="BTC-USDT-SWAP")
 

@@ -24,6 +24,7 @@ from exchange_recovery import (
     simulate,
 )
 from exchange_recovery._cli.demo import plan_story
+from exchange_recovery.testing import ManualClock
 
 ALICE = Actor("ops:alice", {"operator"})
 BOB = Actor("ops:bob", {"supervisor"})
@@ -31,23 +32,13 @@ BREAKER = Actor("breaker:latency", {"automation"})
 HEALTHY = {"book_uncrossed": True, "market_data_fresh": True, "cloud_zone_healthy": True}
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def runner(health: dict[str, bool] | None = None) -> tuple[PlanRunner, FakeClock]:
-    clock = FakeClock()
+def runner(health: dict[str, bool] | None = None) -> tuple[PlanRunner, ManualClock]:
+    clock = ManualClock()
     plan = default_restart_plan(min_pre_open=600, full_open_dwell=1800)
     return PlanRunner.create(plan, health=HealthChecks(health or HEALTHY), clock=clock), clock
 
 
-def full_open() -> tuple[PlanRunner, FakeClock]:
+def full_open() -> tuple[PlanRunner, ManualClock]:
     """A runner taken through pre-open (minimum stay, approval) into FULL_OPEN."""
     r, clock = runner()
     r.advance(ALICE)
@@ -176,7 +167,7 @@ def test_a_phase_outside_the_plan_is_off_plan_until_halted() -> None:
 
 def test_a_complete_plan_has_nothing_to_advance() -> None:
     r, clock = full_open()
-    clock.now += 1800
+    clock.advance(1800)
     r.approve(BOB)
     r.advance(ALICE)
 

@@ -25,6 +25,7 @@ from exchange_recovery import (
     TransitionRefused,
     default_restart_plan,
 )
+from exchange_recovery.testing import ManualClock
 
 MIN_STAY = 60.0
 DWELL = 120.0
@@ -50,20 +51,12 @@ class Given:
     visit: int
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class RestartMachine(RuleBasedStateMachine):
     """Drives a PlanRunner at random and checks every journaled transition."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.clock = Clock()
+        self.clock = ManualClock()
         self.health = HealthChecks(dict.fromkeys(CHECKS, True))
         self.journal = MemoryJournal()
         plan = default_restart_plan(min_pre_open=MIN_STAY, full_open_dwell=DWELL)
@@ -81,7 +74,7 @@ class RestartMachine(RuleBasedStateMachine):
 
     @rule(seconds=st.sampled_from([0.0, 1.0, 30.0, 59.0, 60.0, 120.0]))
     def wait(self, seconds: float) -> None:
-        self.clock.now += seconds
+        self.clock.advance(seconds)
 
     @rule(check=st.sampled_from(CHECKS), healthy=st.sampled_from([True, True, False]))
     def flip_health(self, check: str, healthy: bool) -> None:

@@ -37,6 +37,7 @@ from exchange_recovery import (
     TransitionSpec,
     default_policy,
 )
+from exchange_recovery.testing import ManualClock
 
 BTC, ETH, SOL = "BTC-USDT-SWAP", "ETH-USDT-SWAP", "SOL-USDT-SWAP"
 SCOPES = (VENUE, BTC, ETH)
@@ -97,14 +98,6 @@ def expected(instrument: str | None, venue: str, own: str | None) -> tuple[tuple
                  for r in ALL_REQUESTS if r.instrument == instrument)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class FlakyJournal:
     """A memory journal that can be told to fail its next write, and checks the write-ahead rule."""
 
@@ -135,7 +128,7 @@ class ControllerMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.clock = FakeClock()
+        self.clock = ManualClock()
         self.journal = FlakyJournal()
         self.guard_mode = "pass"
         self.guard_calls: list[TransitionContext] = []
@@ -275,7 +268,7 @@ class ControllerMachine(RuleBasedStateMachine):
 
     @rule(seconds=st.integers(min_value=1, max_value=3_600))
     def tick(self, seconds: int) -> None:
-        self.clock.now += seconds
+        self.clock.advance(seconds)
 
     # -- invariants --------------------------------------------------------------------------
 
