@@ -30,22 +30,13 @@ from exchange_recovery import (
     TransitionSpec,
     default_policy,
 )
+from exchange_recovery.testing import ManualClock
 
 BTC = "BTC-USDT-SWAP"
 ETH = "ETH-USDT-SWAP"
 OPS = "ops:alice"
 RESTART = ("halt", "pre_open", "open", "normalize")
 """A full restart cycle from NORMAL back to NORMAL."""
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class FailingJournal:
@@ -109,7 +100,7 @@ def walk(controller: Controller, *triggers: str, scope: str = VENUE) -> list[Tra
 
 def test_triggers_are_methods_that_move_the_venue() -> None:
     """Each policy trigger is a method taking actor and reason, returning the transition's record."""
-    clock = FakeClock(50.0)
+    clock = ManualClock(50.0)
     controller = Controller(default_policy(), clock=clock)
     clock.now = 60.0
 
@@ -127,7 +118,7 @@ def test_triggers_are_methods_that_move_the_venue() -> None:
 
 def test_fire_by_name_does_what_the_method_does() -> None:
     """``fire("open", ...)`` and ``open(...)`` produce identical records and phases."""
-    by_method, by_name = make(clock=FakeClock()), make(clock=FakeClock())
+    by_method, by_name = make(clock=ManualClock(1_000.0)), make(clock=ManualClock(1_000.0))
 
     methods = [by_method.halt(actor=OPS, reason="r"), by_method.pre_open(actor=OPS, reason="r"),
                by_method.open(actor=OPS, reason="r"), by_method.normalize(actor=OPS, reason="r")]
@@ -256,7 +247,7 @@ def test_controller_needs_every_guard_its_policy_names() -> None:
 
 def _journaled(phase: str = "NORMAL", **kwargs: Any) -> tuple[Controller, MemoryJournal]:
     journal = MemoryJournal()
-    controller = make(phase, journal=journal, clock=FakeClock(), **kwargs)
+    controller = make(phase, journal=journal, clock=ManualClock(1_000.0), **kwargs)
     # Some history, so that "nothing changed" covers an instrument scope and a non-empty journal.
     walk(controller, "halt", scope=BTC)
     return controller, journal
@@ -331,7 +322,7 @@ def test_a_refused_transition_raises_and_changes_nothing(case: str) -> None:
     memory = journal if isinstance(journal, MemoryJournal) else None
     # Arrange: the venue in `phase`, one instrument halted, a history of three transitions.
     controller = Controller(policy, phases={VENUE: phase, BTC: "HALTED"}, version=3,
-                            journal=journal, clock=FakeClock(), **kwargs)
+                            journal=journal, clock=ManualClock(1_000.0), **kwargs)
     if memory is not None:
         memory.append(TransitionRecord(3, BTC, "NORMAL", "HALTED", "halt", OPS, "r", 0.0, False))
     before = state_of(controller, memory)
@@ -397,7 +388,7 @@ def test_an_authorizer_sees_the_actor_roles_and_lets_authorized_actors_through()
 
 def test_guards_receive_the_transition_context_with_the_injected_clock() -> None:
     """A guard sees scope, phases, trigger, actor, reason, now, entered_at, dwell and version."""
-    clock = FakeClock(100.0)
+    clock = ManualClock(100.0)
     seen: list[TransitionContext] = []
 
     def spy(ctx: TransitionContext) -> bool:
@@ -424,7 +415,7 @@ def test_guards_receive_the_transition_context_with_the_injected_clock() -> None
 
 def test_a_dwell_guard_holds_the_phase_until_enough_time_has_passed() -> None:
     """With a fake clock, a minimum-dwell guard refuses early and allows once time has passed."""
-    clock = FakeClock(0.0)
+    clock = ManualClock()
     controller = Controller(
         guarded_policy({("PRE_OPEN", "open"): ("min_dwell",)}),
         guards={"min_dwell": lambda ctx: ctx.dwell >= 300.0},
@@ -443,7 +434,7 @@ def test_a_dwell_guard_holds_the_phase_until_enough_time_has_passed() -> None:
 
 def test_an_instrument_dwell_starts_when_the_instrument_enters_its_phase() -> None:
     """entered_at is per scope: an instrument's halt does not reset the venue's dwell."""
-    clock = FakeClock(10.0)
+    clock = ManualClock(10.0)
     controller = Controller(default_policy(), clock=clock)
     clock.now = 20.0
     controller.halt(actor=OPS, reason="r", scope=BTC)
@@ -683,12 +674,12 @@ def test_an_instrument_halt_is_not_lost_when_the_policy_starts_halted() -> None:
 
 
 def _leader_history() -> tuple[Controller, list[TransitionRecord]]:
-    clock = FakeClock(0.0)
+    clock = ManualClock()
     leader = make(journal=MemoryJournal(), clock=clock)
     records = []
     for trigger, scope in (("degrade", VENUE), ("halt", VENUE), ("halt", BTC),
                            ("pre_open", VENUE), ("open", VENUE)):
-        clock.now += 10.0
+        clock.advance(10.0)
         records += walk(leader, trigger, scope=scope)
     return leader, records
 

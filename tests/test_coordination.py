@@ -29,18 +29,9 @@ from exchange_recovery import (
     default_policy,
     policy_guards,
 )
+from exchange_recovery.testing import ManualClock
 
 ORDER = Request.new_order("BTC-USDT-SWAP", OrderType.LIMIT)
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _record(version: int, source: str, dest: str, trigger: str, scope: str = VENUE) -> TransitionRecord:
@@ -212,17 +203,17 @@ def test_an_instrument_update_out_of_graph_quarantines_only_that_instrument(setu
 
 def test_a_silent_coordinator_fails_the_follower_safe_until_a_fresh_read() -> None:
     """Past the staleness bound the venue halts locally; only a later fresh read relaxes it."""
-    clock = Clock()
+    clock = ManualClock(100.0)
     follower = Follower(default_policy(), staleness=3.0, clock=clock)
     assert follower.stale  # nothing read yet: fail safe
     assert follower.gate.phase() == "HALTED"
     follower.adopt(CoordinatorState.of({}), clock())
     assert follower.gate.check(ORDER).accepted
 
-    clock.now += 2.9
+    clock.advance(2.9)
     assert not follower.check_staleness()
     read_started = clock()
-    clock.now += 0.2
+    clock.advance(0.2)
     with capture_logs() as logs:
         assert follower.check_staleness()
     assert [e["log_level"] for e in logs if e["event"] == "follower_stale"] == ["critical"]
@@ -232,7 +223,7 @@ def test_a_silent_coordinator_fails_the_follower_safe_until_a_fresh_read() -> No
     follower.heard()  # a keep-alive alone does not relax
     follower.fresh(CoordinatorState.of({}), read_started)  # began before going stale
     assert follower.stale
-    clock.now += 0.1
+    clock.advance(0.1)
     assert follower.fresh(CoordinatorState.of({}), clock())
     assert not follower.stale
     assert follower.gate.check(ORDER).accepted
@@ -240,10 +231,10 @@ def test_a_silent_coordinator_fails_the_follower_safe_until_a_fresh_read() -> No
 
 def test_a_fresh_read_with_unseen_records_does_not_relax() -> None:
     """A read showing records the follower has not applied keeps it failed safe."""
-    clock = Clock()
+    clock = ManualClock(100.0)
     follower = Follower(default_policy(), staleness=1.0, clock=clock)
     follower.adopt(CoordinatorState.of({}), clock())
-    clock.now += 5
+    clock.advance(5)
     follower.check_staleness()
     newer = CoordinatorState.of({VENUE: _record(4, "NORMAL", "DEGRADED", "degrade")})
 
@@ -289,7 +280,7 @@ def test_dwell_guards_count_from_when_the_stored_phase_was_entered() -> None:
         guards=(GuardSpec("stay", "dwell", seconds=600),),
         transitions=[t if t.trigger != "open" else attrs.evolve(t, guards=("stay",))
                      for t in default_policy().transitions])
-    clock = Clock()
+    clock = ManualClock(100.0)
     store = LocalCoordinator()
     ops = CoordinatedController(policy, store, guards=policy_guards(policy), clock=clock)
     ops.halt(actor="ops:a", reason="down")
