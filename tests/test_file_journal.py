@@ -10,6 +10,7 @@ import pathlib
 from collections.abc import Iterator
 from typing import IO
 
+import attrs
 import pytest
 from structlog.testing import capture_logs
 
@@ -25,6 +26,7 @@ from exchange_recovery import (
     recover,
     verify_journal,
 )
+from exchange_recovery._journal.file import _TAIL_CHUNK, encode, transition_fields
 
 POLICY = default_policy()
 
@@ -116,6 +118,26 @@ def test_reopening_a_journal_continues_its_chain(tmp_path: pathlib.Path) -> None
         journal.append(_record(2, "HALTED", "PRE_OPEN", "pre_open"))
     assert verify_journal(path, POLICY).version == 2
     assert verify_journal(path, POLICY).trusted
+
+
+@pytest.mark.parametrize("over", [-1, 0, 1, 2, _TAIL_CHUNK + 1])
+def test_reopening_finds_the_head_however_long_the_last_line_is(
+        tmp_path: pathlib.Path, over: int) -> None:
+    """The last record is found when its line is shorter, as long or longer than a read chunk."""
+    path = tmp_path / "journal.jsonl"
+    second = attrs.evolve(_record(2, "HALTED", "PRE_OPEN", "pre_open"), reason="")
+    empty = len(encode(transition_fields(second), "0" * 64)[0])  # the line with no reason
+    with FileJournal(path, durability="none") as journal:
+        journal.append(_record(1))
+        before = path.stat().st_size
+        journal.append(attrs.evolve(second, reason="x" * (_TAIL_CHUNK + over - empty)))
+    assert path.stat().st_size - before == _TAIL_CHUNK + over
+
+    with FileJournal(path, durability="none") as journal:
+        assert (journal.version, journal.head) == (2, verify_journal(path, POLICY).head)
+        journal.append(_record(3, "PRE_OPEN", "HALTED"))
+
+    assert verify_journal(path, POLICY).problems == ()
 
 
 def test_a_record_that_does_not_raise_the_version_is_refused(tmp_path: pathlib.Path) -> None:

@@ -41,7 +41,7 @@ GENESIS = "0" * 64
 _PREFIX = b'{"hash":"'
 _HASH_END = len(_PREFIX) + 64  # the hash occupies line[9:73]
 _BODY_START = _HASH_END + 2  # then '",' and the rest of the body after its '{'
-_TAIL_SCAN = 1 << 16
+_TAIL_CHUNK = 1 << 16  # how far _read_head steps back at a time looking for the last line
 
 Durability = Literal["fsync", "none"]
 Opener = Callable[[pathlib.Path], IO[bytes]]
@@ -236,22 +236,46 @@ def _read_head(path: pathlib.Path) -> tuple[str, int, int]:
     try:
         with open(path, "rb") as f:
             size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - _TAIL_SCAN))
-            tail = f.read()
+            last = _last_line(f, size) if size else b""
     except FileNotFoundError:
         return GENESIS, 0, 0
     except IsADirectoryError:
         msg = f"journal path {path} is a directory"
         raise ConfigurationError(msg) from None
-    if not tail:
+    if not size:
         return GENESIS, 0, 0
-    if not tail.endswith(b"\n"):
+    if last is None:
         msg = f"journal {path} ends with an incomplete record; open it with recover()"
         raise JournalError(msg)
-    last = tail[:-1].rsplit(b"\n", 1)[-1]
     try:
         obj = json.loads(last)
         return str(obj["hash"]), int(obj["version"]), size
     except (ValueError, KeyError, TypeError):
         msg = f"journal {path}: its last record does not parse; open it with recover()"
         raise JournalError(msg) from None
+
+
+def _last_line(f: IO[bytes], size: int) -> bytes | None:
+    """The last line of a non-empty file without its newline, or None if it has no newline.
+
+    Steps back a chunk at a time until the newline before it: a snapshot of many scopes or a
+    long reason makes one line of megabytes, and reading only a fixed tail would cut it. Reads
+    the last line plus at most one chunk.
+    """
+    pieces: list[bytes] = []
+    end = size
+    while end > 0:
+        start = max(0, end - _TAIL_CHUNK)
+        f.seek(start)
+        chunk = f.read(end - start)
+        if end == size:
+            if not chunk.endswith(b"\n"):
+                return None
+            chunk = chunk[:-1]
+        cut = chunk.rfind(b"\n")
+        if cut >= 0:
+            pieces.append(chunk[cut + 1:])
+            break
+        pieces.append(chunk)
+        end = start
+    return b"".join(reversed(pieces))
