@@ -193,7 +193,10 @@ class ControllerMachine(RuleBasedStateMachine):
         assert record.timestamp == self.clock.now
         self.version = record.version
         self.own[scope] = dest
-        self.entered[scope] = self.clock.now
+        if scope != VENUE and dest == ref.NORMAL:  # released: it follows the venue again
+            self.entered.pop(scope, None)
+        else:
+            self.entered[scope] = self.clock.now
         self.history.append(record)
         if journal_broken and not record.relaxing:
             self.unjournaled.append(record)

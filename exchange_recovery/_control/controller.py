@@ -1,19 +1,25 @@
-"""The controller: a `transitions` machine moving each scope between the policy's phases.
+"""The controller: decides with the pure core, carries out with a `transitions` machine.
 
-One `transitions.Machine` holds the policy's graph (built with ``auto_transitions=False``, so
-the only doors are the policy's triggers); every scope (the venue, and each instrument given a
-phase of its own) is one model on it. A trigger runs, under one plain lock:
+A trigger runs, under one plain lock:
 
-1. checks of our own: the trigger exists and leads somewhere from the current phase, the actor
-   is authorized (refusals raise `TransitionRefused`, nothing changes);
-2. transitions' *conditions*: the transition's guards, each a callable registered by name;
-3. *before*: for a relaxing transition, the write-ahead journal record (a failed write refuses);
-4. the state change: the scope model's ``state`` setter publishes the new gate tables with one
-   reference swap, so the gate can never drift from the machine;
-5. *after*: for a tightening transition, the journal record (a failed write is reported as a
-   critical event, never undone), then a structlog ``phase_changed`` event.
+1. the decision (`_decide.decide`): the trigger exists and leads somewhere from the scope's
+   phase, the authorizer and every guard agree — or `TransitionRefused`, nothing changed;
+2. the `transitions` lifecycle of that transition, on one machine built from the policy's graph
+   (``auto_transitions=False``: the policy's triggers are its only doors):
 
-Gate readers take no lock and never wait on any of this.
+   - *before*: for a relaxing transition, the write-ahead journal record (a failed write
+     aborts the transition: JOURNAL_FAILED, nothing changed);
+   - the state change: the machine's one model (a cursor placed on the scope being moved)
+     stores the new phase, and its ``state`` setter publishes the gate tables with one
+     reference swap, so the gate can never drift from the machine;
+   - *after*: for a tightening transition, the journal record (a failed write is kept in
+     `unjournaled` and reported, never undone), then the ``phase_changed`` audit event.
+
+What `transitions` does for us: it runs every transition's lifecycle in its fixed order
+(before, exit, state change, enter, after) and checks the transition is in the graph it was
+built from. What we no longer ask of it: conditions (the decision is made before, in one pure
+place), one model per scope (``add_model`` scans a list: quadratic for many instruments), and
+carrying refusals out through side channels. Gate readers take no lock and never wait.
 """
 
 from __future__ import annotations
@@ -22,41 +28,44 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-import structlog
 from transitions import EventData, Machine
 
 from .._core.codes import RefusalCode
 from .._core.errors import ConfigurationError, TransitionRefused
 from .._core.gate import Gate
 from .._core.model import VENUE, Actor
-from .._core.phases import TransitionSpec
 from .._core.policy import Policy
+from .._decide.decide import actor_of, decide, misfit, require_text
 from .._decide.records import Authorizer, Clock, Guard, TransitionContext, TransitionRecord
 from .._journal.protocol import Journal
+from .audit import audit_logger
 
 if TYPE_CHECKING:
     from .._journal.replay import RecoveryReport
 
 
-class _GuardFailed(Exception):
-    def __init__(self, guard: str) -> None:
-        super().__init__(guard)
-        self.guard = guard
-
-
 class _JournalFailed(Exception):
-    pass
+    """Raised by the *before* callback to abort a transition whose write-ahead failed."""
 
 
-class _ScopeModel:
-    """One scope on the machine; its ``state`` setter is where phase changes are published."""
+class _Cursor:
+    """The machine's one model: placed on the scope being moved, carrying its transition.
 
-    def __init__(self, owner: Controller, scope: str, phase: str) -> None:
+    Its ``state`` setter is where `transitions` stores a new phase, and so where the gate is
+    published: the machine and the gate cannot disagree.
+    """
+
+    def __init__(self, owner: Controller) -> None:
         self._owner = owner
-        self.scope = scope
-        self._phase = phase
+        self._phase = owner.policy.initial
+        self.ctx: TransitionContext | None = None
+
+    def place(self, ctx: TransitionContext) -> None:
+        """Stand on `ctx.scope` in `ctx.source`, ready to carry out `ctx`."""
+        self.ctx = ctx
+        self._phase = ctx.source
 
     @property
     def state(self) -> str:
@@ -64,8 +73,13 @@ class _ScopeModel:
 
     @state.setter
     def state(self, phase: str) -> None:
-        if phase != self._phase:
-            self._owner._on_phase_set(self.scope, phase)
+        ctx = self.ctx
+        if ctx is None and phase == self._phase:
+            return  # transitions placing its model on the initial state
+        if ctx is None or phase != ctx.dest:
+            msg = "phases change only through Controller.fire/halt/apply"
+            raise ConfigurationError(msg)
+        self._owner._publish(ctx)
         self._phase = phase
 
 
@@ -102,44 +116,48 @@ class Controller:
         if not isinstance(policy, Policy):
             msg = f"Controller needs a Policy, got {policy!r}"
             raise ConfigurationError(msg)
-        self._policy = policy
-        self._guards = _check_guards(policy, guards or {})
-        self._journal = journal
-        self._authorizer = authorizer
-        self._clock = clock
-        self._log = logger if logger is not None else structlog.get_logger("exchange_recovery")
         if type(version) is not int or version < 0:
             msg = f"version must be an int >= 0, got {version!r}"
             raise ConfigurationError(msg)
+        if authorizer is not None and not callable(authorizer):
+            msg = f"authorizer must be callable, got {authorizer!r}"
+            raise ConfigurationError(msg)
+        if not callable(clock):
+            msg = f"clock must be callable, got {clock!r}"
+            raise ConfigurationError(msg)
+        if journal is not None and not callable(getattr(journal, "append", None)):
+            msg = f"journal must have an append(record) method, got {journal!r}"
+            raise ConfigurationError(msg)
+        self._policy = policy
+        self._guards = check_guards(policy, guards)
+        self._journal = journal
+        self._authorizer = authorizer
+        self._clock = clock
+        self._log = audit_logger(logger)
         self._version = version
         self._gate = Gate(policy, phases, version)
         self._lock = threading.Lock()
-        self._pending: TransitionContext | None = None
-        self._applying = False
-        self._rejected_by = ""
         self.unjournaled: list[TransitionRecord] = []
         """Tightening transitions whose journal write failed (they took effect regardless);
         retried, oldest first, before every later journal write and by `retry_journal`."""
         self.recovery: RecoveryReport | None = None
         """What `recover` found in the journal this controller was rebuilt from (else None)."""
+        own = {VENUE: policy.initial}
+        own.update((phases or {}).items())  # the gate checked every scope and phase
+        self._phases = own
         now = clock()
-        self._entered: dict[str, float] = dict.fromkeys(self._gate.phases, now)
+        self._entered: dict[str, float] = dict.fromkeys(own, now)
         for scope, since in (entered_at or {}).items():  # when phases decided elsewhere began
             if scope in self._entered:
                 self._entered[scope] = since
+        self._cursor = _Cursor(self)
         self._machine = Machine(
-            model=None, states=list(policy.phase_names), initial=policy.initial,
+            model=self._cursor, states=list(policy.phase_names), initial=policy.initial,
             auto_transitions=False, send_event=True, ignore_invalid_triggers=False,
+            before_state_change=[self._write_ahead], after_state_change=[self._after],
         )
         for spec in policy.transitions:
-            self._machine.add_transition(
-                spec.trigger, spec.source, spec.dest,
-                conditions=[functools.partial(self._run_guards, spec)],
-                before=[self._write_ahead], after=[self._after],
-            )
-        self._scopes: dict[str, _ScopeModel] = {}
-        for scope, phase in self._gate.phases.items():
-            self._add_scope(scope, phase)
+            self._machine.add_transition(spec.trigger, spec.source, spec.dest)
 
     # -- read-only views -----------------------------------------------------------------------
 
@@ -167,7 +185,7 @@ class Controller:
         """The guard registered as `name` (for status displays that evaluate it ahead of time)."""
         try:
             return self._guards[name]
-        except KeyError:
+        except (KeyError, TypeError):
             msg = f"no guard {name!r}; registered: {sorted(self._guards)}"
             raise ConfigurationError(msg) from None
 
@@ -204,10 +222,10 @@ class Controller:
             TransitionRefused: the transition is not in the graph, a guard said no or raised,
                 the actor is not authorized, or the write-ahead record failed. Nothing changed.
         """
-        _text("trigger", trigger, scope, str(trigger))
-        who = _actor(actor, scope, trigger)
-        _text("reason", reason, scope, trigger)
-        _text("scope", scope, scope, trigger)
+        require_text("trigger", trigger, scope=scope, trigger=trigger)
+        who = actor_of(actor, scope=scope, trigger=trigger)
+        require_text("reason", reason, scope=scope, trigger=trigger)
+        require_text("scope", scope, scope=scope, trigger=trigger)
         with self._lock:
             return self._fire(trigger, who, reason, scope)
 
@@ -218,13 +236,14 @@ class Controller:
         Once this returns, no `check` started afterwards accepts anything the fail-safe phase
         refuses, on any thread.
         """
-        who = _actor(actor, scope, self._policy.halt_trigger)
-        _text("reason", reason, scope, self._policy.halt_trigger)
-        _text("scope", scope, scope, self._policy.halt_trigger)
+        trigger = self._policy.halt_trigger
+        who = actor_of(actor, scope=scope, trigger=trigger)
+        require_text("reason", reason, scope=scope, trigger=trigger)
+        require_text("scope", scope, scope=scope, trigger=trigger)
         with self._lock:
             if self._own_phase(scope) == self._policy.fail_safe:
                 return None
-            return self._fire(self._policy.halt_trigger, who, reason, scope)
+            return self._fire(trigger, who, reason, scope)
 
     def apply(self, record: TransitionRecord) -> None:
         """Apply a transition decided elsewhere (a replayed journal, a remote coordinator).
@@ -240,25 +259,23 @@ class Controller:
             raise ConfigurationError(msg)
         with self._lock:
             current = self._own_phase(record.scope)
-            if record.version <= self._version:
-                self._refuse(RefusalCode.STALE_VERSION, record.scope, current, record.trigger,
-                             f"version={record.version} current={self._version}", record.actor,
-                             record.reason)
-            if record.source != current:
-                self._refuse(RefusalCode.PHASE_MISMATCH, record.scope, current, record.trigger,
-                             f"source={record.source}", record.actor, record.reason)
-            spec = self._policy.transition(current, record.trigger)
-            if spec is None or spec.dest != record.dest:
-                self._refuse(RefusalCode.TRANSITION_NOT_ALLOWED, record.scope, current,
-                             record.trigger, f"dest={record.dest}", record.actor, record.reason)
+            try:
+                if record.version <= self._version:
+                    raise TransitionRefused(  # noqa: TRY301 - logged below like every refusal
+                        RefusalCode.STALE_VERSION, scope=record.scope, phase=current,
+                        trigger=record.trigger,
+                        context={"version": record.version, "current": self._version})
+                bad = misfit(self._policy, current, record.source, record.trigger, record.dest,
+                             record.relaxing)
+                if bad is not None:
+                    raise bad.refusal(record.scope, current, record.trigger)
+            except TransitionRefused as refusal:
+                self._log_refusal(refusal, record.actor, record.reason)
+                raise
             ctx = TransitionContext(record.scope, current, record.dest, record.trigger,
                                     Actor(record.actor), record.reason, record.timestamp,
                                     self.entered_at(record.scope), record.relaxing, record.version)
-            self._applying = True
-            try:
-                self._run(ctx)
-            finally:
-                self._applying = False
+            self._carry_out(ctx, journaled=False)
 
     def retry_journal(self) -> int:
         """Write the `unjournaled` records again, oldest first; return how many remain.
@@ -272,11 +289,7 @@ class Controller:
                 try:
                     self._flush_unjournaled()
                 except Exception as exc:
-                    first = self.unjournaled[0]
-                    self._log.critical("journal_write_failed", scope=first.scope,
-                                       version=first.version, to_phase=first.dest,
-                                       trigger=first.trigger, pending=len(self.unjournaled),
-                                       error=repr(exc))
+                    self._journal_failed(self.unjournaled[0], exc)
             return len(self.unjournaled)
 
     def __getattr__(self, name: str) -> Callable[..., TransitionRecord]:
@@ -293,102 +306,53 @@ class Controller:
     # -- internals (called with the lock held) ---------------------------------------------------
 
     def _own_phase(self, scope: str) -> str:
-        model = self._scopes.get(scope)
         # An instrument without a phase of its own adds no restriction to the venue's: it is in
         # the normal phase (not the initial one, which may be the fail-safe phase).
-        return model.state if model is not None else self._policy.normal
+        return self._phases.get(scope, self._policy.normal)
 
     def _fire(self, trigger: str, actor: Actor, reason: str, scope: str) -> TransitionRecord:
-        source = self._own_phase(scope)
-        if trigger not in self._policy.triggers:
-            self._refuse(RefusalCode.UNKNOWN_TRIGGER, scope, source, trigger,
-                         f"known triggers: {', '.join(sorted(self._policy.triggers))}", actor.name,
-                         reason)
-        spec = self._policy.transition(source, trigger)
-        if spec is None:
-            self._refuse(RefusalCode.TRANSITION_NOT_ALLOWED, scope, source, trigger,
-                         f"from {source} the policy allows: {', '.join(self.triggers(scope))}",
-                         actor.name, reason)
-        ctx = TransitionContext(scope, source, spec.dest, trigger, actor, reason, self._clock(),
-                                self.entered_at(scope), self._policy.is_relaxing(source, spec.dest),
-                                self._version + 1)
-        if self._authorizer is not None:
-            self._authorize(ctx)
-        return self._run(ctx)
-
-    def _authorize(self, ctx: TransitionContext) -> None:
-        assert self._authorizer is not None  # noqa: S101 - checked by the caller
         try:
-            verdict = self._authorizer(ctx)
+            ctx = decide(
+                self._policy, scope=scope, phase=self._own_phase(scope), trigger=trigger,
+                actor=actor, reason=reason, now=self._clock(), entered_at=self.entered_at(scope),
+                version=self._version, guards=self._guards, authorizer=self._authorizer,
+            )
         except TransitionRefused as refusal:
-            self._log_refusal(refusal, ctx.actor.name, ctx.reason)
+            self._log_refusal(refusal, actor.name, reason)
             raise
-        except Exception as exc:
-            self._refuse(RefusalCode.UNAUTHORIZED, ctx.scope, ctx.source, ctx.trigger,
-                         f"authorizer raised {exc!r}", ctx.actor.name, ctx.reason, cause=exc)
-        if verdict is not None and verdict is not True:  # a predicate saying no: fail closed
-            self._refuse(RefusalCode.UNAUTHORIZED, ctx.scope, ctx.source, ctx.trigger,
-                         f"authorizer returned {verdict!r}", ctx.actor.name, ctx.reason)
-
-    def _run(self, ctx: TransitionContext) -> TransitionRecord:
-        """Fire `ctx` through the machine; translate failures into refusals."""
-        new_scope = ctx.scope not in self._scopes
-        model = self._add_scope(ctx.scope, ctx.source) if new_scope else self._scopes[ctx.scope]
-        self._pending = ctx
-        try:
-            done = model.trigger(ctx.trigger, ctx=ctx)  # type: ignore[attr-defined]
-        except _GuardFailed as exc:
-            self._undo_scope(new_scope, model)
-            self._refuse(RefusalCode.GUARD_FAILED, ctx.scope, ctx.source, ctx.trigger,
-                         f"guard={exc.guard} raised {exc.__cause__!r}", ctx.actor.name,
-                         ctx.reason, cause=exc.__cause__)
-        except TransitionRefused as refusal:  # a guard refusing with its own code
-            self._undo_scope(new_scope, model)
-            self._log_refusal(refusal, ctx.actor.name, ctx.reason)
-            raise
-        except _JournalFailed as exc:
-            self._undo_scope(new_scope, model)
-            self._refuse(RefusalCode.JOURNAL_FAILED, ctx.scope, ctx.source, ctx.trigger,
-                         f"write-ahead failed: {exc.__cause__!r}", ctx.actor.name,
-                         ctx.reason, cause=exc.__cause__)
-        finally:
-            self._pending = None
-        if not done:
-            self._undo_scope(new_scope, model)
-            self._refuse(RefusalCode.GUARD_REJECTED, ctx.scope, ctx.source, ctx.trigger,
-                         f"guard={self._rejected_by}", ctx.actor.name, ctx.reason)
+        self._carry_out(ctx, journaled=True)
         return ctx.record()
 
-    def _add_scope(self, scope: str, phase: str) -> _ScopeModel:
-        model = _ScopeModel(self, scope, phase)
-        self._machine.add_model(model, initial=phase)
-        self._scopes[scope] = model
-        return model
+    def _carry_out(self, ctx: TransitionContext, *, journaled: bool) -> None:
+        """Run `ctx`'s lifecycle on the machine: write-ahead, publish, journal, audit."""
+        cursor = self._cursor
+        cursor.place(ctx)
+        try:
+            cursor.trigger(ctx.trigger, ctx=ctx, journaled=journaled)  # type: ignore[attr-defined]
+        except _JournalFailed as exc:
+            refusal = TransitionRefused(RefusalCode.JOURNAL_FAILED, scope=ctx.scope,
+                                        phase=ctx.source, trigger=ctx.trigger,
+                                        context={"write_ahead_failed": repr(exc.__cause__)})
+            self._log_refusal(refusal, ctx.actor.name, ctx.reason)
+            raise refusal from exc.__cause__
+        finally:
+            cursor.ctx = None
 
-    def _undo_scope(self, new_scope: bool, model: _ScopeModel) -> None:
-        if new_scope:
-            self._machine.remove_model(model)
-            del self._scopes[model.scope]
-
-    def _run_guards(self, spec: TransitionSpec, event: EventData) -> bool:
-        if self._applying:
-            return True
-        ctx: TransitionContext = event.kwargs["ctx"]
-        for name in spec.guards:
-            try:
-                ok = self._guards[name](ctx)
-            except TransitionRefused:
-                raise
-            except Exception as exc:
-                raise _GuardFailed(name) from exc
-            if ok is not True:
-                self._rejected_by = name
-                return False
-        return True
+    def _publish(self, ctx: TransitionContext) -> None:
+        """The state change itself (called by the cursor's state setter)."""
+        scope, dest = ctx.scope, ctx.dest
+        self._gate._publish_scope(scope, dest, ctx.version)
+        self._version = ctx.version
+        if scope != VENUE and dest == self._policy.normal:
+            self._phases.pop(scope, None)  # back to adding no restriction: follows the venue
+            self._entered.pop(scope, None)
+        else:
+            self._phases[scope] = dest
+            self._entered[scope] = ctx.now
 
     def _write_ahead(self, event: EventData) -> None:
         ctx: TransitionContext = event.kwargs["ctx"]
-        if self._applying or not ctx.relaxing or self._journal is None:
+        if not event.kwargs["journaled"] or not ctx.relaxing or self._journal is None:
             return
         try:
             self._flush_unjournaled()  # a relaxing record must never overtake a lost halt
@@ -403,37 +367,26 @@ class Controller:
             self._journal.append(self.unjournaled[0])
             del self.unjournaled[0]
 
-    def _on_phase_set(self, scope: str, phase: str) -> None:
-        ctx = self._pending
-        if ctx is None or ctx.scope != scope or ctx.dest != phase:
-            msg = "phases change only through Controller.fire/halt/apply"
-            raise ConfigurationError(msg)
-        self._gate._publish_scope(scope, phase, ctx.version)
-        self._version = ctx.version
-        self._entered[scope] = ctx.now
-
     def _after(self, event: EventData) -> None:
         ctx: TransitionContext = event.kwargs["ctx"]
+        journaled: bool = event.kwargs["journaled"]
         record = ctx.record()
-        if not self._applying and not ctx.relaxing and self._journal is not None:
+        if journaled and not ctx.relaxing and self._journal is not None:
             try:
                 self._flush_unjournaled()
                 self._journal.append(record)
             except Exception as exc:
                 self.unjournaled.append(record)
-                self._log.critical("journal_write_failed", scope=ctx.scope, version=ctx.version,
-                                   to_phase=ctx.dest, trigger=ctx.trigger,
-                                   pending=len(self.unjournaled), error=repr(exc))
-        self._log.info("phase_applied" if self._applying else "phase_changed",
+                self._journal_failed(record, exc)
+        self._log.info("phase_changed" if journaled else "phase_applied",
                        scope=ctx.scope, from_phase=ctx.source, to_phase=ctx.dest,
                        trigger=ctx.trigger, actor=ctx.actor.name, reason=ctx.reason,
                        version=ctx.version, relaxing=ctx.relaxing)
 
-    def _refuse(self, code: RefusalCode, scope: str, phase: str, trigger: str, detail: str,
-                actor: str, reason: str, cause: BaseException | None = None) -> NoReturn:
-        refusal = TransitionRefused(code, scope=scope, phase=phase, trigger=trigger, detail=detail)
-        self._log_refusal(refusal, actor, reason)
-        raise refusal from cause
+    def _journal_failed(self, record: TransitionRecord, exc: Exception) -> None:
+        self._log.critical("journal_write_failed", scope=record.scope, version=record.version,
+                           to_phase=record.dest, trigger=record.trigger,
+                           pending=len(self.unjournaled), error=repr(exc))
 
     def _log_refusal(self, refusal: TransitionRefused, actor: str, reason: str) -> None:
         self._log.warning("transition_refused", code=refusal.code.value, scope=refusal.scope,
@@ -441,31 +394,24 @@ class Controller:
                           detail=refusal.detail, reason=reason)
 
 
-def _check_guards(policy: Policy, guards: Mapping[str, Guard]) -> dict[str, Guard]:
+def check_guards(policy: Policy, guards: Mapping[str, Guard] | None) -> dict[str, Guard]:
+    """`guards` as a dict, checked: every guard the policy's transitions name, each callable.
+
+    Raises:
+        ConfigurationError: not a mapping of names to callables, or a named guard is missing.
+    """
+    if guards is None:
+        guards = {}
+    if not isinstance(guards, Mapping):
+        msg = f"guards must be a mapping of names to callables, got {guards!r}"
+        raise ConfigurationError(msg)
     needed = {name for t in policy.transitions for name in t.guards}
     missing = sorted(needed - set(guards))
     if missing:
         msg = f"policy {policy.name!r} needs guards {missing}; pass them as guards={{name: fn}}"
         raise ConfigurationError(msg)
-    bad = sorted(name for name, fn in guards.items() if not callable(fn))
+    bad = sorted(repr(name) for name, fn in guards.items() if not callable(fn))
     if bad:
         msg = f"guards {bad} are not callable"
         raise ConfigurationError(msg)
     return dict(guards)
-
-
-def _actor(actor: object, scope: object, trigger: str) -> Actor:
-    if isinstance(actor, Actor):
-        return actor
-    if type(actor) is str and actor.strip():
-        return Actor(actor)
-    raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=str(scope), phase="?",
-                            trigger=trigger, detail=f"actor must be an Actor or a non-empty "
-                            f"str, got {actor!r}")
-
-
-def _text(field: str, value: object, scope: object, trigger: str) -> None:
-    if type(value) is not str or not value.strip():
-        raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=str(scope), phase="?",
-                                trigger=str(trigger), detail=f"{field} must be a non-empty str, "
-                                f"got {value!r}")

@@ -24,14 +24,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-import structlog
 
 from .._core.codes import RefusalCode
 from .._core.errors import ConfigurationError, TransitionRefused
 from .._core.model import VENUE, Actor
 from .._core.policy import Policy
 from .._core.specs import GuardSpec, _duration
+from .._decide.decide import actor_of
 from .._decide.records import Clock, Guard, TransitionContext
+from .audit import audit_logger
 
 HealthCheck = Callable[[], bool]
 """A health predicate: True when healthy. Raising counts as unhealthy."""
@@ -128,7 +129,7 @@ class Approvals:
                     self._roles[spec.trigger] = self._roles.get(spec.trigger, frozenset()) | guard.roles
         self._triggers = policy.triggers
         self._clock = clock
-        self._log = logger if logger is not None else structlog.get_logger("exchange_recovery")
+        self._log = audit_logger(logger)
         self._lock = threading.Lock()
         self._approvals: list[Approval] = []
 
@@ -145,7 +146,7 @@ class Approvals:
                 UNKNOWN_TRIGGER or INVALID_ARGUMENT for a trigger that needs no approval.
                 Nothing is recorded; the refusal is logged with the actor.
         """
-        who = actor if isinstance(actor, Actor) else _as_actor(actor, scope, trigger)
+        who = actor_of(actor, scope=scope, trigger=trigger)
         roles = self._roles.get(trigger)
         refusal: TransitionRefused | None = None
         if trigger not in self._triggers:
@@ -187,14 +188,6 @@ class Approvals:
         """Every approval still held, oldest first."""
         with self._lock:
             return tuple(self._approvals)
-
-
-def _as_actor(actor: object, scope: str, trigger: str) -> Actor:
-    if type(actor) is str and actor.strip():
-        return Actor(actor)
-    raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=str(scope), phase="?",
-                            trigger=str(trigger),
-                            detail=f"actor must be an Actor or a non-empty str, got {actor!r}")
 
 
 @attrs.frozen
@@ -301,7 +294,7 @@ class RoleAuthorizer:
             raise ConfigurationError(msg)
         self._policy = policy
         self._approvals = approvals
-        self._log = logger if logger is not None else structlog.get_logger("exchange_recovery")
+        self._log = audit_logger(logger)
 
     def permitted(self, actor: Actor, trigger: str) -> bool:
         """Whether `actor` holds a role the policy permits to fire `trigger`."""

@@ -6,31 +6,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import structlog
-
-from .._control.controller import Controller
-from .._core.errors import ConfigurationError, TransitionConflict
+from .._control.audit import audit_logger
+from .._control.controller import check_guards
+from .._core.errors import ConfigurationError, TransitionConflict, TransitionRefused
 from .._core.model import VENUE, Actor
 from .._core.policy import Policy
+from .._decide.decide import actor_of, decide, require_text
 from .._decide.records import Authorizer, Clock, Guard, TransitionRecord
 from .coordinator import Coordinator
 from .state import CoordinatorState
-
-
-class _DecisionLog:
-    """Passes refusals and alarms through; holds back ``phase_changed`` until the store agrees."""
-
-    def __init__(self, log: Any) -> None:
-        self._log = log
-
-    def info(self, event: str, **kw: Any) -> None:
-        pass
-
-    def warning(self, event: str, **kw: Any) -> None:
-        self._log.warning(event, **kw)
-
-    def critical(self, event: str, **kw: Any) -> None:
-        self._log.critical(event, **kw)
 
 
 class CoordinatedController:
@@ -71,13 +55,17 @@ class CoordinatedController:
             raise ConfigurationError(msg)
         self._policy = policy
         self._coordinator = coordinator
-        self._guards = dict(guards or {})
+        if authorizer is not None and not callable(authorizer):
+            msg = f"authorizer must be callable, got {authorizer!r}"
+            raise ConfigurationError(msg)
+        if not callable(clock):
+            msg = f"clock must be callable, got {clock!r}"
+            raise ConfigurationError(msg)
+        self._guards = check_guards(policy, guards)  # fail now on missing guards, not at 3 a.m.
         self._authorizer = authorizer
         self._clock = clock
-        self._log = logger if logger is not None else structlog.get_logger("exchange_recovery")
-        self._quiet = _DecisionLog(self._log)
+        self._log = audit_logger(logger)
         self._halt_attempts = halt_attempts
-        self._decide_on(CoordinatorState.of({}), VENUE)  # fail now on missing guards, not at 3 a.m.
 
     @property
     def policy(self) -> Policy:
@@ -103,9 +91,12 @@ class CoordinatedController:
                 winning state. Nothing of this one was stored.
             CoordinatorError: the coordinator did not answer; the outcome is unknown.
         """
+        require_text("trigger", trigger, scope=scope, trigger=trigger)
+        who = actor_of(actor, scope=scope, trigger=trigger)
+        require_text("reason", reason, scope=scope, trigger=trigger)
+        require_text("scope", scope, scope=scope, trigger=trigger)
         state = self._coordinator.read() if on is None else on
-        record = self._decide_on(state, scope).fire(trigger, actor=actor, reason=reason, scope=scope)
-        return self._store(record, state)
+        return self._store(self._decide(state, trigger, who, reason, scope), state)
 
     def halt(self, *, actor: Actor | str, reason: str, scope: str = VENUE) -> TransitionRecord | None:
         """Move `scope` to the fail-safe phase; None if the coordinator has it there already.
@@ -113,11 +104,15 @@ class CoordinatedController:
         A halt is never lost to a race: on a conflict it reads again and retries (up to
         ``halt_attempts`` times) unless the winner already halted the scope.
         """
+        trigger = self._policy.halt_trigger
+        who = actor_of(actor, scope=scope, trigger=trigger)
+        require_text("reason", reason, scope=scope, trigger=trigger)
+        require_text("scope", scope, scope=scope, trigger=trigger)
         for attempt in range(1, self._halt_attempts + 1):
             state = self._coordinator.read()
-            record = self._decide_on(state, scope).halt(actor=actor, reason=reason, scope=scope)
-            if record is None:
+            if self._phase_in(state, scope) == self._policy.fail_safe:
                 return None
+            record = self._decide(state, trigger, who, reason, scope)
             try:
                 return self._store(record, state)
             except TransitionConflict:
@@ -134,18 +129,31 @@ class CoordinatedController:
         msg = f"{type(self).__name__!r} object has no attribute {name!r}"
         raise AttributeError(msg)
 
-    def _decide_on(self, state: CoordinatorState, scope: str) -> Controller:
-        """A controller holding only what deciding a transition of `scope` reads: its phase and
-        the venue's (a decision never looks at other scopes, and building a controller with
-        every instrument's phase would cost O(instruments) per decision)."""
-        records = {s: r for s, r in state.records.items() if s in (VENUE, scope)}
-        return Controller(
-            self._policy, guards=self._guards, authorizer=self._authorizer, clock=self._clock,
-            logger=self._quiet, phases={s: r.dest for s, r in records.items()},
-            version=state.version,
-            # dwell guards count from when each stored phase was entered
-            entered_at={s: r.timestamp for s, r in records.items()},
-        )
+    def _phase_in(self, state: CoordinatorState, scope: str) -> str:
+        """`scope`'s own phase in `state` (a decision reads only its scope's record)."""
+        record = state.records.get(scope)
+        if record is not None:
+            return record.dest
+        return self._policy.initial if scope == VENUE else self._policy.normal
+
+    def _decide(self, state: CoordinatorState, trigger: str, actor: Actor, reason: str,
+                scope: str) -> TransitionRecord:
+        record = state.records.get(scope)
+        now = self._clock()
+        try:
+            ctx = decide(
+                self._policy, scope=scope, phase=self._phase_in(state, scope), trigger=trigger,
+                actor=actor, reason=reason, now=now,
+                # dwell guards count from when the stored phase was entered
+                entered_at=now if record is None else record.timestamp,
+                version=state.version, guards=self._guards, authorizer=self._authorizer,
+            )
+        except TransitionRefused as refusal:
+            self._log.warning("transition_refused", code=refusal.code.value, scope=refusal.scope,
+                              phase=refusal.phase, trigger=refusal.trigger, actor=actor.name,
+                              detail=refusal.detail, reason=reason)
+            raise
+        return ctx.record()
 
     def _store(self, record: TransitionRecord, state: CoordinatorState) -> TransitionRecord:
         expected = state.version_of(record.scope)

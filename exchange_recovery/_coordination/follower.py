@@ -27,13 +27,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import structlog
-
+from .._control.audit import audit_logger
 from .._core.codes import RefusalCode
-from .._core.errors import ConfigurationError
+from .._core.errors import ConfigurationError, render_context
 from .._core.gate import Gate
 from .._core.model import VENUE
 from .._core.policy import Policy
+from .._decide.decide import misfit
 from .._decide.records import Clock, TransitionRecord
 from .state import CoordinatorState
 
@@ -76,7 +76,10 @@ class Follower:
         self._policy = policy
         self._staleness = float(staleness)
         self._clock = clock
-        self._log = logger if logger is not None else structlog.get_logger("exchange_recovery")
+        if not callable(clock):
+            msg = f"clock must be callable, got {clock!r}"
+            raise ConfigurationError(msg)
+        self._log = audit_logger(logger)
         self._name = name
         self._lock = threading.Lock()
         self._phases: dict[str, str] = {VENUE: policy.initial}
@@ -176,20 +179,22 @@ class Follower:
                                         f"{record.trigger} to {record.dest} while quarantined")
                     return False
                 self._quarantined.discard(scope)
-                self._publish()
+                self._show(scope)
                 self._log.warning("follower_quarantine_lifted", name=self._name, scope=scope,
                                   version=record.version, actor=record.actor)
                 return True
-            spec = self._policy.transition(current, record.trigger)
-            if record.source != current or spec is None or spec.dest != record.dest:
+            bad = misfit(self._policy, current, record.source, record.trigger, record.dest,
+                         record.relaxing)
+            if bad is not None:
                 self._refuse_locked(scope, current, record.version,
-                                    f"{record.source} -{record.trigger}-> {record.dest}")
+                                    f"{record.source} -{record.trigger}-> {record.dest}: "
+                                    f"{bad.code.value} {render_context(bad.context)}")
                 return True
-            self._phases[scope] = record.dest
-            if scope == VENUE:
-                self._publish()  # every instrument's table depends on the venue's phase
-            else:  # one instrument: rebuild its table only (the venue, stale or not, stays)
-                self._gate._publish_scope(scope, record.dest, self._version)
+            if scope != VENUE and record.dest == self._policy.normal:
+                self._phases.pop(scope, None)  # adds no restriction: follows the venue again
+            else:
+                self._phases[scope] = record.dest
+            self._show(scope)
         self._log.info("phase_followed", name=self._name, scope=scope, from_phase=current,
                        to_phase=record.dest, trigger=record.trigger, actor=record.actor,
                        version=record.version)
@@ -218,7 +223,7 @@ class Follower:
             if state.version > self._version:
                 return False
             if self._fresh_locked(state, read_at):
-                self._publish()
+                self._show(VENUE)
             return True
 
     def check_staleness(self) -> bool:
@@ -231,7 +236,7 @@ class Follower:
                 return False
             self._stale = True
             self._stale_at = self._clock()
-            self._publish()
+            self._show(VENUE)
         self._log.critical("follower_stale", name=self._name, silent=round(silent, 3),
                            bound=self._staleness, to_phase=self._policy.fail_safe,
                            version=self._version)
@@ -239,7 +244,13 @@ class Follower:
 
     def watch(self, interval: float | None = None) -> Callable[[], None]:
         """Run `check_staleness` on a daemon thread every `interval` s; return a stop function."""
-        period = self._staleness / 10 if interval is None else interval
+        if interval is not None and (
+            isinstance(interval, bool) or not isinstance(interval, int | float)
+            or not 0 < interval < float("inf")
+        ):
+            msg = f"interval must be a finite number of seconds > 0, got {interval!r}"
+            raise ConfigurationError(msg)
+        period = self._staleness / 10 if interval is None else float(interval)
         stop = threading.Event()
 
         def loop() -> None:
@@ -269,10 +280,17 @@ class Follower:
         self.refused += 1
         self._quarantined.add(scope)
         self._phases[scope] = self._policy.fail_safe
-        self._publish()
+        self._show(scope)
         self._log.critical("follower_update_refused", name=self._name,
                            code=RefusalCode.UPDATE_NOT_ALLOWED.value, scope=scope, phase=current,
                            version=version, detail=detail, to_phase=self._policy.fail_safe)
+
+    def _show(self, scope: str) -> None:
+        """Publish one scope's phase as followed (the venue's under the staleness overlay)."""
+        phase = self._phases.get(scope, self._policy.normal)
+        if scope == VENUE and self._stale:
+            phase = self._policy.fail_safe
+        self._gate._publish_scope(scope, phase, self._version)
 
     def _publish(self) -> None:
         phases = self._phases

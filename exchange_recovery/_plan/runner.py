@@ -14,14 +14,15 @@ from collections.abc import Mapping
 from typing import Any, NoReturn
 
 import attrs
-import structlog
 
+from .._control.audit import audit_logger
 from .._control.controller import Controller
 from .._control.guards import Approval, Approvals, BuiltinGuard, Criterion, HealthChecks, RoleAuthorizer
 from .._control.guards import policy_guards as _policy_guards
 from .._core.codes import RefusalCode
 from .._core.errors import ConfigurationError, TransitionRefused
 from .._core.model import VENUE, Actor
+from .._decide.decide import actor_of
 from .._decide.records import Clock, Guard, TransitionContext, TransitionRecord
 from .._journal.protocol import Journal
 from .plan import RestartPlan
@@ -120,7 +121,7 @@ class PlanRunner:
         self._controller = controller
         self._approvals = approvals
         self._scope = scope
-        self._log = logger if logger is not None else structlog.get_logger("exchange_recovery")
+        self._log = audit_logger(logger)
         self._lock = threading.Lock()
         self._last_step: int | None = plan.index(controller.phase(scope))
         self._restarts = 0
@@ -164,7 +165,7 @@ class PlanRunner:
 
     def status(self, actor: Actor | str | None = None) -> PlanStatus:
         """Where the plan stands now; with `actor`, also whether that actor may take the step."""
-        who = None if actor is None else (actor if isinstance(actor, Actor) else Actor(actor))
+        who = None if actor is None else actor_of(actor, scope=self._scope, trigger="status")
         with self._lock:
             return self._status(who)
 
@@ -189,7 +190,7 @@ class PlanRunner:
                 criterion (UNAUTHORIZED, DWELL_NOT_MET, HEALTH_CHECK_FAILED, APPROVAL_MISSING,
                 SELF_APPROVAL, ...); nothing changed. Logged as ``plan_advance_refused``.
         """
-        who = actor if isinstance(actor, Actor) else Actor(actor)
+        who = actor_of(actor, scope=self._scope, trigger="advance")
         with self._lock:
             status = self._status(who)
             if status.step is None:
@@ -220,7 +221,7 @@ class PlanRunner:
             if self._approvals is not None:
                 self._approvals.clear(self._scope)
             self._sync()
-            name = actor.name if isinstance(actor, Actor) else actor
+            name = actor_of(actor, scope=self._scope, trigger="abort").name
             self._log.warning("plan_aborted", plan=self._plan.name, scope=self._scope,
                               actor=name, reason=reason)
             return record

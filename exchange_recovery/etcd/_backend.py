@@ -30,8 +30,8 @@ from typing import Any, TypeVar
 
 import aetcd
 import aetcd.exceptions
-import structlog
 
+from .._control.audit import audit_logger
 from .._coordination.coordinator import Unsubscribe, conflict
 from .._coordination.follower import Follower
 from .._coordination.state import CoordinatorState
@@ -135,7 +135,7 @@ class EtcdCoordinator:
         self._timeout = float(timeout)
         self._lease_ttl = lease_ttl
         self._refresh = float(refresh)
-        self._log = logger if logger is not None else structlog.get_logger("exchange_recovery")
+        self._log = audit_logger(logger)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="etcd-coordinator",
                                         daemon=True)
