@@ -248,6 +248,33 @@ def test_a_tampered_journal_is_detected_and_every_scope_starts_fail_safe(
                                                         controller.version)
 
 
+@pytest.mark.parametrize(("edit", "code", "words"), [
+    ({"from": "NORMAL"}, IntegrityCode.SOURCE_MISMATCH,
+     "version 2 moves venue from NORMAL, but it is in HALTED"),
+    ({"to": "FULL_OPEN"}, IntegrityCode.ILLEGAL_TRANSITION,
+     ("version 2: the policy has no 'pre_open' from HALTED to FULL_OPEN (from HALTED it has "
+      "['pre_open'])")),
+    ({"relaxing": False}, IntegrityCode.ILLEGAL_TRANSITION,
+     "version 2 says relaxing=False, the policy says relaxing=True"),
+])
+def test_a_record_that_does_not_fit_the_graph_is_reported_in_words(
+        tmp_path: pathlib.Path, edit: dict[str, Any], code: IntegrityCode, words: str) -> None:
+    """The graph check (misfit) decides; its code maps to an integrity code, its context to
+    a sentence naming the phases involved."""
+    path = tmp_path / "journal.jsonl"
+    halt = {"kind": "transition", "version": 1, "time": "2022-12-18T10:51:00.000000Z",
+            "scope": VENUE, "from": "NORMAL", "to": "HALTED", "trigger": "halt",
+            "actor": "ops:lead", "reason": "down", "relaxing": False}
+    first, head = encode(halt, "0" * 64)
+    pre_open = {**halt, "version": 2, "from": "HALTED", "to": "PRE_OPEN", "trigger": "pre_open",
+                "relaxing": True}
+    path.write_bytes(first + encode({**pre_open, **edit}, head)[0])
+
+    report = verify_journal(path, POLICY)
+
+    assert [(p.code, p.line, p.detail) for p in report.problems] == [(code, 2, words)]
+
+
 def test_scopes_known_only_before_the_damage_also_start_fail_safe(
         tmp_path: pathlib.Path) -> None:
     """Damage in the last record: BTC, last seen before it, is halted too (and so is the venue)."""

@@ -18,10 +18,9 @@ from .._journal.file import Durability, FileJournal, Opener
 from .._journal.replay import (
     RecoveryReport,
     _check_policy,
-    _read,
     _report,
     _restart,
-    _scan,
+    _scan_file,
     _truncate,
     _untrusted_name,
 )
@@ -65,26 +64,24 @@ def recover(path: str | os.PathLike[str], policy: Policy, *, durability: Durabil
         raise ConfigurationError(msg)
     log = controller_options.get("logger") or structlog.get_logger("exchange_recovery")
     clock: Clock = controller_options.get("clock", time.time)
-    data = _read(path)
-    if data is None:
+    scan = _scan_file(path, policy)
+    if scan is None:
         report = RecoveryReport(path, True, {VENUE: policy.initial}, 0, 0)
         journal = FileJournal(path, durability=durability, opener=opener, fsync=fsync)
+    elif scan.fatal is None:
+        if scan.good_end < scan.size:
+            _truncate(path, scan.good_end, durable=durability == "fsync")
+            log.warning("journal_torn_tail_dropped", path=str(path),
+                        problem=str(scan.problems[0]))
+        report = _report(path, scan, policy)
+        journal = FileJournal(path, durability=durability, opener=opener, fsync=fsync)
     else:
-        scan = _scan(data, policy)
-        if scan.fatal is None:
-            if scan.good_end < len(data):
-                _truncate(path, scan.good_end, durable=durability == "fsync")
-                log.warning("journal_torn_tail_dropped", path=str(path),
-                            problem=str(scan.problems[0]))
-            report = _report(path, scan, policy)
-            journal = FileJournal(path, durability=durability, opener=opener, fsync=fsync)
-        else:
-            moved = _untrusted_name(path)
-            report = _report(path, scan, policy, moved)
-            journal = _restart(path, moved, report, clock(), durability, opener, fsync)
-            log.critical("journal_untrusted", path=str(path), code=scan.fatal.code.value,
-                         line=scan.fatal.line, detail=scan.fatal.detail, moved_to=str(moved),
-                         phases=dict(report.phases), version=report.version)
+        moved = _untrusted_name(path)
+        report = _report(path, scan, policy, moved)
+        journal = _restart(path, moved, report, clock(), durability, opener, fsync)
+        log.critical("journal_untrusted", path=str(path), code=scan.fatal.code.value,
+                     line=scan.fatal.line, detail=scan.fatal.detail, moved_to=str(moved),
+                     phases=dict(report.phases), version=report.version)
     controller = Controller(policy, journal=journal, phases=report.phases,
                             version=report.version, **controller_options)
     controller.recovery = report

@@ -3,9 +3,14 @@
 Replay checks every record as the live controller checks a transition — the record starts from
 its scope's current phase, the policy has that trigger from there to that destination, the
 relaxing flag agrees with the policy, the version goes up — and, on top, that the file is what
-was written: each record matches its own SHA-256 and names the previous record's hash. It checks
-the policy graph directly instead of firing the `transitions` machine record by record (that
-costs ~30 µs a record; this ~5 µs), then builds one controller in the final phases.
+was written: each record matches its own SHA-256 and names the previous record's hash. Whether a
+record fits the graph is asked of `misfit`, the one place that decides it for every door, instead
+of firing the `transitions` machine record by record (that costs ~30 µs a record; this a few);
+`recover` then builds one controller in the final phases.
+
+The file streams through, one line at a time: memory holds the phases, never the file, however
+many records it has. Only the failure path reads on past a bad line (to tell a reordered record
+from a missing one, and to collect every scope the file names).
 
 Outcomes:
 - no file: the policy's initial phase, version 0, a new journal;
@@ -22,24 +27,25 @@ Outcomes:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import json
 import os
 import pathlib
 import re
 import shutil
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Mapping
+from typing import IO, Final
 
 import attrs
 
-from .._core.codes import IntegrityCode
+from .._core.codes import IntegrityCode, RefusalCode
 from .._core.errors import ConfigurationError, JournalError
 from .._core.model import VENUE
 from .._core.policy import Policy
+from .._decide.decide import Misfit, misfit
 from .file import _BODY_START, GENESIS, Durability, FileJournal, Opener, fsync_directory, line_hash
 
 _T = IntegrityCode
@@ -89,6 +95,7 @@ class _Scan:
     anchor: str = GENESIS
     records: int = 0
     good_end: int = 0
+    size: int = 0
     problems: list[JournalProblem] = attrs.Factory(list)
     fatal: JournalProblem | None = None
     seen: set[str] = attrs.Factory(set)
@@ -132,35 +139,54 @@ OnProgress = Callable[[int, int], None]
 """Called as ``on_progress(lines_done, lines_total)`` during long verification."""
 
 
-def _scan(data: bytes, policy: Policy, on_progress: OnProgress | None = None) -> _Scan:
-    """Verify and replay a journal's bytes; stop replaying at the first fatal problem."""
-    lines = data.split(b"\n")
-    torn = lines.pop()
-    scan = _Scan(phases={VENUE: policy.initial}, good_end=len(data) - len(torn))
-    if torn:
-        scan.problems.append(JournalProblem(_T.TORN_TAIL, len(lines) + 1,
-                                            f"{len(torn)} bytes after the last complete record "
-                                            "were dropped (a crash mid-write)"))
-    phases = scan.phases
-    normal, edges, relaxing = policy.normal, policy._derived.edges, policy._derived.relaxing
-    total = len(lines)
-    for number, raw in enumerate(lines, 1):
+_BLOCK: Final = 1 << 20
+
+
+def _scan(file: IO[bytes], policy: Policy, on_progress: OnProgress | None = None) -> _Scan:
+    """Verify and replay a journal file line by line; stop replaying at the first fatal problem.
+
+    Memory holds the phases and one line, never the file: a million records stream through.
+    """
+    total = _count_lines(file) if on_progress is not None else 0
+    scan = _Scan(phases={VENUE: policy.initial})
+    normal = policy.normal
+    number, torn = 0, b""
+    for raw in file:
+        if raw[-1] != 10:  # no newline: the last line, torn by a crash mid-write
+            torn = raw
+            break
+        number += 1
         if on_progress is not None and not number % _PROGRESS_EVERY:
             on_progress(number, total)
-        problem = _verify(raw, number, lines, scan, policy, normal, edges, relaxing)
+        problem = _verify(raw[:-1], number, file, scan, policy, normal)
         if problem is not None:
             scan.fatal = problem
-            scan.problems.insert(0, problem)
-            _collect_scopes(lines[number - 1:], scan)
+            scan.problems.append(problem)
+            number, torn = _collect_scopes((raw,), file, number - 1, scan)
             break
     if on_progress is not None:
         on_progress(total, total)
-    if torn and scan.fatal is None and _RELAXING_FLAG not in torn:
-        # Only a relaxing record is written before it takes effect. Anything else that was torn
-        # may be a halt that was already published: dropping it could reopen the venue.
-        scan.fatal = scan.problems[0]
-    scan.seen.update(phases)
+    scan.size = file.tell()
+    scan.good_end = scan.size - len(torn)
+    if torn:
+        scan.problems.append(JournalProblem(_T.TORN_TAIL, number + 1,
+                                            f"{len(torn)} bytes after the last complete record "
+                                            "were dropped (a crash mid-write)"))
+        if scan.fatal is None and _RELAXING_FLAG not in torn:
+            # Only a relaxing record is written before it takes effect. Anything else that was
+            # torn may be a halt that was already published: dropping it could reopen the venue.
+            scan.fatal = scan.problems[0]
+    scan.seen.update(scan.phases)
     return scan
+
+
+def _count_lines(file: IO[bytes]) -> int:
+    """How many complete lines `file` holds (read in blocks), leaving it at its start."""
+    count = 0
+    while block := file.read(_BLOCK):
+        count += block.count(b"\n")
+    file.seek(0)
+    return count
 
 
 _RELAXING_FLAG = b'"relaxing":true,'
@@ -168,15 +194,15 @@ _RELAXING_FLAG = b'"relaxing":true,'
 
 
 _STR = rb'"[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*"'
-_NAME = rb'"([^"\\\x00-\x1f]*)"'  # a string without escapes: scopes, phases and triggers
+_NAME = rb'"([\x20\x21\x23-\x5b\x5d-\x7e]*)"'  # ASCII, no escapes: scopes, phases, triggers
 _CANONICAL_TRANSITION = re.compile(
     rb'\{"hash":"([0-9a-f]{64})","actor":' + _STR + rb',"format":1,"from":' + _NAME
     + rb',"kind":"transition","prev":"([0-9a-f]{64})","reason":' + _STR
     + rb',"relaxing":(true|false),"scope":' + _NAME + rb',"time":' + _STR + rb',"to":' + _NAME
     + rb',"trigger":' + _NAME + rb',"version":(0|[1-9][0-9]*)\}'
 ).fullmatch
-"""A transition line as `encode` writes it (names without escapes): matching it costs a third
-of json.loads. Any other line takes the JSON path, with the same checks."""
+"""A transition line as `encode` writes it (ASCII names without escapes): matching it costs a
+third of json.loads. Any other line takes the JSON path, with the same checks."""
 
 
 _Parsed = tuple[str, str, int, bool, str, str, str, str, bool, "dict[str, str] | None"]
@@ -188,10 +214,10 @@ def _parse(raw: bytes, number: int) -> _Parsed | JournalProblem:
     match = _CANONICAL_TRANSITION(raw)
     if match is not None:
         digest, source, prev, relax, scope, dest, trigger, version = match.groups()
-        hashed = digest.decode() == hashlib.sha256(b"{" + raw[_BODY_START:]).hexdigest()
-        with contextlib.suppress(UnicodeDecodeError):  # else: the JSON path says what is wrong
-            return (digest.decode(), prev.decode(), int(version), hashed, scope.decode(),
-                    source.decode(), dest.decode(), trigger.decode(), relax == b"true", None)
+        stored = digest.decode()  # every group is ASCII: decoding cannot fail
+        return (stored, prev.decode(), int(version),
+                stored == hashlib.sha256(b"{" + raw[_BODY_START:]).hexdigest(), scope.decode(),
+                source.decode(), dest.decode(), trigger.decode(), relax == b"true", None)
     try:
         obj = json.loads(raw)
     except ValueError as exc:
@@ -211,10 +237,18 @@ def _altered(digest: str) -> str:
     return f"the record's content does not match its hash {digest[:12]}…"
 
 
-def _verify(raw: bytes, number: int, lines: list[bytes], scan: _Scan, policy: Policy,
-            normal: str, edges: Mapping[tuple[str, str], Any],
-            relaxing: Mapping[tuple[str, str], bool]) -> JournalProblem | None:
-    """Check one line against everything before it and apply it to `scan`; or say why not."""
+_MISFIT_CODES: Final[Mapping[RefusalCode, IntegrityCode]] = {
+    RefusalCode.PHASE_MISMATCH: _T.SOURCE_MISMATCH,
+    RefusalCode.TRANSITION_NOT_ALLOWED: _T.ILLEGAL_TRANSITION,
+}
+
+
+def _verify(raw: bytes, number: int, rest: IO[bytes], scan: _Scan, policy: Policy,
+            normal: str) -> JournalProblem | None:
+    """Check one line against everything before it and apply it to `scan`; or say why not.
+
+    `rest` is the file, positioned just after this line.
+    """
     parsed = _parse(raw, number)
     if isinstance(parsed, JournalProblem):
         return parsed
@@ -225,8 +259,7 @@ def _verify(raw: bytes, number: int, lines: list[bytes], scan: _Scan, policy: Po
     if number == 1 and (snapshot or prev == GENESIS):
         scan.anchor = prev  # a snapshot opening a file continues an archived chain
     elif prev != scan.head:
-        later = any(line[9:73].decode("ascii", "replace") == prev for line in lines[number:])
-        if later:
+        if _appears_later(rest, prev):
             return JournalProblem(_T.RECORDS_REORDERED, number, f"version {version}'s "
                                   "predecessor appears later in the file")
         return JournalProblem(_T.CHAIN_BROKEN, number, f"version {version} follows a record "
@@ -240,22 +273,41 @@ def _verify(raw: bytes, number: int, lines: list[bytes], scan: _Scan, policy: Po
         if problem is not None:
             return problem
     else:
-        current = phases.get(scope, normal)
-        if source != current:
-            return JournalProblem(_T.SOURCE_MISMATCH, number, f"version {version} moves "
-                                  f"{scope} from {source}, but it is in {current}")
-        spec = edges.get((source, trigger))
-        if spec is None or spec.dest != dest:
-            return JournalProblem(_T.ILLEGAL_TRANSITION, number, f"version {version}: the "
-                                  f"policy has no {trigger!r} from {source} to {dest}")
-        if relaxing[(source, dest)] is not relax:
-            return JournalProblem(_T.ILLEGAL_TRANSITION, number, f"version {version} says "
-                                  f"relaxing={relax}, the policy says otherwise")
+        wrong = misfit(policy, phases.get(scope, normal), source, trigger, dest, relax)
+        if wrong is not None:
+            return JournalProblem(_MISFIT_CODES[wrong.code], number,
+                                  _misfit_detail(wrong, version, scope, trigger))
         phases[scope] = dest
     scan.version = scan.top_version = version
     scan.head = digest
     scan.records += 1
     return None
+
+
+def _misfit_detail(wrong: Misfit, version: int, scope: str, trigger: str) -> str:
+    """A replayed record's misfit in words, from the values `misfit` decided on."""
+    c = wrong.context
+    if wrong.code is RefusalCode.PHASE_MISMATCH:
+        return f"version {version} moves {scope} from {c['source']}, but it is in {c['current']}"
+    if "relaxing" in c:
+        return (f"version {version} says relaxing={c['relaxing']}, the policy says "
+                f"relaxing={c['policy_relaxing']}")
+    return (f"version {version}: the policy has no {trigger!r} from {c['source']} to "
+            f"{c['dest']} (from {c['source']} it has {c['allowed']})")
+
+
+def _appears_later(rest: IO[bytes], digest: str) -> bool:
+    """Whether a complete line after `rest`'s position has hash `digest`.
+
+    Only on the failure path: a second pass over the rest of the file, which is then put back
+    where it was.
+    """
+    at = rest.tell()
+    try:
+        return any(raw[-1] == 10 and raw[9:73].decode("ascii", "replace") == digest
+                   for raw in rest)
+    finally:
+        rest.seek(at)
 
 
 def _apply_snapshot(snap: dict[str, str], number: int, scan: _Scan,
@@ -272,9 +324,15 @@ def _apply_snapshot(snap: dict[str, str], number: int, scan: _Scan,
     return None
 
 
-def _collect_scopes(lines: list[bytes], scan: _Scan) -> None:
-    """Best effort, after a fatal problem: every scope and the highest version mentioned."""
-    for raw in lines:
+def _collect_scopes(first: Iterable[bytes], rest: IO[bytes], number: int,
+                    scan: _Scan) -> tuple[int, bytes]:
+    """Best effort, after a fatal problem: every scope and the highest version mentioned in
+    `first` and the rest of the file. Returns the number of the last complete line and the torn
+    tail (the last line if it has no newline, else empty)."""
+    for raw in itertools.chain(first, rest):
+        if raw[-1] != 10:
+            return number, raw
+        number += 1
         try:
             obj = json.loads(raw)
         except ValueError:
@@ -287,6 +345,7 @@ def _collect_scopes(lines: list[bytes], scan: _Scan) -> None:
             scan.seen.update(k for k in obj["phases"] if type(k) is str and k)
         if type(obj.get("version")) is int:
             scan.top_version = max(scan.top_version, obj["version"])
+    return number, b""
 
 
 def _report(path: pathlib.Path, scan: _Scan, policy: Policy,
@@ -299,14 +358,18 @@ def _report(path: pathlib.Path, scan: _Scan, policy: Policy,
                           scan.records, tuple(scan.problems), scan.head, scan.anchor, moved_to)
 
 
-def _read(path: pathlib.Path) -> bytes | None:
+def _scan_file(path: pathlib.Path, policy: Policy,
+               on_progress: OnProgress | None = None) -> _Scan | None:
+    """`_scan` of the journal at `path`, or None if there is none."""
     try:
-        return path.read_bytes()
+        file = open(path, "rb")  # noqa: SIM115 - closed below; open() alone may raise
     except FileNotFoundError:
         return None
     except IsADirectoryError:
         msg = f"journal path {path} is a directory"
         raise ConfigurationError(msg) from None
+    with file:
+        return _scan(file, policy, on_progress)
 
 
 def verify_journal(path: str | os.PathLike[str], policy: Policy, *,
@@ -323,10 +386,10 @@ def verify_journal(path: str | os.PathLike[str], policy: Policy, *,
     """
     path = pathlib.Path(path)
     _check_policy(policy)
-    data = _read(path)
-    if data is None:
+    scan = _scan_file(path, policy, on_progress)
+    if scan is None:
         return RecoveryReport(path, True, {VENUE: policy.initial}, 0, 0)
-    return _report(path, _scan(data, policy, on_progress), policy)
+    return _report(path, scan, policy)
 
 
 
@@ -347,11 +410,10 @@ def compact_journal(path: str | os.PathLike[str], policy: Policy, *,
     """
     path = pathlib.Path(path)
     _check_policy(policy)
-    data = _read(path)
-    if data is None:
+    scan = _scan_file(path, policy)
+    if scan is None:
         msg = f"no journal at {path}"
         raise JournalError(msg)
-    scan = _scan(data, policy)
     if scan.problems:
         msg = f"journal {path} does not verify ({scan.problems[0]}); run recover() first"
         raise JournalError(msg)
