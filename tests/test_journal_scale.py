@@ -15,7 +15,7 @@ from exchange_recovery import (
     recover,
     verify_journal,
 )
-from exchange_recovery._journal.file import GENESIS, encode, transition_fields
+from exchange_recovery._journal.file import GENESIS, encode, snapshot_fields, transition_fields
 
 POLICY = default_policy()
 BTC = "BTC-USDT-SWAP"
@@ -180,3 +180,23 @@ def test_a_torn_relaxing_tail_after_megabytes_is_cut_at_the_last_newline(
     assert controller.recovery.trusted
     assert controller.version == 10_002
     assert path.read_bytes() == complete
+
+
+def test_a_snapshot_that_disagrees_with_10_000_replayed_scopes_names_a_few(
+        tmp_path: pathlib.Path) -> None:
+    """SNAPSHOT_MISMATCH counts the scopes that differ and names five, not all 10,000."""
+    path = tmp_path / "journal.jsonl"
+    phases = _instruments(10_000)
+    first, head = encode(snapshot_fields(phases, 1, actor="a", reason="r", now=0.0), GENESIS)
+    halted = dict.fromkeys(phases, "HALTED")
+    path.write_bytes(first + encode(snapshot_fields(halted, 1, actor="a", reason="r", now=0.0),
+                                    head)[0])
+
+    report = verify_journal(path, POLICY)
+
+    (problem,) = report.problems
+    assert (problem.code, problem.line) == (IntegrityCode.SNAPSHOT_MISMATCH, 2)
+    assert problem.detail.startswith("snapshot differs from the replayed phases in 6667 scope(s): "
+                                     "I000001-USDT-SWAP HALTED (replayed PRE_OPEN), ")
+    assert problem.detail.endswith(" and 6662 more")
+    assert len(problem.detail) < 400

@@ -30,7 +30,7 @@ from exchange_recovery import (
     verify_journal,
 )
 from exchange_recovery._cli.demo import run as demo_run
-from exchange_recovery._journal.file import encode
+from exchange_recovery._journal.file import encode, snapshot_fields
 
 POLICY = default_policy()
 BTC = "BTC-USDT-SWAP"
@@ -273,6 +273,24 @@ def test_a_record_that_does_not_fit_the_graph_is_reported_in_words(
     report = verify_journal(path, POLICY)
 
     assert [(p.code, p.line, p.detail) for p in report.problems] == [(code, 2, words)]
+
+
+@pytest.mark.parametrize(("phases", "words"), [
+    ({BTC: "HALTED"}, "snapshot has no 'venue' scope"),
+    ({VENUE: "NORMAL", BTC: "CLOSED"}, "snapshot names phases the policy lacks: CLOSED"),
+])
+def test_a_snapshot_the_policy_cannot_start_from_is_untrusted(
+        tmp_path: pathlib.Path, phases: dict[str, str], words: str) -> None:
+    """A snapshot without the venue, or naming a phase the policy lacks, is SNAPSHOT_MISMATCH."""
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(encode(snapshot_fields(phases, 1, actor="a", reason="r", now=0.0),
+                            "0" * 64)[0])
+
+    report = verify_journal(path, POLICY)
+
+    assert [(p.code, p.line, p.detail) for p in report.problems] == [
+        (IntegrityCode.SNAPSHOT_MISMATCH, 1, words)]
+    assert report.phases == {VENUE: "HALTED", BTC: "HALTED"}
 
 
 def test_scopes_known_only_before_the_damage_also_start_fail_safe(

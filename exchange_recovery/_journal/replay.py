@@ -310,18 +310,34 @@ def _appears_later(rest: IO[bytes], digest: str) -> bool:
         rest.seek(at)
 
 
+_SHOWN: Final = 5
+"""How many scopes a snapshot problem names: a snapshot may hold 100,000 of them."""
+
+
 def _apply_snapshot(snap: dict[str, str], number: int, scan: _Scan,
                     policy: Policy) -> JournalProblem | None:
-    unknown = sorted(p for p in snap.values() if p not in policy.phase_names)
-    if unknown or VENUE not in snap:
-        return JournalProblem(_T.SNAPSHOT_MISMATCH, number, f"snapshot phases {snap} lack the "
-                              f"venue or name phases the policy lacks: {unknown}")
-    if number > 1 and snap != scan.phases:
-        return JournalProblem(_T.SNAPSHOT_MISMATCH, number, f"snapshot {snap} differs from "
-                              f"the replayed phases {scan.phases}")
-    scan.phases.clear()
-    scan.phases.update(snap)
+    if VENUE not in snap:
+        return JournalProblem(_T.SNAPSHOT_MISMATCH, number, f"snapshot has no {VENUE!r} scope")
+    unknown = sorted({p for p in snap.values() if p not in policy.phase_names})
+    if unknown:
+        return JournalProblem(_T.SNAPSHOT_MISMATCH, number, "snapshot names phases the policy "
+                              f"lacks: {_some(unknown)}")
+    replayed = scan.phases
+    if number > 1 and snap != replayed:
+        differ = sorted(s for s in snap.keys() | replayed.keys() if snap.get(s) != replayed.get(s))
+        shown = [f"{s} {snap.get(s)} (replayed {replayed.get(s)})" for s in differ[:_SHOWN]]
+        return JournalProblem(_T.SNAPSHOT_MISMATCH, number, f"snapshot differs from the "
+                              f"replayed phases in {len(differ)} scope(s): {_some(shown, len(differ))}")
+    replayed.clear()
+    replayed.update(snap)
     return None
+
+
+def _some(items: list[str], count: int | None = None) -> str:
+    """The first few of `count` (default: all) items, and how many more there are."""
+    count = len(items) if count is None else count
+    more = f" and {count - _SHOWN} more" if count > _SHOWN else ""
+    return ", ".join(items[:_SHOWN]) + more
 
 
 def _collect_scopes(first: Iterable[bytes], rest: IO[bytes], number: int,
