@@ -140,6 +140,22 @@ def test_reopening_finds_the_head_however_long_the_last_line_is(
     assert verify_journal(path, POLICY).problems == ()
 
 
+def test_a_last_line_in_another_key_order_is_read_as_json(tmp_path: pathlib.Path) -> None:
+    """Only lines shaped as encode() writes them are read off their ends; others are parsed."""
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b'{"version": 4, "hash": "' + b"ab" * 32 + b'", "kind": "transition"}\n')
+    with FileJournal(path, durability="none") as journal:
+        assert (journal.version, journal.head) == (4, "ab" * 32)
+
+
+def test_a_last_line_that_is_not_a_record_must_go_through_recover(tmp_path: pathlib.Path) -> None:
+    """A complete last line that does not parse: FileJournal refuses to chain after it."""
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b'{"hash":"' + b"ab" * 32 + b'","version":}\n')
+    with pytest.raises(JournalError, match="does not parse"):
+        FileJournal(path)
+
+
 def test_a_record_that_does_not_raise_the_version_is_refused(tmp_path: pathlib.Path) -> None:
     """Versions in a file strictly increase: an old or repeated version raises JournalError."""
     with FileJournal(tmp_path / "journal.jsonl", durability="none") as journal:

@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import IO, Any, Literal
@@ -67,7 +68,9 @@ def line_hash(line: bytes) -> tuple[str, str] | None:
     if not line.startswith(_PREFIX) or line[_HASH_END:_BODY_START] != b'",':
         return None
     stored = line[len(_PREFIX):_HASH_END].decode("ascii", "replace")
-    return stored, hashlib.sha256(b"{" + line[_BODY_START:]).hexdigest()
+    body = hashlib.sha256(b"{")
+    body.update(memoryview(line)[_BODY_START:])  # no copy of a line that may be megabytes
+    return stored, body.hexdigest()
 
 
 def transition_fields(record: TransitionRecord) -> dict[str, Any]:
@@ -247,12 +250,30 @@ def _read_head(path: pathlib.Path) -> tuple[str, int, int]:
     if last is None:
         msg = f"journal {path} ends with an incomplete record; open it with recover()"
         raise JournalError(msg)
+    ends = _ends(last)
+    if ends is not None:
+        return *ends, size
     try:
         obj = json.loads(last)
         return str(obj["hash"]), int(obj["version"]), size
     except (ValueError, KeyError, TypeError):
         msg = f"journal {path}: its last record does not parse; open it with recover()"
         raise JournalError(msg) from None
+
+
+_HASH_START = re.compile(rb'\{"hash":"([0-9a-f]{64})",').match
+_VERSION_END = re.compile(rb',"version":(0|[1-9][0-9]*)\}').fullmatch
+
+
+def _ends(line: bytes) -> tuple[str, int] | None:
+    """(hash, version) read off the two ends of a line as `encode` writes it (version is the
+    last key of every kind); None for any other line. A snapshot line may be megabytes: parsing
+    it whole only to continue the chain costs more than everything else opening does."""
+    start = _HASH_START(line)
+    end = _VERSION_END(line, max(0, line.rfind(b',"version":', -64)))
+    if start is None or end is None:
+        return None
+    return start.group(1).decode(), int(end.group(1))
 
 
 def _last_line(f: IO[bytes], size: int) -> bytes | None:

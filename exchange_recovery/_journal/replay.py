@@ -176,7 +176,6 @@ def _scan(file: IO[bytes], policy: Policy, on_progress: OnProgress | None = None
             # Only a relaxing record is written before it takes effect. Anything else that was
             # torn may be a halt that was already published: dropping it could reopen the venue.
             scan.fatal = scan.problems[0]
-    scan.seen.update(scan.phases)
     return scan
 
 
@@ -318,7 +317,7 @@ def _apply_snapshot(snap: dict[str, str], number: int, scan: _Scan,
                     policy: Policy) -> JournalProblem | None:
     if VENUE not in snap:
         return JournalProblem(_T.SNAPSHOT_MISMATCH, number, f"snapshot has no {VENUE!r} scope")
-    unknown = sorted({p for p in snap.values() if p not in policy.phase_names})
+    unknown = sorted(set(snap.values()).difference(policy.phase_names))
     if unknown:
         return JournalProblem(_T.SNAPSHOT_MISMATCH, number, "snapshot names phases the policy "
                               f"lacks: {_some(unknown)}")
@@ -369,7 +368,7 @@ def _report(path: pathlib.Path, scan: _Scan, policy: Policy,
     if scan.fatal is None:
         return RecoveryReport(path, True, dict(scan.phases), scan.version, scan.records,
                               tuple(scan.problems), scan.head, scan.anchor)
-    phases = dict.fromkeys(sorted(scan.seen), policy.fail_safe)
+    phases = dict.fromkeys(sorted(scan.seen.union(scan.phases)), policy.fail_safe)
     return RecoveryReport(path, False, phases, max(scan.top_version, scan.version) + 1,
                           scan.records, tuple(scan.problems), scan.head, scan.anchor, moved_to)
 
