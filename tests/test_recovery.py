@@ -418,3 +418,6 @@ def test_journal_benchmark_runs_in_quick_mode() -> None:
                           text=True, timeout=120, check=True)
     assert "recover:" in done.stdout
     assert "durability=fsync" in done.stdout
+    for figure in ("ratio recover/baseline", "ratio peak memory recover", "ratio recover 1,000/100",
+                   "ratio recover minus Controller()"):
+        assert figure in done.stdout
