@@ -3,13 +3,16 @@
 The request enums are `IntEnum`s so that they hash as ints, and every valid combination of the
 fields that acceptance rules look at (a *request kind*) gets a dense integer `key` computed once,
 when the request is built. The gate answers a request by indexing a tuple with that key.
+
+Building a request is on the per-order path too: `FIELDS` validates a whole field combination
+with one dict probe, and a request is filled in through plain slot stores (see `_Unfrozen`).
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, cast
 
 import attrs
 
@@ -18,6 +21,13 @@ from .errors import ConfigurationError, InvalidRequestError
 
 VENUE: Final = "venue"
 """The scope name of the venue as a whole; any other scope is an instrument."""
+
+INSTRUMENT: Final = "instrument"
+"""`Decision.scope` when an instrument's own phase decided (the venue's phase gives `VENUE`).
+
+Decisions are shared by every instrument in the same phase, so they name the level that
+decided, not the instrument: the request says which instrument it was.
+"""
 
 
 class Action(enum.IntEnum):
@@ -162,6 +172,40 @@ def kind_key(
     return _KEY_OF.get((action, order_type, time_in_force, post_only, reduce_only, origin), -1)
 
 
+FieldEntry = tuple[int, Action, OrderType | None, TimeInForce | None, bool, bool, Origin, bool,
+                   TimeInForce | None]
+"""What `FIELDS` holds for one valid field combination: ``(key, action, order_type,
+time_in_force, post_only, reduce_only, origin, instrument_optional, resolved_time_in_force)``."""
+
+
+def _field_entries() -> dict[tuple[object, ...], FieldEntry]:
+    entries: dict[tuple[object, ...], FieldEntry] = {}
+    for key, k in enumerate(ALL_KINDS):
+        optional = k.action not in INSTRUMENT_REQUIRED
+        given = [k.time_in_force]
+        if k.time_in_force is not None and k.time_in_force is default_time_in_force(
+                k.action, k.order_type):
+            given.append(None)  # the time in force left out: resolved here, not per request
+        for tif in given:
+            entries[(k.action, k.order_type, tif, k.post_only, k.reduce_only, k.origin)] = (
+                key, k.action, k.order_type, tif, k.post_only, k.reduce_only, k.origin, optional,
+                k.time_in_force)
+    return entries
+
+
+FIELDS: Final[dict[tuple[object, ...], FieldEntry]] = _field_entries()
+"""Every valid ``(action, order_type, time_in_force, post_only, reduce_only, origin)``, the time
+in force given or left out (None), to its `FieldEntry`: one dict probe validates a whole request.
+
+The probe compares by ``==``, under which ``0``, ``False`` and ``OrderType.LIMIT`` all equal
+``Action.NEW_ORDER``; so a hit counts only when each field *is* the entry's member (six identity
+tests, cheaper than six type tests). Anything else takes the slow path that names the field.
+"""
+
+RESERVED_NAMES: Final = frozenset({"", VENUE})
+"""Strings that are never an instrument: the empty name and the venue's scope name."""
+
+
 def _expect(field: str, value: object, cls: type, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
@@ -170,14 +214,26 @@ def _expect(field: str, value: object, cls: type, allow_none: bool = False) -> N
         raise InvalidRequestError(field, value, names)
 
 
-def _check_order_fields(request: Request) -> None:
-    action, order_type, tif = request.action, request.order_type, request.time_in_force
+def _check_instrument(action: Action, instrument: object) -> None:
+    if instrument is None:
+        if action in INSTRUMENT_REQUIRED:
+            raise InvalidRequestError("instrument", None, f"an instrument for {action.name}")
+        return
+    if type(instrument) is not str:
+        raise InvalidRequestError("instrument", instrument, "a str or None")
+    if not instrument or instrument != instrument.strip():
+        raise InvalidRequestError("instrument", instrument, "a non-empty name, no outer spaces")
+    if instrument == VENUE:
+        raise InvalidRequestError("instrument", instrument, f"any name but {VENUE!r} (reserved)")
+
+
+def _check_order_fields(action: Action, order_type: OrderType | None, tif: TimeInForce | None,
+                        post_only: bool, reduce_only: bool) -> None:
     if action not in ORDER_ACTIONS:
         for field, value in (("order_type", order_type), ("time_in_force", tif)):
             if value is not None:
                 raise InvalidRequestError(field, value, f"None for {action.name}")
-        for field, flag in (("post_only", request.post_only),
-                            ("reduce_only", request.reduce_only)):
+        for field, flag in (("post_only", post_only), ("reduce_only", reduce_only)):
             if flag:
                 raise InvalidRequestError(field, flag, f"False for {action.name}")
         return
@@ -190,14 +246,132 @@ def _check_order_fields(request: Request) -> None:
         raise InvalidRequestError(
             "time_in_force", tif, f"one of {allowed} for {action.name} {order_type.name}"
         )
-    if request.post_only and (order_type is not OrderType.LIMIT or tif not in _RESTING_TIFS):
+    if post_only and (order_type is not OrderType.LIMIT or tif not in _RESTING_TIFS):
         raise InvalidRequestError(
-            "post_only", True, f"False for {order_type.name} {tif.name} (post-only needs LIMIT GTC/GTD)"
+            "post_only", True, f"False for {order_type.name} {_name(tif)} (post-only needs LIMIT GTC/GTD)"
         )
 
 
-@attrs.frozen(cache_hash=True)
-class Request:
+def _name(value: TimeInForce | None) -> str:
+    return "None" if value is None else value.name
+
+
+def validate_fields(
+    action: Action,
+    instrument: str | None,
+    order_type: OrderType | None,
+    time_in_force: TimeInForce | None,
+    post_only: bool,
+    reduce_only: bool,
+    origin: Origin,
+) -> FieldEntry:
+    """Check request fields one by one; return their `FieldEntry` or raise naming the field.
+
+    The slow, explaining twin of the `FIELDS` probe, for values of any type: fields are checked
+    in the order the errors are documented (types, instrument, then the order fields), and the
+    first problem is raised.
+
+    Raises:
+        InvalidRequestError: a field is missing, mistyped or inconsistent (names the field).
+    """
+    _expect("action", action, Action)
+    _expect("order_type", order_type, OrderType, allow_none=True)
+    _expect("time_in_force", time_in_force, TimeInForce, allow_none=True)
+    _expect("post_only", post_only, bool)
+    _expect("reduce_only", reduce_only, bool)
+    _expect("origin", origin, Origin)
+    _check_instrument(action, instrument)
+    tif = time_in_force if time_in_force is not None else default_time_in_force(action, order_type)
+    _check_order_fields(action, order_type, tif, post_only, reduce_only)
+    entry = FIELDS.get((action, order_type, time_in_force, post_only, reduce_only, origin))
+    if entry is None:  # pragma: no cover - the checks above admit only enumerated kinds
+        raise InvalidRequestError("action", action, "a valid combination of fields")
+    return entry
+
+
+class _RequestSlots:
+    """The storage of a `Request`, declared apart so that `_Unfrozen` can share its layout."""
+
+    __slots__ = ("__weakref__", "action", "instrument", "key", "order_type", "origin", "post_only",
+                 "reduce_only", "time_in_force")
+
+    action: Action
+    instrument: str | None
+    order_type: OrderType | None
+    time_in_force: TimeInForce | None
+    post_only: bool
+    reduce_only: bool
+    origin: Origin
+    key: int
+
+
+class _Unfrozen(_RequestSlots):
+    """A `Request` being filled in: the same layout without the frozen ``__setattr__``.
+
+    Its slot stores are plain (and specialised by the interpreter); when the fields are set, the
+    object becomes a `Request` by ``__class__`` assignment, which CPython allows between classes
+    of identical layout. Eight stores through attrs' frozen path cost ~4x as much.
+    """
+
+    __slots__ = ()
+
+
+def _new_request(
+    action: Action,
+    instrument: str | None,
+    order_type: OrderType | None,
+    time_in_force: TimeInForce | None,
+    post_only: bool,
+    reduce_only: bool,
+    origin: Origin,
+) -> Request:
+    """Build a `Request`: one probe of `FIELDS` for the common case, else `validate_fields`."""
+    try:
+        key, a, ot, tif, po, ro, o, optional, resolved = FIELDS[
+            (action, order_type, time_in_force, post_only, reduce_only, origin)]
+    except (KeyError, TypeError):  # not a valid combination, or an unhashable field
+        key, a, ot, tif, po, ro, o, optional, resolved = _NO_ENTRY
+    # strip() returns the str itself when there is nothing to strip (CPython; elsewhere a copy
+    # only sends a good name down the slow path, which accepts it).
+    if not (a is action and ot is order_type and tif is time_in_force and po is post_only
+            and ro is reduce_only and o is origin
+            and ((type(instrument) is str and instrument not in RESERVED_NAMES
+                  and instrument.strip() is instrument)
+                 or (instrument is None and optional))):
+        # Raises naming the field; returns only for good fields the probe did not take.
+        key, *_, resolved = validate_fields(action, instrument, order_type, time_in_force,
+                                            post_only, reduce_only, origin)
+    request = _Unfrozen()
+    request.action = action
+    request.instrument = instrument
+    request.order_type = order_type
+    request.time_in_force = resolved
+    request.post_only = post_only
+    request.reduce_only = reduce_only
+    request.origin = origin
+    request.key = key
+    request.__class__ = Request  # type: ignore[assignment]  # same layout: see _Unfrozen
+    return request  # type: ignore[return-value]
+
+
+_NO_ENTRY: Final = cast(
+    "FieldEntry", (-1, object(), object(), object(), object(), object(), object(), False, None))
+"""Matches no request: its members are fresh objects no caller can pass."""
+
+_NEW_ORDER: Final = Action.NEW_ORDER
+_AMEND: Final = Action.AMEND
+_CANCEL: Final = Action.CANCEL
+_MASS_CANCEL: Final = Action.MASS_CANCEL
+_ADD_MARGIN: Final = Action.ADD_MARGIN
+_REMOVE_MARGIN: Final = Action.REMOVE_MARGIN
+_LIMIT: Final = OrderType.LIMIT
+_CLIENT: Final = Origin.CLIENT
+# Enum members as module constants: on 3.11 ``Action.AMEND`` is a call of
+# ``EnumType.__getattr__`` (~70 ns), a module global ~8 ns.
+
+
+@attrs.frozen(init=False)
+class Request(_RequestSlots):
     """One thing a participant asks for: a new order, amend, cancel, margin change, transfer.
 
     Build it with keyword arguments or the `new_order` / `cancel` / ... shortcuts. Any missing,
@@ -219,37 +393,26 @@ class Request:
     origin: Origin = Origin.CLIENT
     key: int = attrs.field(init=False, repr=False, eq=False)
 
-    def __attrs_post_init__(self) -> None:
-        _expect("action", self.action, Action)
-        _expect("order_type", self.order_type, OrderType, allow_none=True)
-        _expect("time_in_force", self.time_in_force, TimeInForce, allow_none=True)
-        _expect("post_only", self.post_only, bool)
-        _expect("reduce_only", self.reduce_only, bool)
-        _expect("origin", self.origin, Origin)
-        self._check_instrument()
-        if self.time_in_force is None:
-            object.__setattr__(
-                self, "time_in_force", default_time_in_force(self.action, self.order_type)
-            )
-        _check_order_fields(self)
-        key = kind_key(self.action, self.order_type, self.time_in_force,
-                       self.post_only, self.reduce_only, self.origin)
-        if key < 0:  # pragma: no cover - the checks above admit only enumerated kinds
-            raise InvalidRequestError("action", self.action, "a valid combination of fields")
-        object.__setattr__(self, "key", key)
+    def __new__(
+        cls,
+        action: Action,
+        instrument: str | None = None,
+        order_type: OrderType | None = None,
+        time_in_force: TimeInForce | None = None,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        origin: Origin = _CLIENT,
+    ) -> Request:
+        request = _new_request(action, instrument, order_type, time_in_force, post_only,
+                               reduce_only, origin)
+        if cls is not Request:  # a subclass (adding no slots): same layout again
+            object.__setattr__(request, "__class__", cls)
+        return request
 
-    def _check_instrument(self) -> None:
-        instrument = self.instrument
-        if instrument is None:
-            if self.action in INSTRUMENT_REQUIRED:
-                raise InvalidRequestError("instrument", None, f"an instrument for {self.action.name}")
-            return
-        if type(instrument) is not str:
-            raise InvalidRequestError("instrument", instrument, "a str or None")
-        if not instrument or instrument != instrument.strip():
-            raise InvalidRequestError("instrument", instrument, "a non-empty name, no outer spaces")
-        if instrument == VENUE:
-            raise InvalidRequestError("instrument", instrument, f"any name but {VENUE!r} (reserved)")
+    def __getnewargs__(self) -> tuple[object, ...]:
+        """What `copy` and `pickle` pass to `__new__` (it validates them again)."""
+        return (self.action, self.instrument, self.order_type, self.time_in_force,
+                self.post_only, self.reduce_only, self.origin)
 
     @property
     def kind(self) -> RequestKind:
@@ -265,54 +428,55 @@ class Request:
         *,
         post_only: bool = False,
         reduce_only: bool = False,
-        origin: Origin = Origin.CLIENT,
+        origin: Origin = _CLIENT,
     ) -> Request:
         """A new order; the time in force defaults to IOC for market orders, else GTC."""
-        return cls(Action.NEW_ORDER, instrument, order_type, time_in_force,
-                   post_only, reduce_only, origin)
+        return _new_request(_NEW_ORDER, instrument, order_type, time_in_force, post_only,
+                            reduce_only, origin)
 
     @classmethod
     def amend(
         cls,
         instrument: str,
-        order_type: OrderType = OrderType.LIMIT,
+        order_type: OrderType = _LIMIT,
         time_in_force: TimeInForce | None = None,
         *,
         post_only: bool = False,
         reduce_only: bool = False,
-        origin: Origin = Origin.CLIENT,
+        origin: Origin = _CLIENT,
     ) -> Request:
         """An amend of a resting order; the fields describe the order after the amend."""
-        return cls(Action.AMEND, instrument, order_type, time_in_force,
-                   post_only, reduce_only, origin)
+        return _new_request(_AMEND, instrument, order_type, time_in_force, post_only,
+                            reduce_only, origin)
 
     @classmethod
-    def cancel(cls, instrument: str, *, origin: Origin = Origin.CLIENT) -> Request:
+    def cancel(cls, instrument: str, *, origin: Origin = _CLIENT) -> Request:
         """A cancel of one order."""
-        return cls(Action.CANCEL, instrument, origin=origin)
+        return _new_request(_CANCEL, instrument, None, None, False, False, origin)
 
     @classmethod
-    def mass_cancel(
-        cls, instrument: str | None = None, *, origin: Origin = Origin.CLIENT
-    ) -> Request:
+    def mass_cancel(cls, instrument: str | None = None, *, origin: Origin = _CLIENT) -> Request:
         """A cancel of every order, on one instrument or (instrument None) everywhere."""
-        return cls(Action.MASS_CANCEL, instrument, origin=origin)
+        return _new_request(_MASS_CANCEL, instrument, None, None, False, False, origin)
 
     @classmethod
     def margin(
-        cls, *, add: bool, instrument: str | None = None, origin: Origin = Origin.CLIENT
+        cls, *, add: bool, instrument: str | None = None, origin: Origin = _CLIENT
     ) -> Request:
         """A margin change: adding margin (add=True) or removing it."""
-        action = Action.ADD_MARGIN if add else Action.REMOVE_MARGIN
-        return cls(action, instrument, origin=origin)
+        action = _ADD_MARGIN if add else _REMOVE_MARGIN
+        return _new_request(action, instrument, None, None, False, False, origin)
 
 
 @attrs.frozen
 class Decision:
     """The gate's answer to one request: accepted, or rejected with a stable reason.
 
-    Decisions are built when a policy is compiled and shared between requests: compare them by
-    their fields, never keep per-request data on them.
+    Decisions are built when a policy is compiled and shared between requests and instruments:
+    compare them by their fields, never keep per-request data on them. ``phase`` is the phase
+    that decided and ``scope`` the level it belongs to: `VENUE`, or `INSTRUMENT` for the
+    requested instrument's own phase (which instrument is the request's to say). An accepted
+    request reports the instrument's phase when it has one of its own, else the venue's.
     """
 
     accepted: bool
