@@ -43,6 +43,8 @@ from exchange_recovery import (
     simulate,
 )
 
+from .._core.clock import ManualClock
+
 SWAP = "BTC-USDT-SWAP"
 
 SAMPLES: tuple[tuple[str, Request], ...] = (
@@ -70,16 +72,6 @@ TIMELINE: tuple[tuple[int, str, str, str], ...] = (
 )
 
 START = dt.datetime(2022, 12, 18, 7, 41, tzinfo=dt.UTC)
-
-
-class _Clock:
-    """A hand-moved clock, so the replay runs instantly and prints the story's own times."""
-
-    def __init__(self) -> None:
-        self.now = START.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _stamp(seconds: float) -> str:
@@ -134,7 +126,7 @@ def run(journal: str | os.PathLike[str] | None = None, steps: int | None = None)
     With `journal` (a file path) the controller is recovered from that journal and writes to
     it, so a later run resumes where this one stopped; `steps` stops after that many steps.
     """
-    clock = _Clock()
+    clock = ManualClock(START.timestamp())  # the replay runs instantly, at the story's times
     audit: list[str] = []
     if journal is None:
         memory = MemoryJournal()
