@@ -158,7 +158,9 @@ class Approvals:
         elif not who.roles & roles:
             refusal = TransitionRefused(
                 RefusalCode.APPROVER_UNAUTHORIZED, scope=scope, phase="?", trigger=trigger,
-                detail=f"actor={who.name} roles={sorted(who.roles)} needs one of {sorted(roles)}")
+                detail=f"actor={who.name} roles={sorted(who.roles)} needs one of {sorted(roles)}",
+                context={"actor": who.name, "roles": sorted(who.roles),
+                         "needed_roles": sorted(roles)})
         if refusal is not None:
             self._log.warning("approval_refused", code=refusal.code.value, scope=scope,
                               trigger=str(trigger), actor=who.name, detail=refusal.detail)
@@ -204,6 +206,8 @@ class Criterion:
     code: RefusalCode | None
     requirement: str
     detail: str
+    data: Mapping[str, object] = attrs.field(factory=dict, eq=False, repr=False)
+    """What was measured, as data (seconds as floats, names as lists): a refusal's context."""
 
     def __str__(self) -> str:
         mark = "ok     " if self.satisfied else "blocked"
@@ -224,33 +228,41 @@ class BuiltinGuard:
         """Evaluate against `ctx`; with `anyone`, ignore who fires (for status displays)."""
         spec = self.spec
         ok, code, detail = False, RefusalCode.GUARD_REJECTED, ""
+        data: dict[str, object] = {"guard": spec.name}
         if spec.kind == "dwell":
             needed = float(spec.seconds or 0.0)
             ok = ctx.dwell >= needed
             code = RefusalCode.DWELL_NOT_MET
+            data.update(in_phase=max(ctx.dwell, 0.0), needed=needed)
             detail = f"in_phase={_duration(max(ctx.dwell, 0.0))} needed={_duration(needed)}"
             if not ok:
+                data["remaining"] = needed - ctx.dwell
                 detail += f" remaining={_duration(needed - ctx.dwell)}"
         elif spec.kind == "health":
             assert self._health is not None  # noqa: S101 - policy_guards checks it
             ok, detail = self._health.evaluate(spec.health_check)
             code = RefusalCode.HEALTH_CHECK_FAILED
+            data.update(health_check=spec.health_check, healthy=ok)
         else:
             assert self._approvals is not None  # noqa: S101 - policy_guards checks it
             given = self._approvals.current(ctx.scope, ctx.trigger, ctx.entered_at, spec.roles)
             others = [a.actor for a in given if anyone or a.actor != ctx.actor.name]
             ok = bool(others)
             code = RefusalCode.SELF_APPROVAL if given and not ok else RefusalCode.APPROVAL_MISSING
+            data.update(approved_by=sorted({a.actor for a in given}), needed_roles=sorted(spec.roles))
             detail = f"approved_by={','.join(sorted({a.actor for a in given})) or 'nobody'}"
             if not anyone:
+                data["firer"] = ctx.actor.name
                 detail += f" firer={ctx.actor.name}"
-        return Criterion(spec.name, spec.kind, ok, None if ok else code, spec.describe(), detail)
+        return Criterion(spec.name, spec.kind, ok, None if ok else code, spec.describe(), detail,
+                         data)
 
     def __call__(self, ctx: TransitionContext) -> bool:
         result = self.evaluate(ctx)
         if result.code is not None:
             raise TransitionRefused(result.code, scope=ctx.scope, phase=ctx.source,
-                                    trigger=ctx.trigger, detail=f"guard={result.name} {result.detail}")
+                                    trigger=ctx.trigger, detail=f"guard={result.name} {result.detail}",
+                                    context=result.data)
         return True
 
 
@@ -309,7 +321,9 @@ class RoleAuthorizer:
         needed = sorted(permission.roles) if permission is not None else []
         return TransitionRefused(
             RefusalCode.UNAUTHORIZED, scope=ctx.scope, phase=ctx.source, trigger=ctx.trigger,
-            detail=f"actor={ctx.actor.name} roles={sorted(ctx.actor.roles)} needs one of {needed}")
+            detail=f"actor={ctx.actor.name} roles={sorted(ctx.actor.roles)} needs one of {needed}",
+            context={"actor": ctx.actor.name, "roles": sorted(ctx.actor.roles),
+                     "needed_roles": needed})
 
     def __call__(self, ctx: TransitionContext) -> None:
         refusal = self.check(ctx)
