@@ -10,7 +10,8 @@ Measures, each ratio in one run so that the machine's speed cancels out:
 - compaction and recovery of a journal whose snapshot holds ``--scopes`` scopes (default 100,000)
   against a tenth of them, interleaved, medians. Goal: recover <= 12x. `recover` builds a
   `Controller` in the recovered phases; its construction is timed on its own beside it, so the
-  journal's share (recover - controller) shows apart from the controller's;
+  journal's share (recover - controller) shows apart from the controller's. So is ``json.loads``
+  of the snapshot line, the least recovery must do (building a dict of every scope);
 - one transition journaled to a `FileJournal` with ``durability="fsync"``, and with ``"none"``
   (mean over a run of transitions, through `Controller.fire`).
 
@@ -152,7 +153,8 @@ def scope_costs(directory: pathlib.Path, scopes: int, rounds: int,
     paths = {size: directory / f"scopes-{size}.jsonl" for size in sizes}
     phases = {size: scope_journal(paths[size], count) for size, count in sizes.items()}
     times: dict[str, dict[str, list[float]]] = {size: {"compact": [], "recover": [],
-                                                       "controller": []} for size in sizes}
+                                                       "controller": [], "json": []}
+                                                for size in sizes}
     for round_ in range(rounds):
         for size, path in paths.items():
             archive = path.with_name(f"{path.name}.archive-{round_}")
@@ -161,6 +163,8 @@ def scope_costs(directory: pathlib.Path, scopes: int, rounds: int,
             times[size]["recover"].append(timed(partial(recover_once, path, policy)))
             times[size]["controller"].append(timed(partial(Controller, policy,
                                                            phases=phases[size])))
+            line = path.read_bytes()  # compacted: the snapshot is the one line
+            times[size]["json"].append(timed(partial(json.loads, line)))
     return times
 
 
@@ -238,7 +242,8 @@ def main() -> int:
     large, few = scoped["large"], scoped["small"]
     fewer = max(1, scopes // 10)
     for what, label in (("compact", "compact_journal"), ("recover", "recover"),
-                        ("controller", "Controller() alone")):
+                        ("controller", "Controller() alone"),
+                        ("json", "json.loads of the snapshot line alone")):
         goal = f"  (goal <= {GOAL_SCOPES:g})" if what == "recover" else ""
         print(f"ratio {label} {scopes:,}/{fewer:,} scopes: "
               f"{med(large[what]) / med(few[what]):.1f}  "
