@@ -285,16 +285,31 @@ def test_a_relaxing_trigger_needs_a_permitted_role(actor: Actor | str) -> None:
         logs[-1].items()
 
 
-@pytest.mark.parametrize("trigger", ["halt", "degrade"])
-def test_automation_may_fire_tightening_triggers(trigger: str) -> None:
-    """A circuit breaker halts or degrades a normal venue without anyone's approval."""
+def test_automation_may_halt_a_normal_venue() -> None:
+    """A circuit breaker halts a normal venue without anyone's approval, as a listed actor."""
     r = rig(phase="NORMAL")
 
     with capture_logs() as logs:
-        r.controller.fire(trigger, actor=BREAKER, reason="latency spike")
+        r.controller.fire("halt", actor=BREAKER, reason="latency spike")
 
-    assert r.controller.phase() != "NORMAL"
+    assert r.controller.phase() == "HALTED"
     assert not [e for e in logs if e["event"] == "tightening_by_unlisted_actor"]
+
+
+def test_automation_degrades_a_normal_venue_but_cannot_relax_a_full_open_one() -> None:
+    """degrade out of NORMAL tightens (never refused, logged as unlisted); out of FULL_OPEN it
+    turns stops and liquidations back on, which automation may not do."""
+    r = rig(phase="NORMAL")
+    with capture_logs() as logs:
+        r.controller.fire("degrade", actor=BREAKER, reason="latency spike")
+    assert r.controller.phase() == "DEGRADED"
+    assert [e for e in logs if e["event"] == "tightening_by_unlisted_actor"]
+
+    r = rig(phase="FULL_OPEN")
+    with pytest.raises(TransitionRefused) as refused:
+        r.controller.fire("degrade", actor=BREAKER, reason="latency spike")
+    assert refused.value.code is RefusalCode.UNAUTHORIZED
+    assert r.controller.phase() == "FULL_OPEN"
 
 
 def test_a_halt_by_an_unlisted_actor_still_happens_and_is_logged() -> None:

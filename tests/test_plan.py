@@ -155,8 +155,11 @@ def test_abort_halts_withdraws_approvals_and_logs_the_actor() -> None:
 
 def test_a_phase_outside_the_plan_is_off_plan_until_halted() -> None:
     """FULL_OPEN -> DEGRADED leaves the plan; advance is refused as NOT_ON_PLAN."""
-    r, _ = full_open()
-    r.controller.fire("degrade", actor=BREAKER, reason="lag")
+    r, clock = full_open()
+    clock.advance(1800)  # leaving FULL_OPEN for DEGRADED lifts protections: dwell and approval
+    assert r.approvals is not None
+    r.approvals.approve(BOB, "degrade")
+    r.controller.fire("degrade", actor=ALICE, reason="lag")
 
     assert r.status().step is None
     assert "OFF PLAN" in str(r.status())

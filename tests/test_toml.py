@@ -135,6 +135,15 @@ def policies(draw: st.DrawFn) -> Policy:
     guard_names = ["ok", "books_uncrossed", *(g.name for g in base.guards)]
     guarded = [attrs.evolve(t, guards=draw(st.lists(st.sampled_from(guard_names), unique=True)))
                if draft.is_relaxing(t.source, t.dest) else t for t in draft.transitions]
+    # A relaxing side door out of a phase needs at least its exit to normal's guards
+    # (CAPABILITY_BYPASS): give every such edge those guards too.
+    exits: dict[str, set[str]] = {}
+    for t in guarded:
+        if t.dest == draft.normal:
+            exits.setdefault(t.source, set()).update(t.guards)
+    guarded = [attrs.evolve(t, guards=(*t.guards, *sorted(exits[t.source] - set(t.guards))))
+               if t.source in exits and t.dest != draft.normal
+               and draft.is_relaxing(t.source, t.dest) else t for t in guarded]
     stays = [attrs.evolve(g, seconds=draw(st.floats(0, 1e6) | st.integers(0, 10**6)))
              if g.kind == "dwell" else g for g in draft.guards]
     return draft.with_changes(transitions=guarded, guards=stays)

@@ -357,6 +357,30 @@ def test_a_guard_on_a_halt_is_reported() -> None:
     assert found == {(ProblemCode.GUARDED_TIGHTENING, "transitions[0].guards")}
 
 
+@covers(ProblemCode.CAPABILITY_BYPASS)
+def test_a_side_door_that_lifts_restart_protections_without_the_exits_guards_is_reported() -> None:
+    """FULL_OPEN -degrade-> DEGRADED turns stops and liquidations on: it needs normalize's guards."""
+    policy = restart_policy()
+    side_door = tuple(attrs.evolve(t, guards=("supervisor_approval",))
+                      if (t.source, t.trigger) == ("FULL_OPEN", "degrade") else t
+                      for t in policy.transitions)
+    with pytest.raises(InvalidPolicyError) as raised:
+        policy.with_changes(transitions=side_door)
+    assert raised.value.codes == {ProblemCode.CAPABILITY_BYPASS}
+    assert "full_open_dwell" in str(raised.value)
+
+
+def test_the_restart_policy_lifts_protections_only_after_the_dwell_and_an_approval() -> None:
+    """Every edge out of FULL_OPEN that turns stops or liquidations on carries both guards."""
+    policy = restart_policy()
+    full_open = policy.phase("FULL_OPEN")
+    for edge in policy.transitions_from("FULL_OPEN"):
+        dest = policy.phase(edge.dest)
+        if {"stop_triggers", "liquidations"} & (dest.capabilities - full_open.capabilities):
+            assert {"full_open_dwell", "supervisor_approval"} <= set(edge.guards), edge
+    assert "automation" not in policy.permission("degrade").roles
+
+
 def test_a_guard_on_a_relaxing_transition_is_allowed() -> None:
     """Reopening may wait for guards."""
     guarded = (*TRANSITIONS[:3], TransitionSpec("open", "PRE_OPEN", "NORMAL",

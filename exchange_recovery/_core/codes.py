@@ -63,6 +63,8 @@ class ProblemCode(_Code):
     DUPLICATE_PERMISSION = "DUPLICATE_PERMISSION"
     PLAN_ENDPOINTS = "PLAN_ENDPOINTS"
     PLAN_STEP_MISMATCH = "PLAN_STEP_MISMATCH"
+    # trust at every boundary (issue #11)
+    CAPABILITY_BYPASS = "CAPABILITY_BYPASS"
 
 
 class RefusalCode(_Code):
@@ -153,6 +155,10 @@ _DESCRIPTIONS: dict[_Code, str] = {
     ),
     ProblemCode.PLAN_STEP_MISMATCH: (
         "A plan step's trigger does not lead from its phase to the next step's phase."
+    ),
+    ProblemCode.CAPABILITY_BYPASS: (
+        "A relaxing edge turns back on a capability (stops, liquidations) its source phase turned "
+        "off, with fewer guards than that phase's planned exit to the normal phase."
     ),
     RefusalCode.UNKNOWN_TRIGGER: "The policy defines no such trigger.",
     RefusalCode.TRANSITION_NOT_ALLOWED: "The trigger does not lead anywhere from the current phase.",

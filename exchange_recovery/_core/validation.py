@@ -255,6 +255,7 @@ def _check_graph(
             add(ProblemCode.MISSING_HALT_TRIGGER, f"phases.{name}",
                 f"{name} has no {policy.halt_trigger!r} transition to {policy.fail_safe}")
     _check_pre_open_path(policy.fail_safe, phases, edges, accepted, add)
+    _check_capability_exits(policy.normal, phases, edges, add)
     for index, edge in edges:
         if edge.guards and not is_relaxing(
             phases[edge.source], phases[edge.dest], accepted[edge.source], accepted[edge.dest]
@@ -262,6 +263,35 @@ def _check_graph(
             add(ProblemCode.GUARDED_TIGHTENING, f"transitions[{index}].guards",
                 f"{edge.trigger} {edge.source}->{edge.dest} tightens acceptance, so nothing may "
                 f"block it, but it has guards {list(edge.guards)}")
+
+
+_PROTECTIONS: Final = frozenset({"stop_triggers", "liquidations"})
+"""What a restart turns off while matching resumes (matching itself: HALT_SKIPS_PRE_OPEN)."""
+
+
+def _check_capability_exits(
+    normal: str, phases: Mapping[str, PhaseSpec], edges: list[tuple[int, TransitionSpec]],
+    add: _Add,
+) -> None:
+    """A phase that turned stops or liquidations off (a restart's full open) gives them back
+    only with at least the guards of its planned exit to the normal phase, whichever way."""
+    if normal not in phases:
+        return
+    for name, spec in phases.items():
+        off = (phases[normal].capabilities - spec.capabilities) & _PROTECTIONS
+        planned = [e for _, e in edges if e.source == name and e.dest == normal]
+        if not off or not planned:
+            continue
+        needed = frozenset.intersection(*(frozenset(e.guards) for e in planned))
+        for index, edge in edges:
+            if edge.source != name or edge.dest == normal or edge.dest not in phases:
+                continue
+            regained = (phases[edge.dest].capabilities - spec.capabilities) & off
+            missing = needed - set(edge.guards)
+            if regained and missing:
+                add(ProblemCode.CAPABILITY_BYPASS, f"transitions[{index}].guards",
+                    f"{edge.trigger} {name}->{edge.dest} turns {sorted(regained)} back on "
+                    f"without {sorted(missing)}, which the planned exit {name}->{normal} needs")
 
 
 def _check_pre_open_path(

@@ -130,7 +130,12 @@ def restart_policy(*, min_pre_open: float = 600.0, full_open_dwell: float = 1800
     - ``normalize`` (FULL_OPEN -> NORMAL) needs `full_open_dwell` seconds in FULL_OPEN (a halt
       leaves FULL_OPEN, so this is "that long with no new halt") and a supervisor's approval.
     - ``recover`` (DEGRADED -> NORMAL) needs a supervisor's approval.
-    - Operators and supervisors may fire every trigger; automation may ``halt`` and ``degrade``.
+    - ``degrade`` out of FULL_OPEN turns stops and liquidations back on, so it needs what
+      ``normalize`` needs: the dwell and an approval (else FULL_OPEN -> DEGRADED -> NORMAL
+      would lift the restart's protections at once).
+    - Operators and supervisors may fire every trigger; automation may ``halt`` (tightening is
+      never refused for want of a role, so an automated ``degrade`` out of NORMAL still
+      happens, logged; out of FULL_OPEN, which relaxes, it is refused).
 
     Example:
         >>> restart_policy().permission("halt").roles == {"operator", "supervisor", "automation"}
@@ -138,17 +143,18 @@ def restart_policy(*, min_pre_open: float = 600.0, full_open_dwell: float = 1800
     """
     base = default_policy()
     guards = {
-        "pre_open": ("cloud_zone_healthy",),
-        "open": ("pre_open_min_stay", "book_uncrossed", "market_data_fresh",
-                 "cloud_zone_healthy", "supervisor_approval"),
-        "normalize": ("full_open_dwell", "supervisor_approval"),
-        "recover": ("supervisor_approval",),
+        ("HALTED", "pre_open"): ("cloud_zone_healthy",),
+        ("PRE_OPEN", "open"): ("pre_open_min_stay", "book_uncrossed", "market_data_fresh",
+                               "cloud_zone_healthy", "supervisor_approval"),
+        ("FULL_OPEN", "normalize"): ("full_open_dwell", "supervisor_approval"),
+        ("FULL_OPEN", "degrade"): ("full_open_dwell", "supervisor_approval"),
+        ("DEGRADED", "recover"): ("supervisor_approval",),
     }
     people = frozenset({OPERATOR, SUPERVISOR})
     return base.with_changes(
         name="restart",
         description="The default policy with a supervised, guarded restart.",
-        transitions=tuple(attrs.evolve(t, guards=guards.get(t.trigger, ()))
+        transitions=tuple(attrs.evolve(t, guards=guards.get((t.source, t.trigger), ()))
                           for t in base.transitions),
         guards=(
             GuardSpec("pre_open_min_stay", "dwell", seconds=min_pre_open),
@@ -159,7 +165,7 @@ def restart_policy(*, min_pre_open: float = 600.0, full_open_dwell: float = 1800
             GuardSpec("supervisor_approval", "approval", roles={SUPERVISOR}),
         ),
         permissions=tuple(
-            Permission(trigger, people | {AUTOMATION} if trigger in {"halt", "degrade"} else people)
+            Permission(trigger, people | {AUTOMATION} if trigger == "halt" else people)
             for trigger in sorted(base.triggers)
         ),
     )

@@ -312,6 +312,25 @@ def _m_guarded_tightening(p: _Parts) -> tuple[str, Mapping[str, Any]]:
         p, transitions=tuple(guard(t) for t in p.transitions))
 
 
+def _m_capability_bypass(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    normal = attrs.evolve(p.phase(p.normal), stop_triggers=True, liquidations=True)
+    reopen = PhaseSpec("REOPEN", Acceptance.everything(), matching=True)  # protections off
+    bypassed = PhaseSpec("BYPASSED", Acceptance.everything(), matching=True, stop_triggers=True,
+                         liquidations=True)
+    phases = (*(normal if q.name == p.normal else q for q in p.phases), reopen, bypassed)
+    transitions = (
+        *p.transitions,
+        TransitionSpec("enter_reopen", p.normal, "REOPEN"),
+        TransitionSpec("lift", "REOPEN", p.normal, guards=("approved",)),
+        TransitionSpec("bypass", "REOPEN", "BYPASSED"),
+        TransitionSpec("resume", "BYPASSED", p.normal),
+        TransitionSpec(p.halt_trigger, "REOPEN", p.fail_safe),
+        TransitionSpec(p.halt_trigger, "BYPASSED", p.fail_safe),
+    )
+    return "REOPEN gives stops and liquidations back through BYPASSED, unguarded", _fields(
+        p, phases=phases, transitions=transitions)
+
+
 def _m_duplicate_guard(p: _Parts) -> tuple[str, Mapping[str, Any]]:
     guards = (GuardSpec("stay", "dwell", seconds=60), GuardSpec("stay", "dwell", seconds=120))
     return "guard 'stay' declared twice", _fields(p, guards=guards)
@@ -358,6 +377,7 @@ MUTATIONS: Final[Mapping[ProblemCode, tuple[frozenset[ProblemCode], _Mutation]]]
         ProblemCode.PERMISSION_FOR_UNKNOWN_TRIGGER: (
             frozenset(), _m_permission_for_unknown_trigger),
         ProblemCode.DUPLICATE_PERMISSION: (frozenset(), _m_duplicate_permission),
+        ProblemCode.CAPABILITY_BYPASS: (frozenset(), _m_capability_bypass),
     })
 )
 """For each problem code a built `Policy` can have: the codes that unavoidably come with it, and
