@@ -34,6 +34,9 @@ class CoordinatorState:
         """Each stored scope's phase (its record's destination)."""
         return types.MappingProxyType({s: r.dest for s, r in self.records.items()})
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return CoordinatorState, (dict(self.records), self.version, self.revision)
+
     def version_of(self, scope: str) -> int:
         """The version of `scope`'s latest record (0: never moved): what a proposal compares."""
         record = self.records.get(scope)

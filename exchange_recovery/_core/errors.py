@@ -28,7 +28,16 @@ if TYPE_CHECKING:
 
 
 class ExchangeRecoveryError(Exception):
-    """Base class of every exception this library raises on purpose."""
+    """Base class of every exception this library raises on purpose.
+
+    Every one pickles with its fields and message, so it can cross a process pool or a queue.
+    """
+
+
+def _restore(cls: type[Exception], args: tuple[object, ...],
+             kwargs: dict[str, object]) -> Exception:
+    """Rebuild an exception from its constructor's arguments (pickling)."""
+    return cls(*args, **kwargs)
 
 
 class InvalidRequestError(ExchangeRecoveryError, ValueError):
@@ -41,6 +50,9 @@ class InvalidRequestError(ExchangeRecoveryError, ValueError):
         msg = f"invalid request field {field!r}: got {value!r}, expected {expected}"
         super().__init__(msg)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return _restore, (type(self), (self.field, self.value, self.expected), {})
+
 
 class _ProblemsError(ExchangeRecoveryError, ValueError):
     """A definition failed validation; `problems` lists every problem found."""
@@ -52,6 +64,9 @@ class _ProblemsError(ExchangeRecoveryError, ValueError):
         lines = "\n".join(f"  - {p}" for p in self.problems)
         msg = f"{self._what} has {len(self.problems)} problem(s):\n{lines}"
         super().__init__(msg)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _restore, (type(self), (self.problems,), {})
 
     @property
     def codes(self) -> frozenset[ProblemCode]:
@@ -95,6 +110,13 @@ class TransitionRefused(ExchangeRecoveryError, RuntimeError):
         msg = f"{code.value}: scope={scope} phase={phase} trigger={trigger} {self.detail}".rstrip()
         super().__init__(msg)
 
+    def _fields(self) -> dict[str, object]:
+        return {"scope": self.scope, "phase": self.phase, "trigger": self.trigger,
+                "detail": self.detail, "context": dict(self.context)}
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _restore, (type(self), (self.code,), self._fields())
+
 
 def render_context(context: Mapping[str, object]) -> str:
     """``key=value`` pairs; collections as comma-separated items (``[]`` when empty)."""
@@ -130,6 +152,11 @@ class TransitionConflict(TransitionRefused):
         super().__init__(code, scope=scope, phase=phase, trigger=trigger, detail=detail)
         self.state = state
         self.winner = winner
+
+    def _fields(self) -> dict[str, object]:
+        fields = super()._fields()
+        del fields["context"]
+        return {**fields, "state": self.state, "winner": self.winner}
 
 
 class CoordinatorError(ExchangeRecoveryError, ConnectionError):
