@@ -83,7 +83,42 @@ class _Cursor:
         self._phase = phase
 
 
-class Controller:
+class TriggerMethods:
+    """Each of the policy's triggers as a method: ``controller.pre_open(actor=..., reason=...)``.
+
+    At run time any trigger of the policy works (it is `fire` with the trigger's name). For the
+    type checker only the default policy's triggers exist, typed, so a misspelt trigger fails
+    type checking; another policy's triggers go through `fire("name", ...)`.
+    """
+
+    if TYPE_CHECKING:
+        def fire(self, trigger: str, *, actor: Actor | str, reason: str,
+                 scope: str = VENUE) -> TransitionRecord: ...
+
+        def degrade(self, *, actor: Actor | str, reason: str,
+                    scope: str = VENUE) -> TransitionRecord: ...
+
+        def recover(self, *, actor: Actor | str, reason: str,
+                    scope: str = VENUE) -> TransitionRecord: ...
+
+        def pre_open(self, *, actor: Actor | str, reason: str,
+                     scope: str = VENUE) -> TransitionRecord: ...
+
+        def open(self, *, actor: Actor | str, reason: str,
+                 scope: str = VENUE) -> TransitionRecord: ...
+
+        def normalize(self, *, actor: Actor | str, reason: str,
+                      scope: str = VENUE) -> TransitionRecord: ...
+    else:
+        def __getattr__(self, name: str) -> Callable[..., TransitionRecord]:
+            policy = self.__dict__.get("_policy")
+            if policy is not None and not name.startswith("_") and name in policy.triggers:
+                return functools.partial(self.fire, name)
+            msg = f"{type(self).__name__!r} object has no attribute {name!r}"
+            raise AttributeError(msg)
+
+
+class Controller(TriggerMethods):
     """Moves the venue and its instruments between phases, and keeps the gate in step.
 
     Every trigger of the policy is a method (``controller.pre_open(actor=..., reason=...)``) as
@@ -291,13 +326,6 @@ class Controller:
                 except Exception as exc:
                     self._journal_failed(self.unjournaled[0], exc)
             return len(self.unjournaled)
-
-    def __getattr__(self, name: str) -> Callable[..., TransitionRecord]:
-        policy: Policy = self.__dict__.get("_policy")  # type: ignore[assignment]
-        if policy is not None and not name.startswith("_") and name in policy.triggers:
-            return functools.partial(self.fire, name)
-        msg = f"{type(self).__name__!r} object has no attribute {name!r}"
-        raise AttributeError(msg)
 
     def __repr__(self) -> str:
         phases = dict(self._gate.phases)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from .._control.audit import audit_logger
-from .._control.controller import check_guards
+from .._control.controller import TriggerMethods, check_guards
 from .._core.errors import ConfigurationError, TransitionConflict, TransitionRefused
 from .._core.model import VENUE, Actor
 from .._core.policy import Policy
@@ -17,7 +17,7 @@ from .coordinator import Coordinator
 from .state import CoordinatorState
 
 
-class CoordinatedController:
+class CoordinatedController(TriggerMethods):
     """The operator's side: decide a transition like a `Controller`, store it in a coordinator.
 
     Each call reads the coordinator, decides on that state with the policy's graph, the guards
@@ -119,15 +119,6 @@ class CoordinatedController:
                 if attempt == self._halt_attempts:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def __getattr__(self, name: str) -> Callable[..., TransitionRecord]:
-        policy: Policy = self.__dict__.get("_policy")  # type: ignore[assignment]
-        if policy is not None and not name.startswith("_") and name in policy.triggers:
-            def fire(**kwargs: Any) -> TransitionRecord:
-                return self.fire(name, **kwargs)
-            return fire
-        msg = f"{type(self).__name__!r} object has no attribute {name!r}"
-        raise AttributeError(msg)
 
     def _phase_in(self, state: CoordinatorState, scope: str) -> str:
         """`scope`'s own phase in `state` (a decision reads only its scope's record)."""
