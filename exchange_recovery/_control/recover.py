@@ -8,8 +8,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import structlog
-
 from .._core.errors import ConfigurationError
 from .._core.model import VENUE
 from .._core.policy import Policy
@@ -24,6 +22,7 @@ from .._journal.replay import (
     _truncate,
     _untrusted_name,
 )
+from .audit import audit_logger
 from .controller import Controller
 
 
@@ -62,7 +61,7 @@ def recover(path: str | os.PathLike[str], policy: Policy, *, durability: Durabil
     if taken:
         msg = f"recover() decides {taken} itself; do not pass them"
         raise ConfigurationError(msg)
-    log = controller_options.get("logger") or structlog.get_logger("exchange_recovery")
+    log = audit_logger(controller_options.get("logger"))
     clock: Clock = controller_options.get("clock", time.time)
     scan = _scan_file(path, policy)
     if scan is None:
