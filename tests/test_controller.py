@@ -700,8 +700,9 @@ def test_apply_replays_records_decided_elsewhere() -> None:
     assert follower.entered_at() == records[-1].timestamp
 
 
-def test_apply_skips_guards_authorization_and_the_journal() -> None:
-    """Those ran where the transition was decided; applying it must not run them again."""
+def test_apply_skips_guards_and_authorization_but_journals_the_record() -> None:
+    """Guards and authorization ran where the transition was decided; the journal records it
+    here too, so a restart comes back in the applied phase (issue #11)."""
     _, records = _leader_history()
     journal = MemoryJournal()
     follower = Controller(
@@ -711,7 +712,7 @@ def test_apply_skips_guards_authorization_and_the_journal() -> None:
     for record in records:
         follower.apply(record)
     assert follower.phase() == "FULL_OPEN"
-    assert journal.records == ()
+    assert journal.records == tuple(records)
 
 
 APPLIED_REFUSALS: dict[str, tuple[dict[str, Any], RefusalCode]] = {

@@ -283,8 +283,9 @@ class Controller(TriggerMethods):
     def apply(self, record: TransitionRecord) -> None:
         """Apply a transition decided elsewhere (a replayed journal, a remote coordinator).
 
-        It goes through the same graph and publication path as `fire`, but not through guards,
-        authorization or the journal: those ran where the transition was decided.
+        It goes through the same graph check, journal and publication path as `fire` (a relaxing
+        record is written before it takes effect, a tightening one after), but not through
+        guards or authorization: those ran where the transition was decided.
 
         Raises:
             TransitionRefused: STALE_VERSION, PHASE_MISMATCH or TRANSITION_NOT_ALLOWED.
@@ -310,7 +311,7 @@ class Controller(TriggerMethods):
             ctx = TransitionContext(record.scope, current, record.dest, record.trigger,
                                     Actor(record.actor), record.reason, record.timestamp,
                                     self.entered_at(record.scope), record.relaxing, record.version)
-            self._carry_out(ctx, journaled=False)
+            self._carry_out(ctx, event="phase_applied")
 
     def retry_journal(self) -> int:
         """Write the `unjournaled` records again, oldest first; return how many remain.
@@ -348,15 +349,15 @@ class Controller(TriggerMethods):
         except TransitionRefused as refusal:
             self._log_refusal(refusal, actor.name, reason)
             raise
-        self._carry_out(ctx, journaled=True)
+        self._carry_out(ctx, event="phase_changed")
         return ctx.record()
 
-    def _carry_out(self, ctx: TransitionContext, *, journaled: bool) -> None:
+    def _carry_out(self, ctx: TransitionContext, *, event: str) -> None:
         """Run `ctx`'s lifecycle on the machine: write-ahead, publish, journal, audit."""
         cursor = self._cursor
         cursor.place(ctx)
         try:
-            cursor.trigger(ctx.trigger, ctx=ctx, journaled=journaled)  # type: ignore[attr-defined]
+            cursor.trigger(ctx.trigger, ctx=ctx, audit_event=event)  # type: ignore[attr-defined]
         except _JournalFailed as exc:
             refusal = TransitionRefused(RefusalCode.JOURNAL_FAILED, scope=ctx.scope,
                                         phase=ctx.source, trigger=ctx.trigger,
@@ -380,7 +381,7 @@ class Controller(TriggerMethods):
 
     def _write_ahead(self, event: EventData) -> None:
         ctx: TransitionContext = event.kwargs["ctx"]
-        if not event.kwargs["journaled"] or not ctx.relaxing or self._journal is None:
+        if not ctx.relaxing or self._journal is None:
             return
         try:
             self._flush_unjournaled()  # a relaxing record must never overtake a lost halt
@@ -397,16 +398,15 @@ class Controller(TriggerMethods):
 
     def _after(self, event: EventData) -> None:
         ctx: TransitionContext = event.kwargs["ctx"]
-        journaled: bool = event.kwargs["journaled"]
         record = ctx.record()
-        if journaled and not ctx.relaxing and self._journal is not None:
+        if not ctx.relaxing and self._journal is not None:
             try:
                 self._flush_unjournaled()
                 self._journal.append(record)
             except Exception as exc:
                 self.unjournaled.append(record)
                 self._journal_failed(record, exc)
-        self._log.info("phase_changed" if journaled else "phase_applied",
+        self._log.info(event.kwargs["audit_event"],
                        scope=ctx.scope, from_phase=ctx.source, to_phase=ctx.dest,
                        trigger=ctx.trigger, actor=ctx.actor.name, reason=ctx.reason,
                        version=ctx.version, relaxing=ctx.relaxing)
