@@ -15,11 +15,11 @@ import exchange_recovery
 
 PACKAGE = pathlib.Path(exchange_recovery.__file__).parent
 
-LAYERS = ("_core", "_decide", "_journal", "_control", "_coordination", "_plan", "etcd", "testing",
-          "_cli")
+LAYERS = ("_core", "_trust", "_decide", "_journal", "_control", "_coordination", "_plan", "etcd",
+          "testing", "_cli")
 """Bottom up: a module may import its own layer and the layers before it, never after."""
 
-PURE = ("_core", "_decide")
+PURE = ("_core", "_trust", "_decide")
 """The hot path and the decision: no transitions, no structlog."""
 
 
