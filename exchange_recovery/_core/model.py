@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from typing import Final, cast
+from typing import Any, Final
 
 import attrs
 
@@ -195,15 +195,37 @@ def _field_entries() -> dict[tuple[object, ...], FieldEntry]:
 
 FIELDS: Final[dict[tuple[object, ...], FieldEntry]] = _field_entries()
 """Every valid ``(action, order_type, time_in_force, post_only, reduce_only, origin)``, the time
-in force given or left out (None), to its `FieldEntry`: one dict probe validates a whole request.
+in force given or left out (None), to its `FieldEntry`: one probe validates a whole request.
 
-The probe compares by ``==``, under which ``0``, ``False`` and ``OrderType.LIMIT`` all equal
-``Action.NEW_ORDER``; so a hit counts only when each field *is* the entry's member (six identity
-tests, cheaper than six type tests). Anything else takes the slow path that names the field.
+A probe compares by ``==``, under which ``0``, ``False``, ``0.0`` and ``OrderType.LIMIT`` all
+equal ``Action.NEW_ORDER``; so a hit counts only when each field *is* the entry's member (six
+identity tests, cheaper than six type tests). Anything else takes the slow path that names the
+field.
 """
 
+
+def _tree(entries: dict[tuple[object, ...], FieldEntry]) -> dict[object, Any]:
+    tree: dict[object, Any] = {}
+    for fields, entry in entries.items():
+        level = tree
+        for value in fields[:-1]:
+            level = level.setdefault(value, {})
+        level[fields[-1]] = entry
+    return tree
+
+
+FIELD_TREE: Final = _tree(FIELDS)
+"""`FIELDS` as nested dicts: ``FIELD_TREE[action][order_type][time_in_force][post_only]
+[reduce_only][origin]``. Six specialised dict subscripts cost less than building, hashing and
+comparing a 6-tuple; a miss raises KeyError (TypeError for an unhashable field)."""
+
+STRIP: Final = str.strip
+"""``STRIP(name) is name`` passes a plain str without outer whitespace, fast: CPython returns
+such a str itself, a str subclass gets a copy, and any other type raises TypeError. (Where an
+interpreter copies anyway, a good name only takes the slow path, which accepts it.)"""
+
 RESERVED_NAMES: Final = frozenset({"", VENUE})
-"""Strings that are never an instrument: the empty name and the venue's scope name."""
+"""Strs that are never an instrument: the empty name and the venue's scope name."""
 
 
 def _expect(field: str, value: object, cls: type, allow_none: bool = False) -> None:
@@ -325,19 +347,18 @@ def _new_request(
     reduce_only: bool,
     origin: Origin,
 ) -> Request:
-    """Build a `Request`: one probe of `FIELDS` for the common case, else `validate_fields`."""
+    """Build a `Request`: one probe of `FIELD_TREE` for the common case, else `validate_fields`."""
     try:
-        key, a, ot, tif, po, ro, o, optional, resolved = FIELDS[
-            (action, order_type, time_in_force, post_only, reduce_only, origin)]
-    except (KeyError, TypeError):  # not a valid combination, or an unhashable field
-        key, a, ot, tif, po, ro, o, optional, resolved = _NO_ENTRY
-    # strip() returns the str itself when there is nothing to strip (CPython; elsewhere a copy
-    # only sends a good name down the slow path, which accepts it).
-    if not (a is action and ot is order_type and tif is time_in_force and po is post_only
-            and ro is reduce_only and o is origin
-            and ((type(instrument) is str and instrument not in RESERVED_NAMES
-                  and instrument.strip() is instrument)
-                 or (instrument is None and optional))):
+        key, a, ot, tif, po, ro, o, optional, resolved = FIELD_TREE[action][order_type][
+            time_in_force][post_only][reduce_only][origin]
+        valid = (a is action and ot is order_type and tif is time_in_force and po is post_only
+                 and ro is reduce_only and o is origin
+                 and ((instrument is None and optional)
+                      or (STRIP(instrument) is instrument  # type: ignore[arg-type]  # None: TypeError
+                          and instrument not in RESERVED_NAMES)))
+    except (KeyError, TypeError):  # not a valid combination, an unhashable field, not a str
+        valid = False
+    if not valid:
         # Raises naming the field; returns only for good fields the probe did not take.
         key, *_, resolved = validate_fields(action, instrument, order_type, time_in_force,
                                             post_only, reduce_only, origin)
@@ -353,10 +374,6 @@ def _new_request(
     request.__class__ = Request  # type: ignore[assignment]  # same layout: see _Unfrozen
     return request  # type: ignore[return-value]
 
-
-_NO_ENTRY: Final = cast(
-    "FieldEntry", (-1, object(), object(), object(), object(), object(), object(), False, None))
-"""Matches no request: its members are fresh objects no caller can pass."""
 
 _NEW_ORDER: Final = Action.NEW_ORDER
 _AMEND: Final = Action.AMEND
