@@ -34,6 +34,10 @@ PHASES: Final = (NORMAL, DEGRADED, HALTED, PRE_OPEN, FULL_OPEN)
 INITIAL: Final = NORMAL
 FAIL_SAFE: Final = HALTED
 
+INSTRUMENT: Final = "instrument"
+"""The deciding scope when an instrument's own phase decides (DESIGN.md: a decision names the
+phase and the scope that decided; decisions are shared by instruments, so the scope is the level)."""
+
 GRAPH: Final[dict[tuple[str, str], str]] = {
     # (source, trigger): dest -- the transition list of DESIGN.md, typed out by hand.
     (NORMAL, "degrade"): DEGRADED,
@@ -155,6 +159,16 @@ def relaxing(source: str, dest: str) -> bool:
     return any(accepts(dest, kind) and not accepts(source, kind) for kind in ALL_KINDS)
 
 
+def adds_no_restriction(phase: str) -> bool:
+    """Whether an instrument in `phase` is decided as the venue alone would decide.
+
+    True for a phase that accepts every request kind and allows every engine activity: the gate
+    then drops the instrument's own phase (it follows the venue again).
+    """
+    everything = frozenset({"matching", "stop_triggers", "liquidations"})
+    return capabilities(phase) == everything and all(accepts(phase, kind) for kind in ALL_KINDS)
+
+
 def takes_order_entry(phase: str) -> bool:
     """Whether `phase` accepts any new order or amend (from anyone)."""
     return any(accepts(phase, k) for k in ALL_KINDS if k.action in (Action.NEW_ORDER, Action.AMEND))
@@ -174,8 +188,9 @@ def expected_decision(
     """(accepted, reason, phase, scope) the gate must answer for a request in `phases`.
 
     `phases` maps "venue" and every instrument with a phase of its own to its phase. Where both
-    the venue and the instrument reject, the stricter phase decides (the venue on a tie). For an
-    accepted request phase and scope are None: who "decided" an acceptance is not specified.
+    the venue and the instrument reject, the stricter phase decides (the venue on a tie). The
+    scope is the level that decided: "venue", or INSTRUMENT for the instrument's own phase. For
+    an accepted request phase and scope are None: who "decided" an acceptance is not specified.
     """
     venue_phase = phases[VENUE]
     venue_reason = reason_in(venue_phase, kind)
@@ -191,4 +206,4 @@ def expected_decision(
         return True, Reason.ACCEPTED, None, None
     if venue_rejects and (not inst_rejects or strictness(venue_phase) >= strictness(own)):
         return False, venue_reason, venue_phase, VENUE
-    return False, inst_reason, own, instrument
+    return False, inst_reason, own, INSTRUMENT

@@ -1,10 +1,12 @@
-"""The gate: compiled per-phase tables, instrument overrides, preallocated decisions, publication."""
+"""The gate: shared compiled tables, instrument overrides and release, preallocated decisions,
+publication, and `check_fields` against `check(Request(...))`."""
 
 from __future__ import annotations
 
 import functools
 from typing import Any
 
+import attrs
 import pytest
 
 from exchange_recovery import (
@@ -24,6 +26,7 @@ from exchange_recovery import (
     TimeInForce,
     default_policy,
 )
+from exchange_recovery._core.model import INSTRUMENT
 
 BTC = "BTC-USDT-SWAP"
 ETH = "ETH-USDT-SWAP"
@@ -58,15 +61,15 @@ MARKET = Request.new_order(BTC, OrderType.MARKET)
 
 
 def test_one_halted_instrument_rejects_while_the_venue_trades() -> None:
-    """BTC halted on its own: its orders get INSTRUMENT_HALTED with BTC as the deciding scope."""
+    """BTC halted on its own: its orders get INSTRUMENT_HALTED, decided at the instrument level."""
     g = gate({BTC: "HALTED"})
 
     decision = g.check(LIMIT)
 
     assert not decision.accepted
     assert decision.reason is Reason.INSTRUMENT_HALTED
-    assert (decision.phase, decision.scope) == ("HALTED", BTC)
-    assert decision.message == f"INSTRUMENT_HALTED: phase=HALTED scope={BTC} action=NEW_ORDER"
+    assert (decision.phase, decision.scope) == ("HALTED", INSTRUMENT)
+    assert decision.message == "INSTRUMENT_HALTED: phase=HALTED scope=instrument action=NEW_ORDER"
 
 
 def test_other_instruments_follow_the_venue() -> None:
@@ -86,7 +89,7 @@ def test_a_halted_instrument_refuses_cancels_but_takes_added_margin() -> None:
     assert g.check(Request.cancel(BTC)).reason is Reason.INSTRUMENT_HALTED
     added = g.check(Request.margin(add=True, instrument=BTC))
     assert added.accepted
-    assert (added.phase, added.scope) == ("HALTED", BTC)
+    assert (added.phase, added.scope) == ("HALTED", INSTRUMENT)
 
 
 def test_requests_without_an_instrument_are_decided_by_the_venue() -> None:
@@ -120,7 +123,7 @@ def test_instrument_rejection_decides_when_the_venue_accepts() -> None:
     decision = gate({BTC: "PRE_OPEN"}).check(LIMIT)
 
     assert decision.reason is Reason.POST_ONLY_REQUIRED
-    assert (decision.phase, decision.scope) == ("PRE_OPEN", BTC)
+    assert (decision.phase, decision.scope) == ("PRE_OPEN", INSTRUMENT)
 
 
 def test_stricter_instrument_decides_when_both_reject() -> None:
@@ -128,7 +131,7 @@ def test_stricter_instrument_decides_when_both_reject() -> None:
     decision = gate({VENUE: "DEGRADED", BTC: "HALTED"}).check(MARKET)
 
     assert decision.reason is Reason.INSTRUMENT_HALTED
-    assert (decision.phase, decision.scope) == ("HALTED", BTC)
+    assert (decision.phase, decision.scope) == ("HALTED", INSTRUMENT)
 
 
 def test_stricter_venue_decides_when_both_reject() -> None:
@@ -152,23 +155,29 @@ def test_when_both_accept_the_instrument_phase_is_reported() -> None:
     decision = gate({BTC: "PRE_OPEN"}).check(POST_ONLY)
 
     assert decision.accepted
-    assert (decision.phase, decision.scope) == ("PRE_OPEN", BTC)
+    assert (decision.phase, decision.scope) == ("PRE_OPEN", INSTRUMENT)
 
 
-def _expected(venue: str, inst: str, kind: RequestKind) -> tuple[bool, Reason, str, str]:
-    """Slow statement of the two-scope rule: accept only if both accept, else the stricter rejects."""
+def _expected(venue: str, inst: str | None, kind: RequestKind) -> tuple[bool, Reason, str, str]:
+    """Slow statement of the two-scope rule: accept only if both accept, else the stricter rejects.
+
+    An instrument in NORMAL (it adds no restriction) or None is decided by the venue alone.
+    """
     policy = _policy()
     venue_reason = policy.evaluate(venue, kind)[0]
+    if inst in {None, "NORMAL"}:
+        return venue_reason is Reason.ACCEPTED, venue_reason, venue, VENUE
+    assert inst is not None
     inst_reason = policy.evaluate(inst, kind)[0]
     if venue_reason is Reason.ACCEPTED and inst_reason is Reason.ACCEPTED:
-        return True, Reason.ACCEPTED, inst, BTC
+        return True, Reason.ACCEPTED, inst, INSTRUMENT
     venue_decides = venue_reason is not Reason.ACCEPTED and (
         inst_reason is Reason.ACCEPTED or policy.strictness(venue) >= policy.strictness(inst))
     if venue_decides:
         return False, venue_reason, venue, VENUE
     if inst_reason is Reason.PHASE_HALTED:
         inst_reason = Reason.INSTRUMENT_HALTED
-    return False, inst_reason, inst, BTC
+    return False, inst_reason, inst, INSTRUMENT
 
 
 @pytest.mark.parametrize("venue", PHASES)
@@ -293,53 +302,157 @@ def test_returning_to_a_phase_returns_the_same_decision_objects() -> None:
 # -- publication ----------------------------------------------------------------------------------
 
 
-def test_publication_leaves_the_old_snapshot_intact() -> None:
-    """A reader holding the old snapshot keeps seeing the old phases and tables, whole."""
+def test_a_full_publication_swaps_in_new_state_and_leaves_the_old_one_whole() -> None:
+    """A reader holding the old tables and overrides keeps seeing the old answers, whole."""
     g = gate({BTC: "PRE_OPEN"}, version=3)
-    old = g._snap
-    old_phases = g.phases
+    old_tables, old_own, old_phases = g._tables, g._own, g.phases
 
     g._publish({VENUE: "HALTED"}, 4)
 
-    assert dict(old.phases) == {VENUE: "NORMAL", BTC: "PRE_OPEN"}
+    assert old_own == {BTC: g._compiled.index["PRE_OPEN"]}
     assert dict(old_phases) == {VENUE: "NORMAL", BTC: "PRE_OPEN"}
-    assert old.version == 3
-    assert old.venue[MARKET.key].accepted
-    assert old.overrides[BTC][MARKET.key].reason is Reason.ORDER_TYPE_NOT_ALLOWED
-    assert g._snap is not old
+    assert old_tables[0][MARKET.key].accepted
+    assert old_tables[old_own[BTC]][MARKET.key].reason is Reason.ORDER_TYPE_NOT_ALLOWED
+    assert (g._tables, g._own) == (g._compiled.tables["HALTED"], {})
+    assert g._own is not old_own
     assert g.check(MARKET).reason is Reason.PHASE_HALTED
     assert (g.version, dict(g.phases)) == (4, {VENUE: "HALTED"})
 
 
-def test_publishing_one_instrument_leaves_the_old_snapshot_intact() -> None:
-    """The single-scope path copies the phases too; the old mapping and tables are unchanged."""
-    g = gate()
-    old = g._snap
-    old_phases = g.phases
+def test_an_instrument_transition_changes_one_key_in_place() -> None:
+    """O(1): the venue's tables and every other instrument's entry stay as they were."""
+    g = gate({ETH: "DEGRADED"})
+    tables, own = g._tables, g._own
 
     g._publish_scope(BTC, "HALTED", 1)
 
-    assert dict(old_phases) == {VENUE: "NORMAL"}
-    assert old.overrides == {}
-    assert old.version == 0
-    assert dict(g.phases) == {VENUE: "NORMAL", BTC: "HALTED"}
+    assert g._tables is tables
+    assert g._own is own
+    assert dict(g.phases) == {VENUE: "NORMAL", ETH: "DEGRADED", BTC: "HALTED"}
+    assert g.version == 1
     assert g.check(LIMIT).reason is Reason.INSTRUMENT_HALTED
-    assert g.check(Request.new_order(ETH, OrderType.LIMIT)).accepted
+    assert g.check(Request.new_order(ETH, OrderType.MARKET)).reason is Reason.ORDER_TYPE_NOT_ALLOWED
+    assert g.check(Request.new_order("SOL-USDT", OrderType.LIMIT)).accepted
 
 
-def test_a_venue_change_recombines_every_instrument_table() -> None:
-    """BTC in PRE_OPEN follows a venue halt and its end: post-only orders refused, then accepted."""
+def test_a_venue_transition_re_points_and_touches_no_instrument() -> None:
+    """O(1): the venue phase's precompiled tables are swapped in; BTC in PRE_OPEN follows."""
     g = gate({BTC: "PRE_OPEN"})
+    own = g._own
 
     g._publish_scope(VENUE, "HALTED", 1)
     halted = g.check(POST_ONLY)
+    tables = g._tables
     g._publish_scope(VENUE, "NORMAL", 2)
     reopened = g.check(POST_ONLY)
 
+    assert g._own is own
+    assert tables is g._compiled.tables["HALTED"]
     assert (halted.reason, halted.scope) == (Reason.PHASE_HALTED, VENUE)
     assert reopened.accepted
-    assert (reopened.phase, reopened.scope) == ("PRE_OPEN", BTC)
+    assert (reopened.phase, reopened.scope) == ("PRE_OPEN", INSTRUMENT)
     assert dict(g.phases) == {VENUE: "NORMAL", BTC: "PRE_OPEN"}
+
+
+def test_a_venue_transition_with_overrides_answers_right_for_every_instrument() -> None:
+    """Instruments in every phase (and one in none), the venue walked through every phase."""
+    instruments = {f"I-{phase}": phase for phase in PHASES} | {"I-NONE": None}
+    g = gate({name: phase for name, phase in instruments.items() if phase is not None})
+
+    for version, venue in enumerate([*PHASES, *reversed(PHASES)], 1):
+        g._publish_scope(VENUE, venue, version)
+        for name, own in instruments.items():
+            for kind in ALL_KINDS:
+                decision = g.check(request_of(kind, name))
+                got = (decision.accepted, decision.reason, decision.phase, decision.scope)
+                assert got == _expected(venue, own, kind), (venue, name, kind.describe())
+
+
+# -- shared tables and release --------------------------------------------------------------------
+
+
+def test_instruments_in_the_same_phase_share_one_table() -> None:
+    """An instrument's own phase costs a reference to a table shared by all in that phase."""
+    g = gate({BTC: "PRE_OPEN", ETH: "PRE_OPEN", "SOL-USDT": "HALTED"})
+
+    assert g._table(BTC) is g._table(ETH)
+    assert g._table(BTC) is not g._table("SOL-USDT")
+    assert g._table("XRP-USDT") is g._table(None)
+
+
+def test_gates_of_one_policy_share_their_compiled_tables() -> None:
+    """Tables are compiled once per policy: a second gate (any phases) reuses them."""
+    a, b = gate({BTC: "PRE_OPEN"}), gate({VENUE: "HALTED", ETH: "PRE_OPEN"})
+
+    b._publish_scope(VENUE, "NORMAL", 1)
+
+    assert a._compiled is b._compiled
+    assert a._table(BTC) is b._table(ETH)
+
+
+def test_an_instrument_returned_to_normal_is_released() -> None:
+    """Back in NORMAL, BTC leaves `phases`, follows the venue and decides exactly as the venue."""
+    g = gate({VENUE: "FULL_OPEN", BTC: "PRE_OPEN"})
+
+    g._publish_scope(BTC, "NORMAL", 1)
+
+    assert BTC not in g.phases
+    assert BTC not in g._own
+    assert g.phase(BTC) == "FULL_OPEN"
+    assert g._table(BTC) is g._table(None)
+    for kind in ALL_KINDS:
+        assert g.check(request_of(kind)) is g.check(request_of(kind, "never-overridden"))
+    g._publish_scope(VENUE, "DEGRADED", 2)
+    assert g.check(MARKET).reason is Reason.ORDER_TYPE_NOT_ALLOWED
+    assert g.check(MARKET).scope == VENUE
+
+
+def test_an_instrument_published_in_normal_is_never_listed() -> None:
+    """Built or fully published with an instrument in NORMAL, the gate keeps no entry for it."""
+    g = gate({VENUE: "HALTED", BTC: "NORMAL"})
+    assert dict(g.phases) == {VENUE: "HALTED"}
+
+    g._publish({VENUE: "PRE_OPEN", ETH: "NORMAL", BTC: "DEGRADED"}, 1)
+
+    assert dict(g.phases) == {VENUE: "PRE_OPEN", BTC: "DEGRADED"}
+
+
+def test_a_normal_phase_that_restricts_is_not_released() -> None:
+    """If NORMAL refuses what another phase accepts, an instrument in NORMAL keeps its phase."""
+    policy = _policy()
+    strict_normal = [attrs.evolve(p, accepts=attrs.evolve(
+        p.accepts, actions=p.accepts.actions - {Action.DEPOSIT})) if p.name == "NORMAL" else p
+        for p in policy.phases]
+    g = Gate(policy.with_changes(phases=strict_normal), {VENUE: "FULL_OPEN", BTC: "NORMAL"})
+
+    deposit = g.check(Request(Action.DEPOSIT, BTC))
+
+    assert dict(g.phases) == {VENUE: "FULL_OPEN", BTC: "NORMAL"}
+    assert (deposit.reason, deposit.phase, deposit.scope) == (
+        Reason.ACTION_NOT_ALLOWED, "NORMAL", INSTRUMENT)
+    assert g.check(Request(Action.DEPOSIT, ETH)).accepted
+
+
+def test_a_normal_phase_without_every_capability_is_not_released() -> None:
+    """If NORMAL accepts everything but runs no liquidations while DEGRADED does, an instrument
+    in NORMAL keeps its phase: released, it would let liquidations run under a DEGRADED venue."""
+    policy = _policy()
+    no_liquidations = [attrs.evolve(p, liquidations=False) if p.name == "NORMAL" else p
+                       for p in policy.phases]
+    g = Gate(policy.with_changes(phases=no_liquidations), {VENUE: "DEGRADED", BTC: "NORMAL"})
+
+    assert dict(g.phases) == {VENUE: "DEGRADED", BTC: "NORMAL"}
+    assert not g.liquidations(BTC)
+    assert g.liquidations(ETH)
+
+
+def test_publishing_several_scopes_applies_each() -> None:
+    """`_publish_scopes` is `_publish_scope` for each, releases included."""
+    g = gate({BTC: "HALTED"})
+
+    g._publish_scopes({VENUE: "DEGRADED", BTC: "NORMAL", ETH: "HALTED"}, 7)
+
+    assert (g.version, dict(g.phases)) == (7, {VENUE: "DEGRADED", ETH: "HALTED"})
 
 
 def test_a_bound_check_kept_in_a_local_sees_each_publication() -> None:
@@ -446,13 +559,27 @@ def test_gate_needs_a_policy() -> None:
 
 def test_an_unknown_phase_in_publication_leaves_the_gate_unchanged() -> None:
     """Publishing a phase the policy does not know fails before the swap."""
-    g = gate()
-    old = g._snap
+    g = gate({BTC: "HALTED"})
+    old = (g._tables, g._own, g._venue, g.version)
 
     with pytest.raises(ConfigurationError):
-        g._publish({VENUE: "AUCTION"}, 1)
+        g._publish({VENUE: "DEGRADED", ETH: "HALTED", BTC: "AUCTION"}, 1)
 
-    assert g._snap is old
+    assert (g._tables, g._own, g._venue, g.version) == old
+    assert g._own == {BTC: g._compiled.index["HALTED"]}
+
+
+@pytest.mark.parametrize(("scope", "phase"), [(VENUE, "AUCTION"), (BTC, "AUCTION"), (BTC, None),
+                                            ("", "HALTED"), (None, "HALTED")])
+def test_a_bad_single_scope_publication_changes_nothing(scope: Any, phase: Any) -> None:
+    """An unknown phase or a bad scope name fails before anything is stored."""
+    g = gate({ETH: "HALTED"}, version=3)
+    tables, venue, own = g._tables, g._venue, dict(g._own)
+
+    with pytest.raises(ConfigurationError):
+        g._publish_scope(scope, phase, 4)
+
+    assert (g._tables, g._venue, g._own, g.version) == (tables, venue, own, 3)
 
 
 def test_gate_is_slotted() -> None:

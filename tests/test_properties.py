@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,6 +24,7 @@ from exchange_recovery import (
     TimeInForce,
     default_policy,
 )
+from exchange_recovery._core.model import INSTRUMENT
 from exchange_recovery.testing import requests as kit_requests
 
 PHASES = ("NORMAL", "DEGRADED", "HALTED", "PRE_OPEN", "FULL_OPEN")
@@ -60,9 +62,17 @@ override_phases = st.none() | st.sampled_from(PHASES)
 
 # -- strategies: arbitrary field values, valid or not --------------------------------------------
 
+class _Symbol(str):
+    """A str subclass: equal to a valid instrument name, yet not a plain str."""
+
+    __slots__ = ()
+
+
 junk = st.one_of(
     st.none(), st.booleans(), st.integers(-2, 9), st.floats(allow_nan=False),
+    st.sampled_from([0.0, 1.0, 2.0, 3.0]),  # equal to members (and to False/True) under ==
     st.text(max_size=4), st.sampled_from(["venue", "", " BTC", "NEW_ORDER", "LIMIT", "GTC"]),
+    st.sampled_from(INSTRUMENTS).map(_Symbol),
     st.sampled_from([*Action, *OrderType, *TimeInForce, *Origin]),
     st.lists(st.integers(0, 3), max_size=2), st.just(object()),
 )
@@ -83,6 +93,37 @@ field_sets = st.fixed_dictionaries({
     "reduce_only": _field(st.booleans()),
     "origin": _field(origins),
 })
+
+
+def lookalikes(value: object) -> list[object]:
+    """Values equal to `value` under == (and hashing alike) that are not of its type.
+
+    ``0``, ``0.0``, ``False`` and ``OrderType.LIMIT`` all equal ``Action.NEW_ORDER``: a dict
+    probe cannot tell them apart, the type checks must.
+    """
+    if value is None:
+        return [False, 0, (), ""]
+    number = int(value)  # type: ignore[call-overload]
+    alike: list[object] = [number, float(number), *([bool(number)] if number in {0, 1} else []),
+                           *(m for e in (Action, OrderType, TimeInForce, Origin) for m in e
+                             if m == number)]
+    return [v for v in alike if type(v) is not type(value)]
+
+
+BAD_INSTRUMENTS: tuple[object, ...] = (
+    "", "venue", " BTC", "BTC ", "\tETH", "ETH\n", b"BTC", 7, 7.0, ["BTC"], None,
+    _Symbol(OVERRIDDEN), _Symbol("SOL-USDT"))
+"""Instruments `Request` refuses (None only for actions that need an instrument)."""
+
+
+@st.composite
+def near_misses(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid request's fields, the time in force sometimes left out (None)."""
+    request = draw(requests)
+    fields = {name: getattr(request, name) for name in FIELDS}
+    if draw(st.booleans()):
+        fields["time_in_force"] = None  # left out: the defaulted path
+    return fields
 
 
 def _build(fields: dict[str, Any]) -> Request | InvalidRequestError:
@@ -120,8 +161,11 @@ def test_every_buildable_request_gets_a_decision_in_every_phase(
 
         assert isinstance(decision, Decision)
         assert decision.accepted is (decision.reason is Reason.ACCEPTED)
-        assert decision.scope in {VENUE, request.instrument}
-        assert decision.phase == gate.phase(decision.scope)
+        assert decision.scope in {VENUE, INSTRUMENT}
+        deciding = VENUE if decision.scope == VENUE else request.instrument
+        assert deciding is not None
+        assert deciding in gate.phases  # an instrument decides only with a phase of its own
+        assert decision.phase == gate.phase(deciding)
         venue_ok = policy.evaluate(venue, request)[0] is Reason.ACCEPTED
         own_phase = instrument_phase if request.instrument == OVERRIDDEN else None
         inst_ok = own_phase is None or policy.evaluate(own_phase, request)[0] is Reason.ACCEPTED
@@ -166,21 +210,71 @@ def test_random_fields_build_a_valid_request_or_raise_invalid_request_error(
 
 
 @given(fields=field_sets, venue=st.sampled_from(PHASES), instrument_phase=override_phases)
-def test_check_fields_on_random_fields_decides_as_the_request_would_or_names_the_field(
+def test_check_fields_on_random_fields_answers_exactly_as_check_of_the_request(
     fields: dict[str, Any], venue: str, instrument_phase: str | None
 ) -> None:
-    """check_fields raises only InvalidRequestError; when the Request builds, the answers agree."""
+    """check_fields raises InvalidRequestError exactly when Request does, naming the same field;
+    otherwise it returns the very decision `check(Request(...))` returns."""
     gate = _gate(venue, instrument_phase)
     built = _build(fields)
 
     decision = _try_check_fields(gate, fields)
 
-    if isinstance(decision, InvalidRequestError):
-        assert isinstance(built, InvalidRequestError), "check_fields refused a valid request"
-        assert decision.field == built.field
-        return
-    assert isinstance(decision, Decision)
-    if isinstance(built, Request):
-        assert decision is gate.check(built)
-    # check_fields is a trusted-engine path: it may decide some field sets `Request` refuses
-    # (a missing or reserved instrument, an int equal to an IntEnum value), never the reverse.
+    if isinstance(built, InvalidRequestError):
+        assert isinstance(decision, InvalidRequestError), f"check_fields decided {built}"
+        assert (decision.field, decision.expected) == (built.field, built.expected)
+        assert decision.value is built.value
+    else:
+        assert decision is gate.check(built), f"check_fields gave {decision} for {built}"
+
+
+@given(fields=near_misses(), venue=st.sampled_from(PHASES), instrument_phase=override_phases,
+       extra=junk)
+def test_check_fields_refuses_every_near_miss_that_request_refuses(
+    fields: dict[str, Any], venue: str, instrument_phase: str | None, extra: object
+) -> None:
+    """Each field of a valid request swapped in turn for a lookalike (0 for a member, 1.0 for
+    True, another enum's member), a bad name or junk: check_fields raises exactly when Request
+    does, naming the same field, and otherwise gives check(Request)'s very decision."""
+    gate = _gate(venue, instrument_phase)
+    for name in FIELDS:
+        bad_values = BAD_INSTRUMENTS if name == "instrument" else lookalikes(fields[name])
+        for bad in (*bad_values, extra):
+            swapped = {**fields, name: bad}
+            built = _build(swapped)
+
+            decision = _try_check_fields(gate, swapped)
+
+            if isinstance(built, InvalidRequestError):
+                assert isinstance(decision, InvalidRequestError), f"decided {swapped}"
+                assert decision.field == built.field
+            else:
+                assert decision is gate.check(built), swapped
+
+
+@pytest.mark.parametrize("instrument_phase", [None, "PRE_OPEN"])
+def test_check_fields_refuses_every_lookalike_of_every_field_of_every_kind(
+    instrument_phase: str | None,
+) -> None:
+    """Exhaustively, for every request kind (time in force given and left out), each field
+    swapped for each lookalike or bad name: check_fields agrees with Request, field for field."""
+    gate = _gate("FULL_OPEN", instrument_phase)
+    for kind in ALL_KINDS:
+        fields: dict[str, Any] = {
+            "action": kind.action, "instrument": OVERRIDDEN, "order_type": kind.order_type,
+            "time_in_force": kind.time_in_force, "post_only": kind.post_only,
+            "reduce_only": kind.reduce_only, "origin": kind.origin}
+        for left_out in ({}, {"time_in_force": None}):
+            for name in FIELDS:
+                value = {**fields, **left_out}[name]
+                for bad in BAD_INSTRUMENTS if name == "instrument" else lookalikes(value):
+                    swapped = {**fields, **left_out, name: bad}
+                    built = _build(swapped)
+
+                    decision = _try_check_fields(gate, swapped)
+
+                    if isinstance(built, InvalidRequestError):
+                        assert isinstance(decision, InvalidRequestError), f"decided {swapped}"
+                        assert decision.field == built.field
+                    else:
+                        assert decision is gate.check(built), swapped

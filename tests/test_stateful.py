@@ -192,10 +192,11 @@ class ControllerMachine(RuleBasedStateMachine):
         assert record.relaxing is ref.relaxing(source, dest)
         assert record.timestamp == self.clock.now
         self.version = record.version
-        self.own[scope] = dest
-        if scope != VENUE and dest == ref.NORMAL:  # released: it follows the venue again
+        if scope != VENUE and dest == ref.NORMAL and ref.adds_no_restriction(dest):
+            self.own.pop(scope, None)  # released: it follows the venue again, and costs nothing
             self.entered.pop(scope, None)
         else:
+            self.own[scope] = dest
             self.entered[scope] = self.clock.now
         self.history.append(record)
         if journal_broken and not record.relaxing:

@@ -1,27 +1,36 @@
 """The gate: a policy compiled into lookup tables, answering `check(request)` with no lock.
 
-Compilation (once per policy): for every phase, the distinct verdicts and a tuple mapping each
-request key to one of them; for every pair (venue phase, instrument phase), an `itemgetter`
-that picks, key by key, the stricter scope's decision out of the two scopes' decision pools.
+Compilation (once per policy, kept on the frozen `Policy`): the preallocated decisions of every
+phase, once as the venue's (scope `VENUE`) and once as an instrument's own (scope `INSTRUMENT`);
+then, for every venue phase, a tuple of tables indexed by *instrument phase index*: index 0 is
+the venue's own table (for instruments that follow the venue), index i the combined table of
+the venue phase and phase i, which takes, key by key, the stricter scope's decision. Tables and
+decisions are shared by every instrument and every gate of the policy.
 
-Publication (once per transition): a new immutable `_Snapshot` holding the venue's table and
-one combined table per instrument override, swapped in by one reference assignment. A reader
-sees the old snapshot or the new one, never a mix.
+State (published by one writer, the controller or a follower, under its lock; readers take no
+lock): the venue phase's tuple of tables, swapped by one reference assignment on a venue
+transition (O(1): the tuples are precompiled); and a dict mapping each instrument with a phase
+of its own to its phase index, changed in place, one key, on an instrument transition (O(1)):
+readers see the old or the new value of that key, never a mix. An instrument moved back to the
+phase that adds no restriction (`_Compiled.release`) is dropped from the dict: it follows the
+venue again and costs nothing.
 
-Checking (once per order): two slot loads, one dict probe, one tuple index.
+Checking (once per order): two slot loads, one dict probe, two tuple indexes, no branch.
 """
 
 from __future__ import annotations
 
-import operator
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Final
 
 from .codes import Reason
-from .errors import ConfigurationError, InvalidRequestError
+from .errors import ConfigurationError
 from .model import (
-    INSTRUMENT_REQUIRED,
+    FIELD_TREE,
+    INSTRUMENT,
+    RESERVED_NAMES,
+    STRIP,
     VENUE,
     Action,
     Decision,
@@ -29,59 +38,95 @@ from .model import (
     Origin,
     Request,
     TimeInForce,
-    kind_key,
 )
-from .model import default_time_in_force as _default_tif
 from .phases import Verdict
-from .policy import Policy
+from .policy import Policy, gate_tables
 
 _Table = tuple[Decision, ...]
 
+FOLLOWS_VENUE: Final = 0
+"""The instrument phase index of an instrument without a phase of its own."""
+
+_CLIENT: Final = Origin.CLIENT  # a module constant: an enum attribute load is slow on 3.11
+
 
 class _Compiled:
-    """The scope-independent part of a policy's tables."""
+    """Everything about a policy's decisions that does not depend on the current phases.
 
-    __slots__ = ("combine", "outcomes", "venue_pick")
+    Attributes:
+        names: phase name by instrument phase index (index 0, following the venue, is "").
+        index: instrument phase index by phase name (1..n).
+        tables: per venue phase, its tables indexed by instrument phase index.
+        capabilities: per venue phase, the engine capabilities indexed likewise.
+        release: the index of the phase an instrument is released in (dropped from the
+            overrides), or -1 if none is. It is the policy's normal phase when that adds no
+            restriction to any venue phase (`_adds_nothing`): the normal phase, because the
+            controller and followers take an instrument without a phase of its own to be in it.
+        venues: per venue phase, what publishing it swaps in (`_VenuePart`).
+    """
+
+    __slots__ = ("capabilities", "index", "names", "release", "tables", "venues")
 
     def __init__(self, policy: Policy) -> None:
-        self.outcomes: dict[str, tuple[Verdict, ...]] = {}
-        index: dict[str, tuple[int, ...]] = {}
-        for phase in policy.phase_names:
+        names = policy.phase_names
+        self.names: tuple[str, ...] = ("", *names)
+        self.index: dict[str, int] = {name: i for i, name in enumerate(names, 1)}
+        outcomes: dict[str, tuple[Verdict, ...]] = {}
+        picks: dict[str, tuple[int, ...]] = {}
+        for phase in names:
             distinct: dict[Verdict, int] = {}
-            index[phase] = tuple(
-                distinct.setdefault(v, len(distinct)) for v in policy.verdicts(phase)
-            )
-            self.outcomes[phase] = tuple(distinct)
-        self.venue_pick: dict[str, Callable[[_Table], _Table]] = {
-            phase: operator.itemgetter(*index[phase]) for phase in policy.phase_names
-        }
-        self.combine: dict[tuple[str, str], Callable[[_Table], _Table]] = {}
-        for v in policy.phase_names:
-            offset = len(self.outcomes[v])
-            for q in policy.phase_names:
+            picks[phase] = tuple(distinct.setdefault(v, len(distinct)) for v in policy.verdicts(phase))
+            outcomes[phase] = tuple(distinct)
+        pools = {(scope, phase): tuple(_decision(reason, detail, phase, scope)
+                                       for reason, detail in outcomes[phase])
+                 for scope in (VENUE, INSTRUMENT) for phase in names}
+        own = {v: tuple(pools[(VENUE, v)][i] for i in picks[v]) for v in names}
+        caps = {phase: policy.phase(phase).capabilities for phase in names}
+        self.tables: dict[str, tuple[_Table, ...]] = {}
+        self.capabilities: dict[str, tuple[frozenset[str], ...]] = {}
+        for v in names:
+            combined = []
+            for q in names:
                 v_wins_ties = policy.strictness(v) >= policy.strictness(q)
-                pattern = []
-                for vi, qi in zip(index[v], index[q], strict=True):
-                    venue_rejects = self.outcomes[v][vi][0] is not Reason.ACCEPTED
-                    inst_rejects = self.outcomes[q][qi][0] is not Reason.ACCEPTED
-                    venue_decides = venue_rejects and (not inst_rejects or v_wins_ties)
-                    pattern.append(vi if venue_decides else offset + qi)
-                self.combine[(v, q)] = operator.itemgetter(*pattern)
+                venue_pool, inst_pool = pools[(VENUE, v)], pools[(INSTRUMENT, q)]
+                table = []
+                for vi, qi in zip(picks[v], picks[q], strict=True):
+                    venue_rejects = not venue_pool[vi].accepted
+                    venue_decides = venue_rejects and (inst_pool[qi].accepted or v_wins_ties)
+                    table.append(venue_pool[vi] if venue_decides else inst_pool[qi])
+                combined.append(tuple(table))
+            self.tables[v] = (own[v], *combined)
+            self.capabilities[v] = (caps[v], *(caps[v] & caps[q] for q in names))
+        self.release = self.index[policy.normal] if self._adds_nothing(policy.normal) else -1
+        self.venues = {v: _VenuePart(v, self.tables[v], self.capabilities[v]) for v in names}
+
+    def _adds_nothing(self, phase: str) -> bool:
+        """Whether an instrument in `phase` is decided exactly as one that follows the venue.
+
+        True when, under every venue phase, the combined table accepts what the venue's accepts
+        and refuses the rest with the venue's very decision, and `phase` allows every engine
+        capability any phase allows.
+        """
+        i = self.index[phase]
+        for tables in self.tables.values():
+            for alone, combined in zip(tables[FOLLOWS_VENUE], tables[i], strict=True):
+                if alone.accepted is not combined.accepted or (not alone.accepted
+                                                               and alone is not combined):
+                    return False
+        # caps(v) & caps(phase) == caps(v) for every v: phase allows all that any phase allows
+        return all(caps[i] == caps[FOLLOWS_VENUE] for caps in self.capabilities.values())
 
 
-class _Snapshot:
-    """The published state: immutable once built."""
+class _VenuePart:
+    """What a venue phase puts in force: its tables and capabilities by instrument phase index."""
 
-    __slots__ = ("overrides", "phase_dict", "phases", "venue", "version")
+    __slots__ = ("capabilities", "phase", "tables")
 
-    def __init__(
-        self, venue: _Table, overrides: dict[str, _Table], phases: dict[str, str], version: int
-    ) -> None:
-        self.venue = venue
-        self.overrides = overrides
-        self.phase_dict = phases  # never mutated; copied (fast path) by the next publication
-        self.phases = types.MappingProxyType(phases)
-        self.version = version
+    def __init__(self, phase: str, tables: tuple[_Table, ...],
+                 capabilities: tuple[frozenset[str], ...]) -> None:
+        self.phase = phase
+        self.tables = tables
+        self.capabilities = capabilities
 
 
 class Gate:
@@ -97,7 +142,7 @@ class Gate:
         'ORDER_TYPE_NOT_ALLOWED'
     """
 
-    __slots__ = ("__weakref__", "_compiled", "_decisions", "_policy", "_snap", "_venue_tables")
+    __slots__ = ("__weakref__", "_compiled", "_own", "_policy", "_tables", "_venue", "_version")
 
     def __init__(self, policy: Policy, phases: Mapping[str, str] | None = None,
                  version: int = 0) -> None:
@@ -105,21 +150,20 @@ class Gate:
             msg = f"Gate needs a Policy, got {policy!r}"
             raise ConfigurationError(msg)
         self._policy = policy
-        self._compiled = _Compiled(policy)
-        self._decisions: dict[tuple[str, str], _Table] = {}
-        self._venue_tables: dict[str, _Table] = {
-            phase: self._compiled.venue_pick[phase](self._pool(VENUE, phase))
-            for phase in policy.phase_names
-        }
-        self._snap = self._build(_complete(policy, phases), version)
+        self._compiled = gate_tables(policy, _Compiled)
+        venue, own = self._state(phases or {})
+        self._venue = venue
+        self._tables = venue.tables
+        self._own = own
+        self._version = version
 
     # -- the hot path ------------------------------------------------------------------------
 
     def check(self, request: Request) -> Decision:
         """Return the decision for `request` in the current phases (preallocated, never None)."""
-        snap = self._snap
-        # Branch-free: faster with overrides than testing for them (and None finds no override).
-        return snap.overrides.get(request.instrument, snap.venue)[request.key]  # type: ignore[arg-type]
+        # Branch-free: an instrument without a phase of its own (or None) finds index 0,
+        # FOLLOWS_VENUE (a literal here: a constant is faster than a global).
+        return self._tables[self._own.get(request.instrument, 0)][request.key]  # type: ignore[arg-type]
 
     def check_fields(
         self,
@@ -130,27 +174,40 @@ class Gate:
         *,
         post_only: bool = False,
         reduce_only: bool = False,
-        origin: Origin = Origin.CLIENT,
+        origin: Origin = _CLIENT,
     ) -> Decision:
         """Like `check`, for engines with their own order type: fields in, decision out.
 
+        Gives exactly `check(Request(...))`'s answer for the same fields, without building the
+        request and without allocating. A time in force left out is defaulted as `Request` does.
+
         Raises:
-            InvalidRequestError: the fields do not form a valid request (names the field).
+            InvalidRequestError: the fields do not form a valid request (names the field), in
+                exactly the cases `Request` raises it.
         """
+        key: int  # (an annotation only: no code)
         try:
-            if time_in_force is None:
-                time_in_force = _default_tif(action, order_type)
-            key = kind_key(action, order_type, time_in_force, post_only, reduce_only, origin)
-        except TypeError:  # an unhashable field: let Request name it below
-            key = -1
-        # Rare path (venue-wide requests, bad input), so a str instrument costs one type test.
-        if (key < 0 or type(instrument) is not str) and (
-            key < 0 or instrument is not None or action in INSTRUMENT_REQUIRED
-        ):
-            Request(action, instrument, order_type, time_in_force, post_only, reduce_only, origin)
-            raise InvalidRequestError("action", action, "a valid combination of request fields")
-        snap = self._snap
-        return snap.overrides.get(instrument, snap.venue)[key]  # type: ignore[arg-type]
+            key, a, ot, tif, po, ro, o, optional, _ = FIELD_TREE[action][order_type][
+                time_in_force][post_only][reduce_only][origin]
+            # FIELD_TREE matches by ==: only the very members (not 0, 1.0, another IntEnum) count;
+            # STRIP passes a plain str without outer whitespace, raises TypeError for a non-str.
+            if (a is action and ot is order_type and tif is time_in_force and po is post_only
+                    and ro is reduce_only and o is origin
+                    and ((instrument is None and optional)
+                         or (STRIP(instrument) is instrument  # type: ignore[arg-type]  # None: TypeError
+                             and instrument not in RESERVED_NAMES))):
+                return self._tables[self._own.get(instrument, 0)][key]  # type: ignore[arg-type]
+        except (KeyError, TypeError):  # not a valid combination, an unhashable field, not a str
+            pass
+        return self._check_request(action, instrument, order_type, time_in_force, post_only,
+                                   reduce_only, origin)
+
+    def _check_request(self, action: Action, instrument: str | None, order_type: OrderType | None,
+                       time_in_force: TimeInForce | None, post_only: bool, reduce_only: bool,
+                       origin: Origin) -> Decision:
+        """`check_fields` off its fast path: `Request` validates (and names a bad field)."""
+        return self.check(Request(action, instrument, order_type, time_in_force, post_only,
+                                  reduce_only, origin))
 
     # -- read-only views -----------------------------------------------------------------------
 
@@ -162,17 +219,25 @@ class Gate:
     @property
     def version(self) -> int:
         """The version of the published phases (strictly increases with every transition)."""
-        return self._snap.version
+        return self._version
 
     @property
     def phases(self) -> Mapping[str, str]:
-        """Every scope's current phase: ``"venue"`` and each instrument with its own phase."""
-        return self._snap.phases
+        """Every scope's current phase: ``"venue"`` and each instrument with its own phase.
+
+        A read-only copy, built on each call (O(instruments with a phase of their own)); use
+        `phase` for one scope. An instrument released back to following the venue is not listed.
+        """
+        names = self._compiled.names
+        phases = {VENUE: self._venue.phase}
+        own = self._own.copy()  # one C call: atomic with respect to the writer
+        phases.update({scope: names[i] for scope, i in own.items()})
+        return types.MappingProxyType(phases)
 
     def phase(self, scope: str = VENUE) -> str:
         """The phase of a scope; an instrument without its own phase follows the venue."""
-        phases = self._snap.phases
-        return phases.get(scope, phases[VENUE])
+        i = self._own.get(scope, FOLLOWS_VENUE)
+        return self._compiled.names[i] if i else self._venue.phase
 
     def matching(self, instrument: str | None = None) -> bool:
         """Whether the engine may match orders (on `instrument`, or venue-wide)."""
@@ -188,75 +253,94 @@ class Gate:
 
     def capabilities(self, instrument: str | None = None) -> frozenset[str]:
         """What the engine itself may do now: both the venue's and the instrument's phase allow."""
-        phases = self._snap.phases
-        caps = self._policy.phase(phases[VENUE]).capabilities
-        if instrument is not None and instrument in phases:
-            caps &= self._policy.phase(phases[instrument]).capabilities
-        return caps
+        return self._venue.capabilities[self._own.get(instrument, FOLLOWS_VENUE)]  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         phases = dict(self.phases)
         return f"<Gate policy={self._policy.name!r} version={self.version} phases={phases}>"
 
-    # -- publication (controller, recovery and coordination only) ------------------------------
+    # -- publication (controller, recovery and coordination only; one writer at a time) ---------
 
     def _publish(self, phases: Mapping[str, str], version: int) -> None:
-        """Compile tables for `phases` and make them visible with one reference swap."""
-        self._snap = self._build(_complete(self._policy, phases), version)
+        """Publish the whole state (O(scopes)): a new overrides dict and the venue's tables.
+
+        The two are swapped by two assignments, in the order that keeps a check running
+        meanwhile on the safe side: the instruments' new phases first when the venue relaxes
+        (such a check sees the venue's old phase with them), the venue's first when it only
+        tightens (it sees the venue's new phase with the instruments' old ones).
+        """
+        venue, own = self._state(phases)
+        if self._policy.is_relaxing(self._venue.phase, venue.phase):
+            self._own = own
+            self._tables = venue.tables
+        else:
+            self._tables = venue.tables
+            self._own = own
+        self._venue = venue
+        self._version = version
 
     def _publish_scope(self, scope: str, phase: str, version: int) -> None:
-        """Publish one scope's new phase; cheaper than `_publish` for an instrument."""
-        old = self._snap
-        phases = old.phase_dict.copy()  # copying the proxy would take the slow generic path
-        phases[scope] = phase
+        """Publish one scope's new phase in O(1): one reference for the venue, one key else.
+
+        Once this returns, every check that starts sees the new phase.
+        """
+        compiled = self._compiled
+        index = _index(compiled, self._policy, phase)
         if scope == VENUE:
-            self._snap = self._build(phases, version)
-            return
-        overrides = dict(old.overrides)
-        overrides[scope] = self._combined(phases[VENUE], scope, phase)
-        self._snap = _Snapshot(old.venue, overrides, phases, version)
+            venue = compiled.venues[phase]
+            self._tables = venue.tables
+            self._venue = venue
+        else:
+            _check_scope(scope)
+            if index == compiled.release:
+                self._own.pop(scope, None)  # follows the venue again: costs nothing
+            else:
+                self._own[scope] = index
+        self._version = version
 
-    def _build(self, phases: dict[str, str], version: int) -> _Snapshot:
-        venue_phase = phases[VENUE]
-        overrides = {
-            scope: self._combined(venue_phase, scope, phase)
-            for scope, phase in phases.items() if scope != VENUE
-        }
-        return _Snapshot(self._venue_tables[venue_phase], overrides, phases, version)
+    def _publish_scopes(self, phases: Mapping[str, str], version: int) -> None:
+        """Publish several scopes' new phases, one by one, as `_publish_scope` does."""
+        for scope, phase in phases.items():
+            self._publish_scope(scope, phase, version)
 
-    def _combined(self, venue_phase: str, instrument: str, phase: str) -> _Table:
-        pool = self._pool(VENUE, venue_phase) + self._pool(instrument, phase)
-        return self._compiled.combine[(venue_phase, phase)](pool)
+    def _table(self, instrument: str | None) -> _Table:
+        """The table `check` uses for `instrument` now (for tests and tools)."""
+        return self._tables[self._own.get(instrument, FOLLOWS_VENUE)]  # type: ignore[arg-type]
 
-    def _pool(self, scope: str, phase: str) -> _Table:
-        """The distinct decisions of `phase` for `scope`, built once and reused."""
-        cached = self._decisions.get((scope, phase))
-        if cached is None:
-            cached = tuple(
-                _decision(reason, detail, phase, scope)
-                for reason, detail in self._compiled.outcomes[phase]
-            )
-            self._decisions[(scope, phase)] = cached
-        return cached
+    def _state(self, phases: Mapping[str, str]) -> tuple[_VenuePart, dict[str, int]]:
+        """Validate a scope -> phase mapping (the venue defaults to the initial phase)."""
+        compiled, policy = self._compiled, self._policy
+        venue = policy.initial
+        own: dict[str, int] = {}
+        for scope, phase in phases.items():
+            _check_scope(scope)
+            index = _index(compiled, policy, phase)
+            if scope == VENUE:
+                venue = phase
+            elif index != compiled.release:
+                own[scope] = index
+        return compiled.venues[venue], own
 
 
-_HALTED_FOR_SCOPE: Final = {True: Reason.PHASE_HALTED, False: Reason.INSTRUMENT_HALTED}
+def _index(compiled: _Compiled, policy: Policy, phase: str) -> int:
+    try:
+        return compiled.index[phase]
+    except (KeyError, TypeError):
+        policy.phase(phase)  # raises ConfigurationError naming the known phases
+        raise  # pragma: no cover - policy.phase knows no phase the index lacks
+
+
+def _check_scope(scope: object) -> None:
+    if type(scope) is not str or not scope:
+        msg = f"scope names must be non-empty strs, got {scope!r}"
+        raise ConfigurationError(msg)
+
+
+_HALTED_FOR_SCOPE: Final = {VENUE: Reason.PHASE_HALTED, INSTRUMENT: Reason.INSTRUMENT_HALTED}
 
 
 def _decision(reason: Reason, detail: str, phase: str, scope: str) -> Decision:
     if reason is Reason.PHASE_HALTED:
-        reason = _HALTED_FOR_SCOPE[scope == VENUE]
+        reason = _HALTED_FOR_SCOPE[scope]
     message = f"{reason.value}: phase={phase} scope={scope}" + (f" {detail}" if detail else "")
     return Decision(reason is Reason.ACCEPTED, reason, phase, scope, message)
-
-
-def _complete(policy: Policy, phases: Mapping[str, str] | None) -> dict[str, str]:
-    """Validate a scope -> phase mapping and fill in the venue's initial phase."""
-    result = {VENUE: policy.initial}
-    for scope, phase in (phases or {}).items():
-        if type(scope) is not str or not scope:
-            msg = f"scope names must be non-empty strs, got {scope!r}"
-            raise ConfigurationError(msg)
-        policy.phase(phase)
-        result[scope] = phase
-    return result

@@ -7,7 +7,9 @@ compiles those verdicts into lookup tables; nothing here runs on the per-order p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 
 import attrs
 
@@ -42,8 +44,8 @@ def _permission_tuple(value: Iterable[Permission]) -> tuple[Permission, ...]:
 class _Derived:
     """Lookup structures computed once from a valid policy."""
 
-    __slots__ = ("accepted", "edges", "guards", "permissions", "phases", "relaxing", "triggers",
-                 "verdicts")
+    __slots__ = ("accepted", "edges", "gate_tables", "guards", "permissions", "phases", "relaxing",
+                 "triggers", "verdicts")
 
     def __init__(self, policy: Policy) -> None:
         self.phases: dict[str, PhaseSpec] = {p.name: p for p in policy.phases}
@@ -64,6 +66,7 @@ class _Derived:
             (a, b): is_relaxing(self.phases[a], self.phases[b], self.accepted[a], self.accepted[b])
             for a in self.phases for b in self.phases
         }
+        self.gate_tables: object = None  # built by the gate on first use: see `gate_tables()`
 
 
 @attrs.frozen
@@ -165,3 +168,21 @@ class Policy:
 def phases_by_name(policy: Policy) -> Mapping[str, PhaseSpec]:
     """The phases of a valid policy keyed by name."""
     return policy._derived.phases
+
+
+_T = TypeVar("_T")
+_COMPILING = threading.Lock()
+
+
+def gate_tables(policy: Policy, compile_tables: Callable[[Policy], _T]) -> _T:
+    """The gate's compiled tables for `policy`, built by `compile_tables` once per policy.
+
+    They are kept on the (frozen, so never stale) policy: every gate, controller and follower
+    of one policy shares them, and a gate built for it again costs nothing. The gate owns what
+    they are; this module only keeps them.
+    """
+    derived = policy._derived
+    with _COMPILING:  # once, even when several threads build their first gate at once
+        if derived.gate_tables is None:
+            derived.gate_tables = compile_tables(policy)
+        return derived.gate_tables  # type: ignore[return-value]  # only ever one builder's result
