@@ -47,6 +47,7 @@ from ._core.errors import TransitionConflict as TransitionConflict
 from ._core.errors import TransitionRefused as TransitionRefused
 from ._core.gate import Gate as Gate
 from ._core.model import ALL_KINDS as ALL_KINDS
+from ._core.model import INSTRUMENT as INSTRUMENT
 from ._core.model import VENUE as VENUE
 from ._core.model import Action as Action
 from ._core.model import Actor as Actor
@@ -94,9 +95,31 @@ from ._plan.simulate import Timeline as Timeline
 from ._plan.simulate import TimelineEntry as TimelineEntry
 from ._plan.simulate import Wait as Wait
 from ._plan.simulate import simulate as simulate
+from ._trust.approvals import Rejection as Rejection
+from ._trust.approvals import SignedApproval as SignedApproval
+from ._trust.approvals import VerifyResult as VerifyResult
+from ._trust.approvals import policy_fingerprint as policy_fingerprint
+from ._trust.approvals import sign_approval as sign_approval
+from ._trust.approvals import verify_approvals as verify_approvals
+from ._trust.codes import TrustCode as TrustCode
+from ._trust.directory import Directory as Directory
+from ._trust.directory import FileDirectory as FileDirectory
+from ._trust.directory import Principal as Principal
+from ._trust.directory import StaticDirectory as StaticDirectory
+from ._trust.errors import DirectoryError as DirectoryError
+from ._trust.errors import DirectoryProblem as DirectoryProblem
+from ._trust.errors import IdentityError as IdentityError
+from ._trust.errors import SigningError as SigningError
+from ._trust.ids import canonical_id as canonical_id
+from ._trust.ids import same_principal as same_principal
+from ._trust.ids import skeleton as skeleton
+from ._trust.signing import KeyFileSigner as KeyFileSigner
+from ._trust.signing import Signer as Signer
+from ._trust.signing import generate_keypair as generate_keypair
 
 __all__ = [
     "ALL_KINDS",
+    "INSTRUMENT",
     "VENUE",
     "Abort",
     "Acceptance",
@@ -117,7 +140,11 @@ __all__ = [
     "CoordinatorState",
     "Criterion",
     "Decision",
+    "Directory",
+    "DirectoryError",
+    "DirectoryProblem",
     "ExchangeRecoveryError",
+    "FileDirectory",
     "FileJournal",
     "Fire",
     "Follower",
@@ -126,6 +153,7 @@ __all__ = [
     "GuardSpec",
     "HealthCheck",
     "HealthChecks",
+    "IdentityError",
     "IntegrityCode",
     "InvalidPlanError",
     "InvalidPolicyError",
@@ -133,6 +161,7 @@ __all__ = [
     "Journal",
     "JournalError",
     "JournalProblem",
+    "KeyFileSigner",
     "LocalCoordinator",
     "MemoryJournal",
     "OrderType",
@@ -143,17 +172,23 @@ __all__ = [
     "PlanStatus",
     "PlanStep",
     "Policy",
+    "Principal",
     "Problem",
     "ProblemCode",
     "Reason",
     "RecoveryReport",
     "RefusalCode",
+    "Rejection",
     "Request",
     "RequestKind",
     "RestartPlan",
     "RoleAuthorizer",
     "SetHealth",
+    "SignedApproval",
+    "Signer",
+    "SigningError",
     "SimulationEvent",
+    "StaticDirectory",
     "TimeInForce",
     "Timeline",
     "TimelineEntry",
@@ -162,17 +197,26 @@ __all__ = [
     "TransitionRecord",
     "TransitionRefused",
     "TransitionSpec",
+    "TrustCode",
+    "VerifyResult",
     "Wait",
+    "canonical_id",
     "compact_journal",
     "default_policy",
     "default_restart_plan",
     "dump_policy",
+    "generate_keypair",
     "load_policy",
     "loads_policy",
+    "policy_fingerprint",
     "policy_guards",
     "recover",
     "restart_policy",
+    "same_principal",
+    "sign_approval",
     "simulate",
+    "skeleton",
+    "verify_approvals",
     "verify_journal",
 ]
 

@@ -41,6 +41,9 @@ class IdentityError(ExchangeRecoveryError, ValueError):
         msg = f"invalid {field}: {problem}; got {bounded_repr(value)}"
         super().__init__(msg)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return type(self), (self.field, self.value, self.problem)
+
 
 @attrs.frozen
 class DirectoryProblem:
@@ -64,6 +67,9 @@ class DirectoryError(ExchangeRecoveryError, ValueError):
         lines = "\n".join(f"  - {p}" for p in self.problems)
         msg = f"directory has {len(self.problems)} problem(s):\n{lines}"
         super().__init__(msg)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return type(self), (self.problems,)
 
 
 class SigningError(ExchangeRecoveryError, ValueError):
