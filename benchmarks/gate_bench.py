@@ -2,8 +2,8 @@
 
 Every figure is a ratio to a baseline that does the same work without the gate's logic: a plain
 function with the subject's signature, returning a prebuilt object from a dict. Baseline and
-subject are paired and interleaved: each round times one pass of each over the same inputs, back
-to back (which goes first alternates), and the figure is the median of the per-round ratios,
+subject are paired and interleaved: each round times passes over the same inputs in the order
+baseline, subject, subject, baseline, and the figure is the median of the per-round ratios,
 printed with their inter-quartile range. A loop over the inputs is in both timings alike.
 
 Figures and goals (``ratio`` on every line):
@@ -107,18 +107,19 @@ def _time(run: Pass) -> int:
 
 def paired(label: str, baseline: Pass, subject: Pass, per_pass: int, rounds: int,
            goal: float) -> Figure:
-    """Time `baseline` and `subject` back to back, `rounds` times; ratio per operation."""
+    """Time `baseline` and `subject` in `rounds` rounds; the per-round ratios' median.
+
+    Each round runs baseline, subject, subject, baseline (ABBA): whatever the first pass leaves
+    in the caches, or a drift of the machine's speed, favours both alike.
+    """
     baseline(), subject()  # warm up: specialisation, caches
     ratios, base_times, subject_times = [], [], []
     with _no_gc():
-        for i in range(rounds):
-            if i % 2:
-                s, b = _time(subject), _time(baseline)
-            else:
-                b, s = _time(baseline), _time(subject)
-            ratios.append(s / b)
-            base_times.append(b)
-            subject_times.append(s)
+        for _ in range(rounds):
+            b1, s1, s2, b2 = _time(baseline), _time(subject), _time(subject), _time(baseline)
+            ratios.append((s1 + s2) / (b1 + b2))
+            base_times.append((b1 + b2) / 2)
+            subject_times.append((s1 + s2) / 2)
     return Figure(label, ratios, statistics.median(base_times) / per_pass,
                   statistics.median(subject_times) / per_pass, goal)
 
