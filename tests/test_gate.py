@@ -11,6 +11,7 @@ import pytest
 
 from exchange_recovery import (
     ALL_KINDS,
+    INSTRUMENT,
     VENUE,
     Action,
     ConfigurationError,
@@ -26,7 +27,6 @@ from exchange_recovery import (
     TimeInForce,
     default_policy,
 )
-from exchange_recovery._core.model import INSTRUMENT
 
 BTC = "BTC-USDT-SWAP"
 ETH = "ETH-USDT-SWAP"

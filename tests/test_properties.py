@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from exchange_recovery import (
     ALL_KINDS,
+    INSTRUMENT,
     VENUE,
     Action,
     Decision,
@@ -24,7 +25,6 @@ from exchange_recovery import (
     TimeInForce,
     default_policy,
 )
-from exchange_recovery._core.model import INSTRUMENT
 from exchange_recovery.testing import requests as kit_requests
 
 PHASES = ("NORMAL", "DEGRADED", "HALTED", "PRE_OPEN", "FULL_OPEN")
