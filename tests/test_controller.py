@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 
 from exchange_recovery import (
     ALL_KINDS,
+    INSTRUMENT,
     VENUE,
     Action,
     Actor,
@@ -608,7 +609,7 @@ def test_halting_one_instrument_leaves_the_venue_and_other_instruments_trading()
     assert dict(controller.gate.phases) == {VENUE: "NORMAL", BTC: "HALTED"}
     btc = controller.gate.check(Request.new_order(BTC, OrderType.LIMIT))
     assert (btc.accepted, btc.reason, btc.phase, btc.scope) == (
-        False, Reason.INSTRUMENT_HALTED, "HALTED", BTC)
+        False, Reason.INSTRUMENT_HALTED, "HALTED", INSTRUMENT)
     assert controller.gate.check(Request.new_order(ETH, OrderType.MARKET)).accepted
     assert controller.gate.check(Request.margin(add=False)).accepted
 
@@ -621,7 +622,7 @@ def test_an_instrument_restarts_through_pre_open_on_its_own() -> None:
     post_only = controller.gate.check(Request.new_order(BTC, OrderType.LIMIT, post_only=True))
     walk(controller, "open", "normalize", scope=BTC)
 
-    assert (pre_open.reason, pre_open.scope) == (Reason.POST_ONLY_REQUIRED, BTC)
+    assert (pre_open.reason, pre_open.scope) == (Reason.POST_ONLY_REQUIRED, INSTRUMENT)
     assert post_only.accepted
     assert controller.gate.check(Request.new_order(BTC, OrderType.MARKET)).accepted
     assert controller.phase() == "NORMAL"
@@ -639,7 +640,7 @@ def test_the_stricter_scope_decides() -> None:
     inst_halted = controller.gate.check(Request.new_order(ETH, OrderType.LIMIT))
 
     assert (venue_halted.reason, venue_halted.scope) == (Reason.PHASE_HALTED, VENUE)
-    assert (inst_halted.reason, inst_halted.scope) == (Reason.INSTRUMENT_HALTED, ETH)
+    assert (inst_halted.reason, inst_halted.scope) == (Reason.INSTRUMENT_HALTED, INSTRUMENT)
 
 
 def test_an_instrument_halt_outlasts_the_venue_restart() -> None:
@@ -687,7 +688,7 @@ def _leader_history() -> tuple[Controller, list[TransitionRecord]]:
 def test_apply_replays_records_decided_elsewhere() -> None:
     """Applying a leader's records reproduces its phases, version and gate decisions."""
     leader, records = _leader_history()
-    follower = make()
+    follower = make(clock=ManualClock(5_000.0))
 
     with capture_logs() as logs:
         for record in records:
@@ -697,7 +698,8 @@ def test_apply_replays_records_decided_elsewhere() -> None:
     assert follower.version == follower.gate.version == leader.version == 5
     assert [follower.gate.check(r) for r in SAMPLES] == [leader.gate.check(r) for r in SAMPLES]
     assert [e["event"] for e in logs] == ["phase_applied"] * 5
-    assert follower.entered_at() == records[-1].timestamp
+    # dwell clocks run on the receiver's clock, never from a timestamp inside a record
+    assert follower.entered_at() == 5_000.0 != records[-1].timestamp
 
 
 def test_apply_skips_guards_and_authorization_but_journals_the_record() -> None:

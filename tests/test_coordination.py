@@ -273,9 +273,9 @@ def test_follower_and_controller_reject_unusable_arguments() -> None:
         LocalCoordinator().propose("halt", 0)  # type: ignore[arg-type]
 
 
-def test_dwell_guards_count_from_when_the_stored_phase_was_entered() -> None:
-    """An operator deciding on a stored state measures the dwell from the stored record's time,
-    not from when its own process happened to read it."""
+def test_dwell_guards_count_from_when_this_process_first_saw_the_stored_phase() -> None:
+    """The dwell runs on the operator's own clock from the stored time, but never from earlier
+    than when this process first read the record: a backdated record gains nothing."""
     policy = default_policy().with_changes(
         guards=(GuardSpec("stay", "dwell", seconds=600),),
         transitions=[t if t.trigger != "open" else attrs.evolve(t, guards=("stay",))
@@ -292,5 +292,26 @@ def test_dwell_guards_count_from_when_the_stored_phase_was_entered() -> None:
         late_reader.open(actor="ops:a", reason="too soon")
     assert caught.value.code is RefusalCode.DWELL_NOT_MET
 
-    clock.now = 700.0
-    assert late_reader.open(actor="ops:a", reason="ten minutes on").dest == "FULL_OPEN"
+    clock.now = 700.0  # ten minutes after the stored time, fifty seconds after it first saw it
+    with pytest.raises(TransitionRefused):
+        late_reader.open(actor="ops:a", reason="ten minutes on, by the record")
+    assert ops.open(actor="ops:a", reason="ten minutes on").dest == "FULL_OPEN"
+
+
+def test_a_backdated_stored_record_does_not_shorten_the_dwell() -> None:
+    """A pre-open stored with a timestamp an hour old still waits out the dwell here."""
+    policy = default_policy().with_changes(
+        guards=(GuardSpec("stay", "dwell", seconds=600),),
+        transitions=[t if t.trigger != "open" else attrs.evolve(t, guards=("stay",))
+                     for t in default_policy().transitions])
+    clock = ManualClock(10_000.0)
+    store = LocalCoordinator()
+    store.propose(TransitionRecord(0, VENUE, "NORMAL", "HALTED", "halt", "x", "r", 0.0, False), 0)
+    store.propose(TransitionRecord(0, VENUE, "HALTED", "PRE_OPEN", "pre_open", "x", "r",
+                                   10_000.0 - 3600, True), 1)
+    ops = CoordinatedController(policy, store, guards=policy_guards(policy), clock=clock)
+    with pytest.raises(TransitionRefused) as caught:
+        ops.open(actor="ops:a", reason="backdated")
+    assert caught.value.code is RefusalCode.DWELL_NOT_MET
+    clock.advance(600)
+    assert ops.open(actor="ops:a", reason="ten minutes here").dest == "FULL_OPEN"

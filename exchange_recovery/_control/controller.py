@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from transitions import EventData, Machine
@@ -40,7 +40,11 @@ from .._core.policy import Policy
 from .._decide.decide import actor_of, decide, misfit, require_text
 from .._decide.records import Authorizer, Clock, Guard, TransitionContext, TransitionRecord
 from .._journal.protocol import Journal
+from .._trust.approvals import SignedApproval
+from .._trust.directory import Directory
+from .._trust.signing import Signer
 from .audit import audit_logger
+from .trust import Trust, approvals_of
 
 if TYPE_CHECKING:
     from .._journal.replay import RecoveryReport
@@ -147,10 +151,13 @@ class Controller(TriggerMethods):
         phases: Mapping[str, str] | None = None,
         version: int = 0,
         entered_at: Mapping[str, float] | None = None,
+        directory: Directory | None = None,
+        signer: Signer | None = None,
     ) -> None:
         if not isinstance(policy, Policy):
             msg = f"Controller needs a Policy, got {policy!r}"
             raise ConfigurationError(msg)
+        self._trust = Trust.of(policy, directory, signer)
         if type(version) is not int or version < 0:
             msg = f"version must be an int >= 0, got {version!r}"
             raise ConfigurationError(msg)
@@ -164,7 +171,7 @@ class Controller(TriggerMethods):
             msg = f"journal must have an append(record) method, got {journal!r}"
             raise ConfigurationError(msg)
         self._policy = policy
-        self._guards = check_guards(policy, guards)
+        self._guards = self._trust.guards(check_guards(policy, guards))
         self._journal = journal
         self._authorizer = authorizer
         self._clock = clock
@@ -177,9 +184,13 @@ class Controller(TriggerMethods):
         retried, oldest first, before every later journal write and by `retry_journal`."""
         self.recovery: RecoveryReport | None = None
         """What `recover` found in the journal this controller was rebuilt from (else None)."""
-        own = {VENUE: policy.initial}
-        own.update((phases or {}).items())  # the gate checked every scope and phase
+        normal = policy.normal
+        own = {VENUE: policy.initial}  # the gate checked every scope and phase; an instrument
+        own.update((s, p) for s, p in (phases or {}).items() if p != normal or s == VENUE)
+        # in the normal phase adds no restriction: it follows the venue (released)
         self._phases = own
+        self._visits: dict[str, int] = {}
+        """Per scope, the version at which it entered its phase (only with a directory)."""
         now = clock()
         self._entered: dict[str, float] = dict.fromkeys(own, now)
         for scope, since in (entered_at or {}).items():  # when phases decided elsewhere began
@@ -243,6 +254,11 @@ class Controller(TriggerMethods):
         """Where transitions are journaled (None: nowhere)."""
         return self._journal
 
+    def visit(self, scope: str = VENUE) -> int:
+        """The version at which `scope` entered its current phase: what approvals sign."""
+        with self._lock:
+            return self._visits.get(scope, 0)
+
     def entered_at(self, scope: str = VENUE) -> float:
         """When `scope` entered its current phase (clock seconds)."""
         return self._entered.get(scope, self._entered[VENUE])
@@ -250,19 +266,25 @@ class Controller(TriggerMethods):
     # -- transitions ---------------------------------------------------------------------------
 
     def fire(self, trigger: str, *, actor: Actor | str, reason: str,
-             scope: str = VENUE) -> TransitionRecord:
+             scope: str = VENUE, approvals: Sequence[SignedApproval] = ()) -> TransitionRecord:
         """Fire `trigger` on `scope`; return the record of the transition that happened.
+
+        With an identity `directory`, the actor's roles come from it (never from the `Actor`
+        given), a relaxing record is signed by the `signer` (who must be the actor) and carries
+        `approvals`: the signed approvals its approval guards need, for the current `visit`.
 
         Raises:
             TransitionRefused: the transition is not in the graph, a guard said no or raised,
-                the actor is not authorized, or the write-ahead record failed. Nothing changed.
+                the actor is not authorized, a signature or approval is missing, or the
+                write-ahead record failed. Nothing changed.
         """
         require_text("trigger", trigger, scope=scope, trigger=trigger)
         who = actor_of(actor, scope=scope, trigger=trigger)
         require_text("reason", reason, scope=scope, trigger=trigger)
         require_text("scope", scope, scope=scope, trigger=trigger)
+        signed = approvals_of(approvals, scope=scope, trigger=trigger)
         with self._lock:
-            return self._fire(trigger, who, reason, scope)
+            return self._fire(trigger, who, reason, scope, signed)
 
     def halt(self, *, actor: Actor | str, reason: str,
              scope: str = VENUE) -> TransitionRecord | None:
@@ -278,7 +300,7 @@ class Controller(TriggerMethods):
         with self._lock:
             if self._own_phase(scope) == self._policy.fail_safe:
                 return None
-            return self._fire(trigger, who, reason, scope)
+            return self._fire(trigger, who, reason, scope, ())
 
     def apply(self, record: TransitionRecord) -> None:
         """Apply a transition decided elsewhere (a replayed journal, a remote coordinator).
@@ -308,10 +330,15 @@ class Controller(TriggerMethods):
             except TransitionRefused as refusal:
                 self._log_refusal(refusal, record.actor, record.reason)
                 raise
+            distrust = self._trust.check(record, self._visits.get(record.scope, 0))
+            if distrust is not None:
+                self._hold_fail_safe(record, distrust)
+                raise distrust
+            # Clocks run on this process's clock: never earlier than it first saw the record.
             ctx = TransitionContext(record.scope, current, record.dest, record.trigger,
-                                    Actor(record.actor), record.reason, record.timestamp,
+                                    Actor(record.actor), record.reason, self._clock(),
                                     self.entered_at(record.scope), record.relaxing, record.version)
-            self._carry_out(ctx, event="phase_applied")
+            self._carry_out(ctx, record, event="phase_applied")
 
     def retry_journal(self) -> int:
         """Write the `unjournaled` records again, oldest first; return how many remain.
@@ -339,25 +366,39 @@ class Controller(TriggerMethods):
         # the normal phase (not the initial one, which may be the fail-safe phase).
         return self._phases.get(scope, self._policy.normal)
 
-    def _fire(self, trigger: str, actor: Actor, reason: str, scope: str) -> TransitionRecord:
+    def _fire(self, trigger: str, actor: Actor, reason: str, scope: str,
+              approvals: tuple[SignedApproval, ...]) -> TransitionRecord:
+        actor = self._trust.identify(actor)
         try:
             ctx = decide(
                 self._policy, scope=scope, phase=self._own_phase(scope), trigger=trigger,
                 actor=actor, reason=reason, now=self._clock(), entered_at=self.entered_at(scope),
                 version=self._version, guards=self._guards, authorizer=self._authorizer,
             )
+            record = self._trust.seal(ctx.record(), self._visits.get(scope, 0), approvals)
         except TransitionRefused as refusal:
             self._log_refusal(refusal, actor.name, reason)
             raise
-        self._carry_out(ctx, event="phase_changed")
-        return ctx.record()
+        self._carry_out(ctx, record, event="phase_changed")
+        return record
 
-    def _carry_out(self, ctx: TransitionContext, *, event: str) -> None:
+    def _hold_fail_safe(self, record: TransitionRecord, refusal: TransitionRefused) -> None:
+        """A record that failed verification: alarm, and hold its scope in the fail-safe phase."""
+        self._log.critical("record_refused", code=refusal.code.value, scope=record.scope,
+                           version=record.version, trigger=record.trigger, actor=record.actor,
+                           detail=refusal.detail, to_phase=self._policy.fail_safe)
+        if self._own_phase(record.scope) != self._policy.fail_safe:
+            self._fire(self._policy.halt_trigger, Actor("exchange_recovery:verify"),
+                       f"refused record version {record.version}: {refusal.code.value}",
+                       record.scope, ())
+
+    def _carry_out(self, ctx: TransitionContext, record: TransitionRecord, *, event: str) -> None:
         """Run `ctx`'s lifecycle on the machine: write-ahead, publish, journal, audit."""
         cursor = self._cursor
         cursor.place(ctx)
         try:
-            cursor.trigger(ctx.trigger, ctx=ctx, audit_event=event)  # type: ignore[attr-defined]
+            cursor.trigger(ctx.trigger, ctx=ctx, record=record,  # type: ignore[attr-defined]
+                           audit_event=event)
         except _JournalFailed as exc:
             refusal = TransitionRefused(RefusalCode.JOURNAL_FAILED, scope=ctx.scope,
                                         phase=ctx.source, trigger=ctx.trigger,
@@ -375,9 +416,12 @@ class Controller(TriggerMethods):
         if scope != VENUE and dest == self._policy.normal:
             self._phases.pop(scope, None)  # back to adding no restriction: follows the venue
             self._entered.pop(scope, None)
+            self._visits.pop(scope, None)
         else:
             self._phases[scope] = dest
             self._entered[scope] = ctx.now
+            if self._trust.enabled:  # approvals name the visit: kept only when they are checked
+                self._visits[scope] = ctx.version
 
     def _write_ahead(self, event: EventData) -> None:
         ctx: TransitionContext = event.kwargs["ctx"]
@@ -385,7 +429,7 @@ class Controller(TriggerMethods):
             return
         try:
             self._flush_unjournaled()  # a relaxing record must never overtake a lost halt
-            self._journal.append(ctx.record())
+            self._journal.append(event.kwargs["record"])
         except Exception as exc:
             raise _JournalFailed from exc
 
@@ -398,7 +442,7 @@ class Controller(TriggerMethods):
 
     def _after(self, event: EventData) -> None:
         ctx: TransitionContext = event.kwargs["ctx"]
-        record = ctx.record()
+        record: TransitionRecord = event.kwargs["record"]
         if not ctx.relaxing and self._journal is not None:
             try:
                 self._flush_unjournaled()

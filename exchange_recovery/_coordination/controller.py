@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._control.audit import audit_logger
 from .._control.controller import TriggerMethods, check_guards
+from .._control.trust import Trust, approvals_of
 from .._core.errors import ConfigurationError, TransitionConflict, TransitionRefused
 from .._core.model import VENUE, Actor
 from .._core.policy import Policy
 from .._decide.decide import actor_of, decide, require_text
 from .._decide.records import Authorizer, Clock, Guard, TransitionRecord
+from .._trust.approvals import SignedApproval
+from .._trust.directory import Directory
+from .._trust.signing import Signer
 from .coordinator import Coordinator
 from .state import CoordinatorState
 
@@ -43,6 +47,8 @@ class CoordinatedController(TriggerMethods):
         clock: Clock = time.time,
         logger: Any = None,
         halt_attempts: int = 5,
+        directory: Directory | None = None,
+        signer: Signer | None = None,
     ) -> None:
         if not isinstance(policy, Policy):
             msg = f"CoordinatedController needs a Policy, got {policy!r}"
@@ -61,7 +67,10 @@ class CoordinatedController(TriggerMethods):
         if not callable(clock):
             msg = f"clock must be callable, got {clock!r}"
             raise ConfigurationError(msg)
-        self._guards = check_guards(policy, guards)  # fail now on missing guards, not at 3 a.m.
+        self._trust = Trust.of(policy, directory, signer)
+        # fail now on missing guards, not at 3 a.m.
+        self._guards = self._trust.guards(check_guards(policy, guards))
+        self._first_seen: dict[str, tuple[int, float]] = {}  # scope: (its version, seen at)
         self._authorizer = authorizer
         self._clock = clock
         self._log = audit_logger(logger)
@@ -82,7 +91,8 @@ class CoordinatedController(TriggerMethods):
         return self._coordinator.read()
 
     def fire(self, trigger: str, *, actor: Actor | str, reason: str, scope: str = VENUE,
-             on: CoordinatorState | None = None) -> TransitionRecord:
+             on: CoordinatorState | None = None,
+             approvals: Sequence[SignedApproval] = ()) -> TransitionRecord:
         """Decide `trigger` on the current state (or `on`) and store it; return the stored record.
 
         Raises:
@@ -95,8 +105,9 @@ class CoordinatedController(TriggerMethods):
         who = actor_of(actor, scope=scope, trigger=trigger)
         require_text("reason", reason, scope=scope, trigger=trigger)
         require_text("scope", scope, scope=scope, trigger=trigger)
+        signed = approvals_of(approvals, scope=scope, trigger=trigger)
         state = self._coordinator.read() if on is None else on
-        return self._store(self._decide(state, trigger, who, reason, scope), state)
+        return self._store(self._decide(state, trigger, who, reason, scope, signed), state)
 
     def halt(self, *, actor: Actor | str, reason: str, scope: str = VENUE) -> TransitionRecord | None:
         """Move `scope` to the fail-safe phase; None if the coordinator has it there already.
@@ -112,7 +123,7 @@ class CoordinatedController(TriggerMethods):
             state = self._coordinator.read()
             if self._phase_in(state, scope) == self._policy.fail_safe:
                 return None
-            record = self._decide(state, trigger, who, reason, scope)
+            record = self._decide(state, trigger, who, reason, scope, ())
             try:
                 return self._store(record, state)
             except TransitionConflict:
@@ -127,24 +138,41 @@ class CoordinatedController(TriggerMethods):
             return record.dest
         return self._policy.initial if scope == VENUE else self._policy.normal
 
+    def visit(self, state: CoordinatorState, scope: str = VENUE) -> int:
+        """The version at which `scope` entered its phase in `state`: what approvals sign."""
+        return state.version_of(scope)
+
+    def _entered_at(self, scope: str, stored: TransitionRecord | None, now: float) -> float:
+        """When `scope` entered its stored phase, for dwell guards: the stored time, but never
+        earlier than when this process first saw that record (a backdated record gains
+        nothing)."""
+        if stored is None:
+            return now
+        version, seen = self._first_seen.get(scope, (-1, now))
+        if version != stored.version:
+            seen = now
+            self._first_seen[scope] = (stored.version, now)
+        return max(stored.timestamp, seen)
+
     def _decide(self, state: CoordinatorState, trigger: str, actor: Actor, reason: str,
-                scope: str) -> TransitionRecord:
-        record = state.records.get(scope)
+                scope: str, approvals: tuple[SignedApproval, ...]) -> TransitionRecord:
+        stored = state.records.get(scope)
         now = self._clock()
+        actor = self._trust.identify(actor)
         try:
             ctx = decide(
                 self._policy, scope=scope, phase=self._phase_in(state, scope), trigger=trigger,
                 actor=actor, reason=reason, now=now,
-                # dwell guards count from when the stored phase was entered
-                entered_at=now if record is None else record.timestamp,
+                entered_at=self._entered_at(scope, stored, now),
                 version=state.version, guards=self._guards, authorizer=self._authorizer,
             )
+            record = self._trust.seal(ctx.record(), state.version_of(scope), approvals)
         except TransitionRefused as refusal:
             self._log.warning("transition_refused", code=refusal.code.value, scope=refusal.scope,
                               phase=refusal.phase, trigger=refusal.trigger, actor=actor.name,
                               detail=refusal.detail, reason=reason)
             raise
-        return ctx.record()
+        return record
 
     def _store(self, record: TransitionRecord, state: CoordinatorState) -> TransitionRecord:
         expected = state.version_of(record.scope)
@@ -155,6 +183,7 @@ class CoordinatedController(TriggerMethods):
                               phase=lost.phase, trigger=lost.trigger, actor=record.actor,
                               detail=lost.detail, reason=record.reason)
             raise
+        self._first_seen[stored.scope] = (stored.version, record.timestamp)  # decided here
         self._log.info("phase_changed", scope=stored.scope, from_phase=stored.source,
                        to_phase=stored.dest, trigger=stored.trigger, actor=stored.actor,
                        reason=stored.reason, version=stored.version, relaxing=stored.relaxing)

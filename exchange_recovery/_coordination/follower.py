@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._control.audit import audit_logger
+from .._control.trust import Trust
 from .._core.codes import RefusalCode
 from .._core.errors import ConfigurationError, render_context
 from .._core.gate import Gate
@@ -35,6 +36,7 @@ from .._core.model import VENUE
 from .._core.policy import Policy
 from .._decide.decide import misfit
 from .._decide.records import Clock, TransitionRecord
+from .._trust.directory import Directory
 from .state import CoordinatorState
 
 
@@ -63,10 +65,13 @@ class Follower:
         clock: Clock = time.monotonic,
         logger: Any = None,
         name: str = "gateway",
+        directory: Directory | None = None,
     ) -> None:
         if not isinstance(policy, Policy):
             msg = f"Follower needs a Policy, got {policy!r}"
             raise ConfigurationError(msg)
+        self._trust = Trust.of(policy, directory, None)
+        self._visits: dict[str, int] = {}
         if isinstance(staleness, bool) or not isinstance(staleness, int | float) or not staleness > 0:
             msg = f"staleness must be a number of seconds > 0, got {staleness!r}"
             raise ConfigurationError(msg)
@@ -148,6 +153,15 @@ class Follower:
                 return
             phases = {VENUE: self._policy.initial}
             phases.update(state.phases)
+            refused = []
+            for scope, record in state.records.items():
+                # A full read has only each scope's latest record: its approvals are checked
+                # against the visit it names (which the firer's signature covers).
+                bad = self._trust.check(record, record.visit)
+                if bad is not None:
+                    refused.append((scope, record, bad))
+                    self._quarantined.add(scope)
+                self._visits[scope] = record.version
             for scope in self._quarantined.copy():
                 if phases.get(scope) == self._policy.fail_safe:
                     self._quarantined.discard(scope)
@@ -158,6 +172,11 @@ class Follower:
             self._heard_locked(read_at)
             self._fresh_locked(state, read_at)
             self._publish()
+        for scope, record, bad in refused:
+            self.refused += 1
+            self._log.critical("follower_update_refused", name=self._name, code=bad.code.value,
+                               scope=scope, phase=record.dest, version=record.version,
+                               detail=bad.detail, to_phase=self._policy.fail_safe)
 
     def apply(self, record: TransitionRecord) -> bool:
         """Apply one stored record; return whether it changed the phases.
@@ -190,6 +209,14 @@ class Follower:
                                     f"{record.source} -{record.trigger}-> {record.dest}: "
                                     f"{bad.code.value} {render_context(bad.context)}")
                 return True
+            distrust = self._trust.check(record, self._visits.get(scope, 0))
+            if distrust is not None:
+                self._refuse_locked(scope, current, record.version,
+                                    f"{record.source} -{record.trigger}-> {record.dest} by "
+                                    f"{record.actor}: {distrust}", code=distrust.code)
+                return True
+            if self._trust.enabled:
+                self._visits[scope] = record.version
             if scope != VENUE and record.dest == self._policy.normal:
                 self._phases.pop(scope, None)  # adds no restriction: follows the venue again
             else:
@@ -276,13 +303,14 @@ class Follower:
                           phase=self._phases[VENUE])
         return True
 
-    def _refuse_locked(self, scope: str, current: str, version: int, detail: str) -> None:
+    def _refuse_locked(self, scope: str, current: str, version: int, detail: str,
+                       code: RefusalCode = RefusalCode.UPDATE_NOT_ALLOWED) -> None:
         self.refused += 1
         self._quarantined.add(scope)
         self._phases[scope] = self._policy.fail_safe
         self._show(scope)
         self._log.critical("follower_update_refused", name=self._name,
-                           code=RefusalCode.UPDATE_NOT_ALLOWED.value, scope=scope, phase=current,
+                           code=code.value, scope=scope, phase=current,
                            version=version, detail=detail, to_phase=self._policy.fail_safe)
 
     def _show(self, scope: str) -> None:

@@ -89,6 +89,9 @@ class RefusalCode(_Code):
     # coordination (issue #7)
     VERSION_CONFLICT = "VERSION_CONFLICT"
     UPDATE_NOT_ALLOWED = "UPDATE_NOT_ALLOWED"
+    # trust at every boundary (issue #11)
+    SIGNATURE_INVALID = "SIGNATURE_INVALID"
+    POLICY_MISMATCH = "POLICY_MISMATCH"
 
 
 class IntegrityCode(_Code):
@@ -184,6 +187,11 @@ _DESCRIPTIONS: dict[_Code, str] = {
     RefusalCode.UPDATE_NOT_ALLOWED: (
         "A follower got an update its policy does not allow from its phase; it fails safe."
     ),
+    RefusalCode.SIGNATURE_INVALID: (
+        "A relaxing record is unsigned, its signature does not verify against the identity "
+        "directory, or it was signed for another visit of the phase."
+    ),
+    RefusalCode.POLICY_MISMATCH: "A record was decided under another policy (its fingerprint differs).",
     IntegrityCode.TORN_TAIL: (
         "The last line is incomplete (a crash mid-write); it is dropped, the rest is trusted."
     ),

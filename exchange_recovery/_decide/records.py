@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import attrs
 
 from .._core.model import Actor
+from .._trust.approvals import SignedApproval
+
+
+def _approvals(value: Iterable[SignedApproval]) -> tuple[SignedApproval, ...]:
+    return tuple(value)
 
 
 @attrs.frozen
 class TransitionRecord:
-    """One transition as it is journaled: who moved which scope from where to where, and why."""
+    """One transition as it is journaled: who moved which scope from where to where, and why.
+
+    With an identity directory, a relaxing record also carries what makes it trustworthy
+    wherever it goes: the `policy` fingerprint it was decided under, the `visit` (the version
+    at which its scope entered the source phase), the signed `approvals` it needed and the
+    firer's `signature` over all of it (see `exchange_recovery.record_message`).
+    """
 
     version: int
     scope: str
@@ -22,6 +33,10 @@ class TransitionRecord:
     reason: str
     timestamp: float
     relaxing: bool
+    policy: str = ""
+    visit: int = 0
+    approvals: tuple[SignedApproval, ...] = attrs.field(default=(), converter=_approvals)
+    signature: bytes = attrs.field(default=b"", repr=lambda s: f"<{len(s)} bytes>")
 
 
 @attrs.frozen
