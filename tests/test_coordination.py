@@ -151,10 +151,11 @@ def test_the_proposer_authorizes_before_storing_anything() -> None:
     store = LocalCoordinator()
     ops = CoordinatedController(policy, store,
                                 authorizer=lambda ctx: ctx.actor.name == "ops:alice")
+    ops.halt(actor="ops:alice", reason="zone down")
     with pytest.raises(TransitionRefused) as refused:
-        ops.fire("halt", actor="ops:mallory", reason="prank")
+        ops.fire("pre_open", actor="ops:mallory", reason="prank")
     assert refused.value.code is RefusalCode.UNAUTHORIZED
-    assert store.read().version == 0
+    assert store.read().version == 1
 
 
 def test_a_follower_refuses_an_update_its_policy_forbids_and_fails_the_scope_safe(setup) -> None:

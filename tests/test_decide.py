@@ -10,6 +10,7 @@ from exchange_recovery import (
     VENUE,
     Actor,
     Approvals,
+    ConfigurationError,
     Controller,
     CoordinatedController,
     Follower,
@@ -155,3 +156,18 @@ def _guards(policy: Policy, clock: ManualClock) -> dict[str, Guard]:
     health = HealthChecks({"cloud_zone_healthy": True, "market_data_fresh": True,
                            "book_uncrossed": True})
     return policy_guards(policy, health=health, approvals=Approvals(policy, clock=clock))
+
+
+@pytest.mark.parametrize("authorizer", [lambda ctx: False, lambda ctx: 1 / 0, 1])
+def test_no_authorizer_can_refuse_a_halt(authorizer: object) -> None:
+    """Tightening always succeeds: an authorizer saying no, raising, or broken is overruled."""
+    if not callable(authorizer):
+        with pytest.raises(ConfigurationError):
+            Controller(POLICY, authorizer=authorizer)  # type: ignore[arg-type]
+        return
+    controller = Controller(POLICY, authorizer=authorizer)  # type: ignore[arg-type]
+    controller.halt(actor="ops", reason="r")
+    assert controller.phase() == "HALTED"
+    with pytest.raises(TransitionRefused) as refused:
+        controller.pre_open(actor="ops", reason="r")
+    assert refused.value.code is RefusalCode.UNAUTHORIZED

@@ -15,6 +15,7 @@ caller holds whatever lock it needs and carries out (journal, publish, audit) wh
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Final
 
@@ -78,8 +79,9 @@ def decide(
     """Decide whether `trigger` may move `scope` out of its own `phase` now.
 
     Checks, in order: the trigger exists, it leads somewhere from `phase`, the authorizer
-    agrees, each of the transition's guards returns True. Returns the transition to carry out
-    (version ``version + 1``).
+    agrees (for a relaxing transition: a tightening one is never refused, whatever the
+    authorizer says or raises), each of the transition's guards returns True. Returns the
+    transition to carry out (version ``version + 1``).
 
     Raises:
         TransitionRefused: UNKNOWN_TRIGGER, TRANSITION_NOT_ALLOWED, UNAUTHORIZED, GUARD_REJECTED,
@@ -104,7 +106,11 @@ def decide(
     ctx = TransitionContext(scope, phase, spec.dest, trigger, actor, reason, now, entered_at,
                             policy._derived.relaxing[(phase, spec.dest)], version + 1)
     if authorizer is not None:
-        _authorize(authorizer, ctx)
+        if ctx.relaxing:
+            _authorize(authorizer, ctx)
+        else:  # tightening is never refused: the authorizer sees it (and may audit), no more
+            with contextlib.suppress(Exception):
+                authorizer(ctx)
     for name in spec.guards:
         _guard(name, guards[name], ctx)
     return ctx
