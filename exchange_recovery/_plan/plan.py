@@ -53,8 +53,8 @@ class RestartPlan:
 
     Example:
         >>> plan = default_restart_plan(min_pre_open=300)
-        >>> [step.phase for step in plan.steps]
-        ['HALTED', 'PRE_OPEN', 'FULL_OPEN', 'NORMAL']
+        >>> tuple(step.phase for step in plan.steps)
+        ('HALTED', 'PRE_OPEN', 'FULL_OPEN', 'NORMAL')
         >>> plan.exit_criteria(1)[:2]
         ('pre_open_min_stay', 'book_uncrossed')
     """

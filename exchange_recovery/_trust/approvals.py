@@ -208,7 +208,10 @@ def sign_approval(signer: Signer, *, scope: str, trigger: str, source: str, dest
 
     Args:
         signer: signs as its principal (whose id is stored canonical).
-        scope, trigger, source, dest: the transition approved.
+        scope: the scope of the transition approved.
+        trigger: its trigger.
+        source: the phase it leaves.
+        dest: the phase it enters.
         visit: the version at which `scope` entered its current phase (one visit of a phase).
         policy_fingerprint: `policy_fingerprint` of the policy in force.
         at: when, in seconds (the signer's clock: informative, not trusted for dwell).

@@ -72,7 +72,7 @@ def _short_key(value: bytes | None) -> str:
 class Principal:
     """A person or an automation known to the directory.
 
-    Args:
+    Attributes:
         id: its id, stored canonical (see `canonical_id`).
         display_name: the name people read (single inner spaces allowed).
         roles: the roles it holds, as the policy names them (compared as written).
@@ -213,8 +213,8 @@ class FileDirectory(StaticDirectory):
         ... name = "Alice Example"
         ... roles = ["supervisor"]
         ... ''')
-        >>> [p.id for p in directory.principals()]
-        ['ops:alice']
+        >>> tuple(p.id for p in directory.principals())
+        ('ops:alice',)
     """
 
     def __init__(self, principals: Iterable[Principal], *, source: str = "<memory>") -> None:
