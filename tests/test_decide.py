@@ -138,7 +138,8 @@ def test_an_instrument_back_in_the_normal_phase_is_released() -> None:
     controller.open(actor="ops", reason="r", scope="BTC")
     controller.normalize(actor="ops", reason="r", scope="BTC")
     assert "BTC" not in controller.gate.phases
-    assert "BTC" not in controller._phases
+    assert controller.gate._own_phase("BTC") is None
+    assert "BTC" not in controller._entered
     controller.halt(actor="ops", reason="r")
     assert controller.phase("BTC") == "HALTED"
 

@@ -184,17 +184,14 @@ class Controller(TriggerMethods):
         retried, oldest first, before every later journal write and by `retry_journal`."""
         self.recovery: RecoveryReport | None = None
         """What `recover` found in the journal this controller was rebuilt from (else None)."""
-        normal = policy.normal
-        own = {VENUE: policy.initial}  # the gate checked every scope and phase; an instrument
-        own.update((s, p) for s, p in (phases or {}).items() if p != normal or s == VENUE)
-        # in the normal phase adds no restriction: it follows the venue (released)
-        self._phases = own
+        # The gate holds every scope's own phase (one small int per instrument); this keeps no
+        # copy. Entry times are kept only where they differ from the controller's start.
         self._visits: dict[str, int] = {}
         """Per scope, the version at which it entered its phase (only with a directory)."""
-        now = clock()
-        self._entered: dict[str, float] = dict.fromkeys(own, now)
+        self._born = clock()
+        self._entered: dict[str, float] = {VENUE: self._born}
         for scope, since in (entered_at or {}).items():  # when phases decided elsewhere began
-            if scope in self._entered:
+            if scope == VENUE or self._gate._own_phase(scope) is not None:
                 self._entered[scope] = since
         self._cursor = _Cursor(self)
         self._machine = Machine(
@@ -261,7 +258,10 @@ class Controller(TriggerMethods):
 
     def entered_at(self, scope: str = VENUE) -> float:
         """When `scope` entered its current phase (clock seconds)."""
-        return self._entered.get(scope, self._entered[VENUE])
+        since = self._entered.get(scope)
+        if since is not None:
+            return since
+        return self._born if self._gate._own_phase(scope) is not None else self._entered[VENUE]
 
     # -- transitions ---------------------------------------------------------------------------
 
@@ -364,7 +364,8 @@ class Controller(TriggerMethods):
     def _own_phase(self, scope: str) -> str:
         # An instrument without a phase of its own adds no restriction to the venue's: it is in
         # the normal phase (not the initial one, which may be the fail-safe phase).
-        return self._phases.get(scope, self._policy.normal)
+        phase = self._gate._own_phase(scope)
+        return self._policy.normal if phase is None else phase
 
     def _fire(self, trigger: str, actor: Actor, reason: str, scope: str,
               approvals: tuple[SignedApproval, ...]) -> TransitionRecord:
@@ -414,11 +415,9 @@ class Controller(TriggerMethods):
         self._gate._publish_scope(scope, dest, ctx.version)
         self._version = ctx.version
         if scope != VENUE and dest == self._policy.normal:
-            self._phases.pop(scope, None)  # back to adding no restriction: follows the venue
-            self._entered.pop(scope, None)
+            self._entered.pop(scope, None)  # back to adding no restriction: follows the venue
             self._visits.pop(scope, None)
         else:
-            self._phases[scope] = dest
             self._entered[scope] = ctx.now
             if self._trust.enabled:  # approvals name the visit: kept only when they are checked
                 self._visits[scope] = ctx.version

@@ -303,22 +303,40 @@ class Gate:
         for scope, phase in phases.items():
             self._publish_scope(scope, phase, version)
 
+    def _own_phase(self, scope: str) -> str | None:
+        """The phase `scope` has of its own (the venue's for `VENUE`); None if it follows the
+        venue (for the controller and followers, which keep no copy of the phases)."""
+        if scope == VENUE:
+            return self._venue.phase
+        i = self._own.get(scope, FOLLOWS_VENUE)
+        return self._compiled.names[i] if i else None
+
     def _table(self, instrument: str | None) -> _Table:
         """The table `check` uses for `instrument` now (for tests and tools)."""
         return self._tables[self._own.get(instrument, FOLLOWS_VENUE)]  # type: ignore[arg-type]
 
     def _state(self, phases: Mapping[str, str]) -> tuple[_VenuePart, dict[str, int]]:
-        """Validate a scope -> phase mapping (the venue defaults to the initial phase)."""
+        """Validate a scope -> phase mapping (the venue defaults to the initial phase).
+
+        Checked in bulk (C-level set and dict operations), so that building a gate for many
+        instruments costs little more than copying their names.
+        """
         compiled, policy = self._compiled, self._policy
-        venue = policy.initial
-        own: dict[str, int] = {}
-        for scope, phase in phases.items():
-            _check_scope(scope)
-            index = _index(compiled, policy, phase)
-            if scope == VENUE:
-                venue = phase
-            elif index != compiled.release:
-                own[scope] = index
+        index = compiled.index
+        try:
+            known = index.keys() >= set(phases.values())
+        except TypeError:  # an unhashable phase: name it below
+            known = False
+        if not known:
+            for phase in phases.values():
+                _index(compiled, policy, phase)
+        if not all(type(scope) is str and scope for scope in phases):
+            for scope in phases:
+                _check_scope(scope)
+        venue = phases.get(VENUE, policy.initial)
+        release = compiled.names[compiled.release] if compiled.release > 0 else None
+        own = {scope: index[phase] for scope, phase in phases.items()
+               if phase != release and scope != VENUE}
         return compiled.venues[venue], own
 
 
