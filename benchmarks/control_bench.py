@@ -88,11 +88,26 @@ def _build_seconds(scopes: int) -> Callable[[], float]:
     return build
 
 
+def _dict_seconds(scopes: int) -> Callable[[], float]:
+    keys = _names(scopes)
+
+    def build() -> float:
+        gc.collect()
+        start = time.perf_counter()
+        dict(zip(keys, range(scopes), strict=True))
+        return time.perf_counter() - start
+
+    return build
+
+
 def construction(instruments: int, rounds: int) -> None:
     small = max(instruments // 10, 1)
     s, b, r = paired(_build_seconds(instruments), _build_seconds(small), rounds)
     print(f"Controller construction, {instruments:,} scopes vs {small:,}: {s * 1e3:.1f} ms vs "
           f"{b * 1e3:.1f} ms, ratio {r:.2f} (goal <= 12: linear)")
+    s, b, r = paired(_dict_seconds(instruments), _dict_seconds(small), rounds)
+    print(f"  for scale: a plain dict of the same {instruments:,} vs {small:,} names: "
+          f"{s * 1e3:.2f} ms vs {b * 1e3:.2f} ms, ratio {r:.2f} (the memory hierarchy's share)")
 
 
 def coordinated(rounds: int, times: int) -> None:
