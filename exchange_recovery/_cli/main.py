@@ -35,6 +35,7 @@ from .._core.gate import Gate
 from .._core.model import VENUE
 from .._core.phases import Problem
 from .._core.policy import Policy
+from .._core.text import escape_text
 from .._core.toml import load_policy, loads_policy
 from .._journal.replay import RecoveryReport, verify_journal
 from . import render, requests
@@ -294,10 +295,11 @@ def _report_data(report: RecoveryReport) -> dict[str, object]:
 
 def _print_verdict(report: RecoveryReport, io: _Io) -> None:
     for problem in report.problems:
-        io.print(f"problem   {problem}")
+        io.print(f"problem   {escape_text(str(problem), 400)}")
     verdict = "trusted" if report.trusted else "NOT TRUSTED: recovery starts in the fail-safe phase"
     io.print(f"verdict   {verdict}; {report.records} record(s)")
-    phases = " ".join(f"{scope}={phase}" for scope, phase in report.phases.items())
+    phases = " ".join(f"{escape_text(scope)}={escape_text(phase)}"
+                      for scope, phase in report.phases.items())
     io.print(f"state     version {report.version}: {phases}")
 
 
@@ -341,17 +343,23 @@ def _replay(args: argparse.Namespace, io: _Io) -> int:
         io.json({"timeline": [record for _, record in rows], **_report_data(report)})
         return OK if report.trusted else PROBLEMS
     for number, record in rows:
+        # Every field comes from the file: escaped, so a forged one can add no line, hide no
+        # verdict (ESC sequences) and flood nothing.
         if record is None:
             io.print(f"line {number}: not a record")
-        elif record.get("kind") == "snapshot":
+            continue
+        f = {key: escape_text(value if isinstance(value, str) else repr(value), 120)
+             for key, value in record.items() if key != "phases"}
+        if record.get("kind") == "snapshot":
             phases = record.get("phases")
-            shown = " ".join(f"{k}={v}" for k, v in phases.items()) if isinstance(phases, dict) else "?"
-            io.print(f"v{record.get('version')}  {record.get('time')}  SNAPSHOT {shown}  "
-                     f"[by {record.get('actor')}]  {record.get('reason')}")
+            shown = escape_text(" ".join(f"{k}={v}" for k, v in phases.items()), 400) \
+                if isinstance(phases, dict) else "?"
+            io.print(f"v{f.get('version')}  {f.get('time')}  SNAPSHOT {shown}  "
+                     f"[by {f.get('actor')}]  {f.get('reason')}")
         else:
-            io.print(f"v{record.get('version')}  {record.get('time')}  {record.get('scope')}  "
-                     f"{record.get('from')} -> {record.get('to')}  "
-                     f"[{record.get('trigger')} by {record.get('actor')}]  {record.get('reason')}")
+            io.print(f"v{f.get('version')}  {f.get('time')}  {f.get('scope')}  "
+                     f"{f.get('from')} -> {f.get('to')}  "
+                     f"[{f.get('trigger')} by {f.get('actor')}]  {f.get('reason')}")
     io.print()
     _print_verdict(report, io)
     return OK if report.trusted else PROBLEMS

@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from transitions import EventData, Machine
@@ -37,7 +37,7 @@ from .._core.errors import ConfigurationError, TransitionRefused
 from .._core.gate import Gate
 from .._core.model import VENUE, Actor
 from .._core.policy import Policy
-from .._decide.decide import actor_of, decide, misfit, require_text
+from .._decide.decide import actor_of, clean_reason, decide, misfit, require_text
 from .._decide.records import Authorizer, Clock, Guard, TransitionContext, TransitionRecord
 from .._journal.protocol import Journal
 from .._trust.approvals import SignedApproval
@@ -153,10 +153,21 @@ class Controller(TriggerMethods):
         entered_at: Mapping[str, float] | None = None,
         directory: Directory | None = None,
         signer: Signer | None = None,
+        instruments: Collection[str] | None = None,
+        max_instruments: int = 100_000,
     ) -> None:
         if not isinstance(policy, Policy):
             msg = f"Controller needs a Policy, got {policy!r}"
             raise ConfigurationError(msg)
+        if instruments is not None and not (isinstance(instruments, Collection)
+                                            and all(type(i) is str for i in instruments)):
+            msg = f"instruments must be a collection of instrument names, got {instruments!r}"
+            raise ConfigurationError(msg)
+        if type(max_instruments) is not int or max_instruments < 0:
+            msg = f"max_instruments must be an int >= 0, got {max_instruments!r}"
+            raise ConfigurationError(msg)
+        self._registry = frozenset(instruments) if instruments is not None else None
+        self._max_instruments = max_instruments
         self._trust = Trust.of(policy, directory, signer)
         if type(version) is not int or version < 0:
             msg = f"version must be an int >= 0, got {version!r}"
@@ -280,7 +291,7 @@ class Controller(TriggerMethods):
         """
         require_text("trigger", trigger, scope=scope, trigger=trigger)
         who = actor_of(actor, scope=scope, trigger=trigger)
-        require_text("reason", reason, scope=scope, trigger=trigger)
+        reason = clean_reason(require_text("reason", reason, scope=scope, trigger=trigger))
         require_text("scope", scope, scope=scope, trigger=trigger)
         signed = approvals_of(approvals, scope=scope, trigger=trigger)
         with self._lock:
@@ -295,7 +306,7 @@ class Controller(TriggerMethods):
         """
         trigger = self._policy.halt_trigger
         who = actor_of(actor, scope=scope, trigger=trigger)
-        require_text("reason", reason, scope=scope, trigger=trigger)
+        reason = clean_reason(require_text("reason", reason, scope=scope, trigger=trigger))
         require_text("scope", scope, scope=scope, trigger=trigger)
         with self._lock:
             if self._own_phase(scope) == self._policy.fail_safe:
@@ -371,6 +382,8 @@ class Controller(TriggerMethods):
               approvals: tuple[SignedApproval, ...]) -> TransitionRecord:
         actor = self._trust.identify(actor)
         try:
+            if scope != VENUE and self._gate._own_phase(scope) is None:
+                self._admit(scope, trigger)
             ctx = decide(
                 self._policy, scope=scope, phase=self._own_phase(scope), trigger=trigger,
                 actor=actor, reason=reason, now=self._clock(), entered_at=self.entered_at(scope),
@@ -382,6 +395,18 @@ class Controller(TriggerMethods):
             raise
         self._carry_out(ctx, record, event="phase_changed")
         return record
+
+    def _admit(self, scope: str, trigger: str) -> None:
+        """An instrument about to get a phase of its own: in the registry, under the cap."""
+        if self._registry is not None and scope not in self._registry:
+            raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=scope, phase="?",
+                                    trigger=trigger,
+                                    context={"field": "scope", "expected": "a listed instrument"})
+        if len(self._gate._own) >= self._max_instruments:
+            raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=scope, phase="?",
+                                    trigger=trigger,
+                                    context={"field": "scope", "max_instruments":
+                                             self._max_instruments})
 
     def _hold_fail_safe(self, record: TransitionRecord, refusal: TransitionRefused) -> None:
         """A record that failed verification: alarm, and hold its scope in the fail-safe phase."""

@@ -30,6 +30,7 @@ from .._core.errors import ConfigurationError, TransitionRefused
 from .._core.model import VENUE, Actor
 from .._core.policy import Policy
 from .._core.specs import GuardSpec, _duration
+from .._core.text import escape_text
 from .._decide.decide import actor_of
 from .._decide.records import Clock, Guard, TransitionContext
 from .audit import audit_logger
@@ -212,7 +213,8 @@ class Criterion:
     def __str__(self) -> str:
         mark = "ok     " if self.satisfied else "blocked"
         why = "" if self.code is None else f" -> {self.code.value}"
-        return f"{mark}  {self.name}: {self.requirement} ({self.detail}){why}"
+        # detail holds names people typed (approvers): escaped, so none can add a line
+        return f"{mark}  {escape_text(self.name)}: {self.requirement} ({escape_text(self.detail)}){why}"
 
 
 class BuiltinGuard:

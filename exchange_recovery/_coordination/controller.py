@@ -12,7 +12,7 @@ from .._control.trust import Trust, approvals_of
 from .._core.errors import ConfigurationError, TransitionConflict, TransitionRefused
 from .._core.model import VENUE, Actor
 from .._core.policy import Policy
-from .._decide.decide import actor_of, decide, require_text
+from .._decide.decide import actor_of, clean_reason, decide, require_text
 from .._decide.records import Authorizer, Clock, Guard, TransitionRecord
 from .._trust.approvals import SignedApproval
 from .._trust.directory import Directory
@@ -103,7 +103,7 @@ class CoordinatedController(TriggerMethods):
         """
         require_text("trigger", trigger, scope=scope, trigger=trigger)
         who = actor_of(actor, scope=scope, trigger=trigger)
-        require_text("reason", reason, scope=scope, trigger=trigger)
+        reason = clean_reason(require_text("reason", reason, scope=scope, trigger=trigger))
         require_text("scope", scope, scope=scope, trigger=trigger)
         signed = approvals_of(approvals, scope=scope, trigger=trigger)
         state = self._coordinator.read() if on is None else on
@@ -117,7 +117,7 @@ class CoordinatedController(TriggerMethods):
         """
         trigger = self._policy.halt_trigger
         who = actor_of(actor, scope=scope, trigger=trigger)
-        require_text("reason", reason, scope=scope, trigger=trigger)
+        reason = clean_reason(require_text("reason", reason, scope=scope, trigger=trigger))
         require_text("scope", scope, scope=scope, trigger=trigger)
         for attempt in range(1, self._halt_attempts + 1):
             state = self._coordinator.read()

@@ -25,6 +25,7 @@ from .._core.codes import RefusalCode
 from .._core.errors import TransitionRefused
 from .._core.model import Actor
 from .._core.policy import Policy
+from .._core.text import escape_text
 from .records import Authorizer, Guard, TransitionContext
 
 NO_GUARDS: Final[Mapping[str, Guard]] = {}
@@ -154,20 +155,47 @@ def actor_of(actor: object, *, scope: object, trigger: object) -> Actor:
         TransitionRefused: INVALID_ARGUMENT, naming the field.
     """
     if isinstance(actor, Actor):
+        require_text("actor", actor.name, scope=scope, trigger=trigger)
         return actor
-    if type(actor) is str and actor.strip():
-        return Actor(actor)
-    raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=str(scope), phase="?",
-                            trigger=str(trigger),
-                            context={"field": "actor", "got": repr(actor),
+    if type(actor) is str:
+        return Actor(require_text("actor", actor, scope=scope, trigger=trigger))
+    raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=escape_text(str(scope), 64),
+                            phase="?", trigger=escape_text(str(trigger), 64),
+                            context={"field": "actor", "got": escape_text(repr(actor), 80),
                                      "expected": "an Actor or a non-empty str"})
 
 
+LIMITS: Final[Mapping[str, int]] = {"trigger": 64, "scope": 64, "actor": 128, "reason": 1000}
+"""The longest trigger, scope, actor id and reason a door takes (characters)."""
+
+
 def require_text(field: str, value: object, *, scope: object, trigger: object) -> str:
-    """`value` if it is a non-empty str, else TransitionRefused INVALID_ARGUMENT naming `field`."""
-    if type(value) is not str or not value.strip():
-        raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=str(scope), phase="?",
-                                trigger=str(trigger),
-                                context={"field": field, "got": repr(value),
-                                         "expected": "a non-empty str"})
-    return value
+    """`value` if it is a clean, bounded str for `field`, else TransitionRefused.
+
+    Clean: non-empty, no leading or trailing whitespace for names, every character printable
+    and encodable (no control, format or bidi characters, no lone surrogates), at most
+    ``LIMITS[field]`` characters. A reason is never refused for its content: see `clean_reason`.
+
+    Raises:
+        TransitionRefused: INVALID_ARGUMENT naming the field and what was expected.
+    """
+    limit = LIMITS.get(field, 1000)
+    if type(value) is str and value.strip() and (
+        field == "reason" or (len(value) <= limit and value.isprintable() and value == value.strip())
+    ):
+        return value
+    raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=escape_text(str(scope), 64),
+                            phase="?", trigger=escape_text(str(trigger), 64),
+                            context={"field": field, "got": escape_text(repr(value), 80),
+                                     "expected": f"a non-empty printable str of at most {limit} "
+                                                 "characters, no outer spaces"})
+
+
+def clean_reason(reason: str) -> str:
+    """A reason as it may be journaled and logged: itself when printable and at most
+    ``LIMITS["reason"]`` characters, else escaped and cut (`escape_text`). Never refused, so
+    that no halt fails, nor stays unjournaled, for the text that explains it."""
+    limit = LIMITS["reason"]
+    if len(reason) <= limit and reason.isprintable():
+        return reason
+    return escape_text(reason, limit)

@@ -22,6 +22,7 @@ from .._control.guards import policy_guards as _policy_guards
 from .._core.codes import RefusalCode
 from .._core.errors import ConfigurationError, TransitionRefused
 from .._core.model import VENUE, Actor
+from .._core.text import escape_text
 from .._decide.decide import actor_of
 from .._decide.records import Clock, Guard, TransitionContext, TransitionRecord
 from .._journal.protocol import Journal
@@ -71,11 +72,11 @@ class PlanStatus:
 
     def lines(self) -> list[str]:
         """The status in words, one line per criterion."""
+        plan, scope = escape_text(self.plan), escape_text(self.scope)
         if self.step is None:
-            head = f"plan {self.plan!r} on {self.scope}: OFF PLAN in {self.phase}"
+            head = f"plan '{plan}' on {scope}: OFF PLAN in {self.phase}"
         else:
-            head = (f"plan {self.plan!r} on {self.scope}: step {self.step + 1}/{self.steps} "
-                    f"{self.phase}")
+            head = f"plan '{plan}' on {scope}: step {self.step + 1}/{self.steps} {self.phase}"
         if self.restarts:
             head += f" (sent back to step 1 by a halt {self.restarts}x)"
         if self.complete:
