@@ -22,7 +22,7 @@ NEXT = {"NORMAL": "degrade", "DEGRADED": "halt", "HALTED": "pre_open", "PRE_OPEN
 def main(path: str) -> None:
     policy = default_policy()
     quiet = structlog.wrap_logger(structlog.ReturnLogger())
-    controller = recover(path, policy, durability="fsync", logger=quiet)
+    controller = recover(path, policy, create=True, durability="fsync", logger=quiet)
     out = sys.stdout
     out.write(f"start {controller.version}\n")
     out.flush()

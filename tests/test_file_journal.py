@@ -26,7 +26,8 @@ from exchange_recovery import (
     recover,
     verify_journal,
 )
-from exchange_recovery._journal.file import _TAIL_CHUNK, encode, transition_fields
+from exchange_recovery._journal.file import _TAIL_CHUNK
+from exchange_recovery._journal.format import encode, transition_fields
 
 POLICY = default_policy()
 
@@ -127,7 +128,7 @@ def test_reopening_finds_the_head_however_long_the_last_line_is(
     path = tmp_path / "journal.jsonl"
     second = attrs.evolve(_record(2, "HALTED", "PRE_OPEN", "pre_open"), reason="")
     empty = len(encode(transition_fields(second), "0" * 64)[0])  # the line with no reason
-    with FileJournal(path, durability="none") as journal:
+    with FileJournal(path, durability="none", max_record=3 * _TAIL_CHUNK) as journal:
         journal.append(_record(1))
         before = path.stat().st_size
         journal.append(attrs.evolve(second, reason="x" * (_TAIL_CHUNK + over - empty)))
@@ -144,7 +145,7 @@ def test_a_last_line_in_another_key_order_is_read_as_json(tmp_path: pathlib.Path
     """Only lines shaped as encode() writes them are read off their ends; others are parsed."""
     path = tmp_path / "journal.jsonl"
     path.write_bytes(b'{"version": 4, "hash": "' + b"ab" * 32 + b'", "kind": "transition"}\n')
-    with FileJournal(path, durability="none") as journal:
+    with FileJournal(path, durability="none", anchor=False) as journal:
         assert (journal.version, journal.head) == (4, "ab" * 32)
 
 
@@ -180,16 +181,21 @@ def test_a_file_ending_mid_record_must_go_through_recover(tmp_path: pathlib.Path
         FileJournal(path)
 
 
-def test_durable_appends_fsync_every_record(tmp_path: pathlib.Path) -> None:
-    """With durability "fsync" each append syncs the file; with "none" it does not."""
+@pytest.mark.parametrize(("anchor", "per_append"), [(True, 3), (False, 1)])
+def test_durable_appends_fsync_every_record_and_its_anchor(
+        tmp_path: pathlib.Path, anchor: bool, per_append: int) -> None:
+    """With durability "fsync" each append syncs the file, then the anchor file and its
+    directory (after the rename); with "none" nothing is synced."""
     synced: list[int] = []
-    with FileJournal(tmp_path / "a.jsonl", fsync=synced.append) as journal:
+    with FileJournal(tmp_path / "a.jsonl", anchor=anchor, fsync=synced.append) as journal:
+        synced.clear()  # creating the file and the first anchor synced too
         journal.append(_record(1))
         journal.append(_record(2, "HALTED", "PRE_OPEN", "pre_open"))
-    assert len(synced) == 2
-    with FileJournal(tmp_path / "b.jsonl", durability="none", fsync=synced.append) as journal:
+    assert len(synced) == 2 * per_append
+    with FileJournal(tmp_path / "b.jsonl", anchor=anchor, durability="none",
+                     fsync=synced.append) as journal:
         journal.append(_record(1))
-    assert len(synced) == 2
+    assert len(synced) == 2 * per_append
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO])
@@ -215,12 +221,16 @@ def test_a_failed_write_leaves_the_file_and_the_chain_as_they_were(
 def test_a_failed_fsync_is_a_failed_write(tmp_path: pathlib.Path) -> None:
     """EIO from fsync: the append raises and the record is not left in the file."""
     path = tmp_path / "journal.jsonl"
+    broken = False
 
-    def broken_fsync(fd: int) -> None:
-        raise OSError(errno.EIO, os.strerror(errno.EIO))
+    def fsync(fd: int) -> None:
+        if broken:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
 
-    with FileJournal(path, fsync=broken_fsync) as journal, pytest.raises(OSError, match="Input/output"):
-        journal.append(_record(1))
+    with FileJournal(path, fsync=fsync) as journal:
+        broken = True
+        with pytest.raises(OSError, match="Input/output"):
+            journal.append(_record(1))
     assert path.read_bytes() == b""
 
 

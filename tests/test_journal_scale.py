@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 import tracemalloc
 
@@ -15,7 +16,13 @@ from exchange_recovery import (
     recover,
     verify_journal,
 )
-from exchange_recovery._journal.file import GENESIS, encode, snapshot_fields, transition_fields
+from exchange_recovery._journal.anchor import Anchor, write_anchor
+from exchange_recovery._journal.format import (
+    GENESIS,
+    encode,
+    snapshot_fields,
+    transition_fields,
+)
 
 POLICY = default_policy()
 BTC = "BTC-USDT-SWAP"
@@ -52,6 +59,14 @@ def _lines(records: int, scopes: tuple[str, ...]) -> list[bytes]:
     return lines
 
 
+def _write_anchored(path: pathlib.Path, lines: list[bytes], tail: bytes = b"") -> None:
+    """Write `lines` (then `tail`, a torn line) and an anchor naming the last of the lines."""
+    path.write_bytes(b"".join(lines) + tail)
+    last = json.loads(lines[-1])
+    write_anchor(path.with_name(f"{path.name}.anchor"), Anchor(last["version"], last["hash"]),
+                 None, durable=False)
+
+
 def test_a_journal_with_100_000_scopes_compacts_and_recovers(tmp_path: pathlib.Path) -> None:
     """Compaction writes a snapshot line of megabytes; recovery and the next append find it."""
     # Arrange
@@ -80,9 +95,11 @@ def test_a_journal_with_100_000_scopes_compacts_and_recovers(tmp_path: pathlib.P
 
 
 def test_a_journal_whose_last_record_is_1_mib_reopens(tmp_path: pathlib.Path) -> None:
-    """A 1 MiB reason makes a 1 MiB last line: FileJournal and recover() continue the chain."""
+    """A 1 MiB reason (under a raised record cap) makes a 1 MiB last line: FileJournal and
+    recover() continue the chain."""
     path = tmp_path / "journal.jsonl"
-    recover(path, POLICY, durability="none").halt(actor="ops:lead", reason="x" * (1 << 20))
+    recover(path, POLICY, create=True, durability="none", max_record=2 << 20).halt(
+        actor="ops:lead", reason="x" * (1 << 20))
 
     with FileJournal(path, durability="none") as journal:
         assert (journal.version, journal.head) == (1, verify_journal(path, POLICY).head)
@@ -119,7 +136,7 @@ def test_verification_streams_the_file_instead_of_reading_it_whole(
         tmp_path: pathlib.Path) -> None:
     """Peak memory while verifying a journal of several MB stays far below its size."""
     path = tmp_path / "journal.jsonl"
-    path.write_bytes(b"".join(_lines(20_000, (VENUE, BTC, "ETH-USDT-SWAP"))))
+    _write_anchored(path, _lines(20_000, (VENUE, BTC, "ETH-USDT-SWAP")))
     size = path.stat().st_size
 
     tracemalloc.start()
@@ -171,7 +188,7 @@ def test_a_torn_relaxing_tail_after_megabytes_is_cut_at_the_last_newline(
     lines = _lines(10_003, (VENUE,))  # the last one is pre_open
     assert b'"relaxing":true,' in lines[-1]
     complete = b"".join(lines[:-1])
-    path.write_bytes(complete + lines[-1][:-20])
+    _write_anchored(path, lines[:-1], lines[-1][:-20])
 
     controller = recover(path, POLICY, durability="none")
 

@@ -30,7 +30,7 @@ from exchange_recovery import (
     verify_journal,
 )
 from exchange_recovery._cli.demo import run as demo_run
-from exchange_recovery._journal.file import encode, snapshot_fields
+from exchange_recovery._journal.format import encode, snapshot_fields
 
 POLICY = default_policy()
 BTC = "BTC-USDT-SWAP"
@@ -43,10 +43,19 @@ def _recover(path: pathlib.Path, **options: Any) -> Controller:
     return recover(path, POLICY, durability="none", **options)
 
 
-def _write_story(path: pathlib.Path) -> None:
-    controller = _recover(path)
-    for trigger, scope in STORY:
+def _write_story(path: pathlib.Path, story: tuple[tuple[str, str], ...] = STORY) -> None:
+    controller = _recover(path, create=True)
+    for trigger, scope in story:
         controller.fire(trigger, actor="ops:lead", reason=f"story {trigger}", scope=scope)
+
+
+def _fire_unanchored(path: pathlib.Path, trigger: str, scope: str = VENUE) -> None:
+    """Recover `path` and fire one transition, then put its anchor back: as if the process
+    died after the record's fsync and before the anchor's rename."""
+    anchor = path.with_name(f"{path.name}.anchor")
+    before = anchor.read_bytes()
+    _recover(path).fire(trigger, actor="ops:lead", reason=f"story {trigger}", scope=scope)
+    anchor.write_bytes(before)
 
 
 def _records(path: pathlib.Path) -> list[dict[str, Any]]:
@@ -71,7 +80,7 @@ def _report(controller: Controller) -> RecoveryReport:
 def test_no_journal_starts_in_the_initial_phase_and_creates_one(tmp_path: pathlib.Path) -> None:
     """Without a journal file: the policy's initial phase, version 0, a new empty journal."""
     path = tmp_path / "journal.jsonl"
-    controller = _recover(path)
+    controller = _recover(path, create=True)
     assert (dict(controller.gate.phases), controller.version) == ({VENUE: "NORMAL"}, 0)
     assert _report(controller).trusted
     assert path.exists()
@@ -99,7 +108,7 @@ def test_scope_names_that_need_json_escapes_replay_too(tmp_path: pathlib.Path) -
     """A scope with quotes, backslashes or non-ASCII letters takes the JSON path and replays."""
     path = tmp_path / "journal.jsonl"
     odd = 'ÉTH "perp" \\ 1'
-    _recover(path).halt(actor="ops:ünïcode", reason='said "halt"', scope=odd)
+    _recover(path, create=True).halt(actor="ops:ünïcode", reason='said "halt"', scope=odd)
 
     controller = _recover(path)
 
@@ -119,7 +128,8 @@ def test_a_torn_relaxing_record_is_dropped_and_reported_but_the_rest_is_trusted(
     off, TORN_TAIL is reported, the state is the last complete record's (the torn one was
     never published nor acknowledged)."""
     path = tmp_path / "journal.jsonl"
-    _write_story(path)  # its last record, normalize, is relaxing
+    _write_story(path, STORY[:-1])
+    _fire_unanchored(path, "normalize")  # relaxing; the crash tears it below
     data = path.read_bytes()
     cut = data.rindex(b'"relaxing":true,') + len(b'"relaxing":true,') + 5
     path.write_bytes(data[:cut])  # the last line up to just past its relaxing flag, no newline
@@ -144,7 +154,7 @@ def test_a_torn_record_that_may_be_a_halt_ends_in_the_fail_safe_phase(
     was in effect. Dropping it could reopen the venue, so the journal is not trusted."""
     path = tmp_path / "journal.jsonl"
     _write_story(path)
-    _recover(path).degrade(actor="ops:lead", reason="zone flaky")  # tightening, version 7
+    _fire_unanchored(path, "degrade")  # tightening, version 7; the crash tears it below
     data = path.read_bytes()
     start = data.rstrip(b"\n").rindex(b"\n") + 1
     cut = data.index(b'"relaxing":false', start) + 5 if keep == "halt" else start + 40
@@ -321,7 +331,7 @@ def test_verify_journal_reports_without_touching_the_file(tmp_path: pathlib.Path
     assert report.codes == {IntegrityCode.CHAIN_BROKEN}
     assert report.phases == {VENUE: "HALTED", BTC: "HALTED"}
     assert path.read_bytes() == damaged
-    assert list(tmp_path.iterdir()) == [path]
+    assert sorted(tmp_path.iterdir()) == [path, path.with_name("journal.jsonl.anchor")]
 
 
 def test_compaction_keeps_the_state_and_the_chain(tmp_path: pathlib.Path) -> None:
@@ -364,7 +374,7 @@ def test_any_valid_sequence_replays_to_the_same_phases_and_version(
     recovery gives the same phases and version."""
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "journal.jsonl"
-        controller = _recover(path)
+        controller = _recover(path, create=True)
         for i, (scope, pick) in enumerate(steps):
             if i == compact_at:
                 controller.journal.close()  # type: ignore[union-attr]

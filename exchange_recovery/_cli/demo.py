@@ -133,7 +133,10 @@ def run(journal: str | os.PathLike[str] | None = None, steps: int | None = None)
         controller = Controller(default_policy(), journal=memory, clock=clock,
                                 logger=_audit_trail(audit))
     else:
-        controller = recover(journal, default_policy(), clock=clock, logger=_audit_trail(audit))
+        # A demo run may always be the first: create=True starts from nothing only where no
+        # journal and no anchor exist (a journal deleted behind its anchor still fails safe).
+        controller = recover(journal, default_policy(), create=True, clock=clock,
+                             logger=_audit_trail(audit))
     start = 0
     report = controller.recovery
     if report is not None and report.records:

@@ -8,80 +8,99 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .._core.codes import IntegrityCode
 from .._core.errors import ConfigurationError
-from .._core.model import VENUE
 from .._core.policy import Policy
 from .._decide.records import Clock
+from .._journal.anchor import Anchor, AnchorOption, write_anchor
 from .._journal.file import Durability, FileJournal, Opener
-from .._journal.replay import (
-    RecoveryReport,
-    _check_policy,
-    _report,
-    _restart,
-    _scan_file,
-    _truncate,
-    _untrusted_name,
-)
+from .._journal.format import MAX_RECORD
+from .._journal.keys import JournalKey
+from .._journal.replay import examine, no_journal, restart, truncate, untrusted_name
+from .._journal.scan import JournalProblem
 from .audit import audit_logger
 from .controller import Controller
 
 
-def recover(path: str | os.PathLike[str], policy: Policy, *, durability: Durability = "fsync",
-            opener: Opener | None = None, fsync: Callable[[int], None] = os.fsync,
-            **controller_options: Any) -> Controller:
+def recover(path: str | os.PathLike[str], policy: Policy, *, key: JournalKey | None = None,
+            anchor: AnchorOption = True, create: bool = False, durability: Durability = "fsync",
+            max_record: int = MAX_RECORD, opener: Opener | None = None,
+            fsync: Callable[[int], None] = os.fsync, **controller_options: Any) -> Controller:
     """A controller restored from the journal at `path`, journaling to it from then on.
 
     Every scope comes back in its journaled phase and the version continues; when the journal
-    does not verify, every scope starts in the policy's fail-safe phase instead (see the module
-    notes). `controller.recovery` is the `RecoveryReport`.
+    does not verify (damaged, forged, rolled back below its anchor, deleted, emptied, replaced,
+    or its anchor deleted), every scope starts in the policy's fail-safe phase instead (see
+    `exchange_recovery._journal.replay`). `controller.recovery` is the `RecoveryReport`.
 
     Args:
-        path: the journal file (created if missing: the policy's initial phase).
+        path: the journal file.
         policy: the policy the journal was written under.
-        durability, opener, fsync: passed to `FileJournal`.
+        key: the `JournalKey` the journal is (to be) keyed with; without one the records carry
+            only SHA-256 hashes and the report says ``keyed=False``.
+        anchor: where the journal's anchor lives: ``True`` (default) ``<path>.anchor``, a path,
+            or ``False`` for none (then deletion and rollback cannot be seen).
+        create: a first start: allow starting from nothing (no journal, or an empty one, and no
+            anchor) in the policy's initial phase. Never needed again afterwards; a missing
+            journal whose anchor exists is ``JOURNAL_MISSING`` (fail-safe) either way.
+        durability, max_record, opener, fsync: passed to `FileJournal`.
         **controller_options: passed to `Controller` (guards, authorizer, clock, logger); not
             journal, phases or version, which recovery decides.
 
     Raises:
         ConfigurationError: bad arguments.
+        JournalError: nothing is recorded at `path` and `create` is False.
         OSError: the journal could not be read, moved aside or written.
 
     Example:
         >>> import tempfile, pathlib
         >>> from exchange_recovery import default_policy
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "journal.jsonl"
-        >>> _ = recover(path, default_policy(), durability="none").halt(actor="ops", reason="x")
+        >>> first = recover(path, default_policy(), create=True, durability="none")
+        >>> _ = first.halt(actor="ops", reason="x")
         >>> again = recover(path, default_policy(), durability="none")
-        >>> again.phase(), again.version, again.recovery.trusted
-        ('HALTED', 1, True)
+        >>> again.phase(), again.version, again.recovery.trusted, again.recovery.keyed
+        ('HALTED', 1, True, False)
     """
     path = pathlib.Path(path)
-    _check_policy(policy)
     taken = sorted({"journal", "phases", "version"} & set(controller_options))
     if taken:
         msg = f"recover() decides {taken} itself; do not pass them"
         raise ConfigurationError(msg)
     log = audit_logger(controller_options.get("logger"))
     clock: Clock = controller_options.get("clock", time.time)
-    scan = _scan_file(path, policy)
-    if scan is None:
-        report = RecoveryReport(path, True, {VENUE: policy.initial}, 0, 0)
-        journal = FileJournal(path, durability=durability, opener=opener, fsync=fsync)
-    elif scan.fatal is None:
-        if scan.good_end < scan.size:
-            _truncate(path, scan.good_end, durable=durability == "fsync")
-            log.warning("journal_torn_tail_dropped", path=str(path),
-                        problem=str(scan.problems[0]))
-        report = _report(path, scan, policy)
-        journal = FileJournal(path, durability=durability, opener=opener, fsync=fsync)
+    exam = examine(path, policy, key, anchor)
+    if exam.fresh and not create:
+        raise no_journal(path)
+    where = False if exam.anchor_path is None else exam.anchor_path
+    options: dict[str, Any] = {"key": key, "durability": durability, "max_record": max_record,
+                               "opener": opener, "fsync": fsync}
+    if exam.fatal is None:
+        report = exam.report(policy, key)
+        for problem in exam.problems:  # a torn tail, an unanchored last record
+            log.warning(_EVENTS[problem.code], path=str(path), problem=str(problem))
+        if exam.scan is not None and exam.keep_to < exam.scan.size:
+            truncate(path, exam.keep_to, durable=durability == "fsync")
+        if exam.anchor_path is not None and exam.scan is not None and exam.scan.size and (
+                exam.found != Anchor(report.version, report.head)):
+            write_anchor(exam.anchor_path, Anchor(report.version, report.head), key,
+                         durable=durability == "fsync", fsync=fsync)  # an append that never returned
+        journal = FileJournal(path, anchor=where, **options)
     else:
-        moved = _untrusted_name(path)
-        report = _report(path, scan, policy, moved)
-        journal = _restart(path, moved, report, clock(), durability, opener, fsync)
-        log.critical("journal_untrusted", path=str(path), code=scan.fatal.code.value,
-                     line=scan.fatal.line, detail=scan.fatal.detail, moved_to=str(moved),
+        moved = untrusted_name(path) if exam.scan is not None else None
+        report = exam.report(policy, key, moved)
+        journal = restart(exam, report, clock(), **options)
+        fatal: JournalProblem = exam.fatal
+        log.critical("journal_untrusted", path=str(path), code=fatal.code.value,
+                     line=fatal.line, detail=fatal.detail,
+                     moved_to=None if moved is None else str(moved),
                      phases=dict(report.phases), version=report.version)
     controller = Controller(policy, journal=journal, phases=report.phases,
                             version=report.version, **controller_options)
     controller.recovery = report
     return controller
+
+
+_EVENTS = {IntegrityCode.TORN_TAIL: "journal_torn_tail_dropped",
+           IntegrityCode.UNANCHORED_RECORD: "journal_unanchored_record"}
+"""The warning for each problem a trusted journal may have."""

@@ -106,6 +106,20 @@ class IntegrityCode(_Code):
     SOURCE_MISMATCH = "SOURCE_MISMATCH"
     ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
     SNAPSHOT_MISMATCH = "SNAPSHOT_MISMATCH"
+    # trust at every boundary (issue #11): a keyed chain, an anchor, guarded writes
+    MAC_MISMATCH = "MAC_MISMATCH"
+    KEY_MISSING = "KEY_MISSING"
+    ROLLED_BACK = "ROLLED_BACK"
+    JOURNAL_MISSING = "JOURNAL_MISSING"
+    JOURNAL_EMPTIED = "JOURNAL_EMPTIED"
+    ANCHOR_MISMATCH = "ANCHOR_MISMATCH"
+    ANCHOR_MISSING = "ANCHOR_MISSING"
+    UNANCHORED_RECORD = "UNANCHORED_RECORD"
+    JOURNAL_UNLINKED = "JOURNAL_UNLINKED"
+    JOURNAL_REPLACED = "JOURNAL_REPLACED"
+    JOURNAL_RESIZED = "JOURNAL_RESIZED"
+    JOURNAL_BROKEN = "JOURNAL_BROKEN"
+    RECORD_TOO_LARGE = "RECORD_TOO_LARGE"
 
 
 _DESCRIPTIONS: dict[_Code, str] = {
@@ -208,5 +222,46 @@ _DESCRIPTIONS: dict[_Code, str] = {
     ),
     IntegrityCode.SNAPSHOT_MISMATCH: (
         "A snapshot's phases disagree with the replayed ones, or name a phase the policy lacks."
+    ),
+    IntegrityCode.MAC_MISMATCH: (
+        "A record's or the anchor's MAC does not verify with the journal key, or is missing: "
+        "forged, or written with another key or none."
+    ),
+    IntegrityCode.KEY_MISSING: (
+        "The journal or its anchor carries MACs but no journal key was given to check them."
+    ),
+    IntegrityCode.ROLLED_BACK: (
+        "The journal ends below its anchor's version: its last records were cut off."
+    ),
+    IntegrityCode.JOURNAL_MISSING: "The anchor exists but the journal file does not: it was deleted.",
+    IntegrityCode.JOURNAL_EMPTIED: "The journal file is empty but its anchor names records: it was emptied.",
+    IntegrityCode.ANCHOR_MISMATCH: (
+        "The anchor does not parse, or the journal does not end with the record it names: the "
+        "journal (or the anchor) was replaced."
+    ),
+    IntegrityCode.ANCHOR_MISSING: (
+        "The journal holds records but the anchor configured for it is missing: it was deleted."
+    ),
+    IntegrityCode.UNANCHORED_RECORD: (
+        "The last record was written but never anchored (a crash mid-append); a relaxing one was "
+        "never acknowledged and is dropped, the rest is trusted."
+    ),
+    IntegrityCode.JOURNAL_UNLINKED: (
+        "Write refused: the open journal file was deleted or moved away while running."
+    ),
+    IntegrityCode.JOURNAL_REPLACED: (
+        "Write refused: the journal path names another file than the one open (replaced while "
+        "running)."
+    ),
+    IntegrityCode.JOURNAL_RESIZED: (
+        "Write refused: the journal file's size is not what this process wrote (truncated or "
+        "written by someone else)."
+    ),
+    IntegrityCode.JOURNAL_BROKEN: (
+        "Write refused: a failed write could not be undone, so the journal stopped appending; "
+        "restart through recover()."
+    ),
+    IntegrityCode.RECORD_TOO_LARGE: (
+        "Write refused: the record is longer than the journal's record size cap."
     ),
 }

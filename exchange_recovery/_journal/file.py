@@ -1,120 +1,95 @@
-"""A journal in a file: one JSON record a line, each chained to the one before by SHA-256.
+"""A journal in a file: one JSON record a line, chained by SHA-256 and, keyed, by HMAC.
 
-Line format (format 1). Every line is ``{"hash":"<64 hex>",`` followed by the rest of the
-record's canonical JSON (keys sorted, no spaces, UTF-8)::
+The line format is `format`'s; the anchor (the last version and hash, on another path) is
+`anchor`'s. Each append writes one line, fsyncs it, then rewrites the anchor; it returns only
+once both are durable.
 
-    {"hash":"9f…","actor":"ops:lead","format":1,"from":"HALTED","kind":"transition",
-     "prev":"4c…","reason":"zone restored","relaxing":true,"scope":"venue",
-     "time":"2022-12-18T10:51:00.000000Z","to":"PRE_OPEN","trigger":"pre_open","version":3}
-
-``hash`` is the SHA-256 of the canonical JSON *without* the hash (which includes ``prev``, the
-previous record's hash; the first record of a fresh journal has 64 zeros). Because the hash
-covers exactly the bytes stored, a verifier never re-encodes a record: it hashes a slice of the
-line. A ``snapshot`` record (kind ``snapshot``) carries every scope's phase and the version
-instead of from/to/trigger; it starts a compacted journal (its ``prev`` is the last hash of the
-archived file) or a journal restarted in the fail-safe phase.
+Before every write the journal checks that it is still writing *the* journal: the path still
+names the open file (same device and inode, not unlinked) and the file is as long as this
+process made it. A file replaced, deleted or truncated behind its back refuses the write
+(``JOURNAL_REPLACED``, ``JOURNAL_UNLINKED``, ``JOURNAL_RESIZED``) instead of writing to a file
+nobody will read. A transition line over `max_record` bytes is refused before anything is
+written (``RECORD_TOO_LARGE``; snapshots are not capped: they name every scope).
 
 A failed append leaves no trace: the file is truncated back to its last good length, the chain
 head does not move, and the exception propagates (the controller then refuses a relaxing
-transition, or keeps a tightening one as unjournaled and retries it later).
+transition, or keeps a tightening one as unjournaled and retries it later). If even the
+truncation fails, the journal latches broken (``JOURNAL_BROKEN``): every later append raises
+rather than write after a fragment; `recover` sorts the file out on the next start.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import hashlib
 import json
 import os
 import pathlib
 import re
 import threading
 from collections.abc import Callable, Mapping
-from typing import IO, Any, Literal
+from typing import IO, Any, Final, Literal
 
+from .._core.codes import IntegrityCode
 from .._core.errors import ConfigurationError, JournalError
 from .._decide.records import TransitionRecord
+from .anchor import (
+    START,
+    Anchor,
+    AnchorOption,
+    AnchorProblem,
+    anchor_path,
+    fsync_directory,
+    read_anchor,
+    write_anchor,
+)
+from .format import (
+    GENESIS,
+    MAX_RECORD,
+    body_of,
+    encode,
+    snapshot_fields,
+    split_line,
+    transition_fields,
+)
+from .keys import JournalKey
 
-FORMAT = 1
-GENESIS = "0" * 64
-"""The ``prev`` of the first record of a journal that has no predecessor."""
-
-_PREFIX = b'{"hash":"'
-_HASH_END = len(_PREFIX) + 64  # the hash occupies line[9:73]
-_BODY_START = _HASH_END + 2  # then '",' and the rest of the body after its '{'
-_TAIL_CHUNK = 1 << 16  # how far _read_head steps back at a time looking for the last line
+_T = IntegrityCode
+_TAIL_CHUNK: Final = 1 << 16  # how far _read_head steps back at a time looking for the last line
 
 Durability = Literal["fsync", "none"]
 Opener = Callable[[pathlib.Path], IO[bytes]]
 """Opens the journal file for appending in binary mode (injectable for fault tests)."""
 
 
-def utc_text(seconds: float) -> str:
-    """An ISO-8601 UTC time with microseconds and a ``Z``."""
-    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def encode(fields: Mapping[str, Any], prev: str) -> tuple[bytes, str]:
-    """The line (with its newline) for a record's fields chained after `prev`, and its hash."""
-    body = json.dumps({**fields, "format": FORMAT, "prev": prev}, sort_keys=True,
-                      separators=(",", ":"), ensure_ascii=False).encode()
-    digest = hashlib.sha256(body).hexdigest()
-    return _PREFIX + digest.encode() + b'",' + body[1:] + b"\n", digest
-
-
-def line_hash(line: bytes) -> tuple[str, str] | None:
-    """(stored hash, hash of the stored body) of one line without its newline; None if the
-    line does not have the shape every record line has."""
-    if not line.startswith(_PREFIX) or line[_HASH_END:_BODY_START] != b'",':
-        return None
-    stored = line[len(_PREFIX):_HASH_END].decode("ascii", "replace")
-    body = hashlib.sha256(b"{")
-    body.update(memoryview(line)[_BODY_START:])  # no copy of a line that may be megabytes
-    return stored, body.hexdigest()
-
-
-def transition_fields(record: TransitionRecord) -> dict[str, Any]:
-    """The journaled fields of a transition record."""
-    return {"kind": "transition", "version": record.version, "time": utc_text(record.timestamp),
-            "scope": record.scope, "from": record.source, "to": record.dest,
-            "trigger": record.trigger, "actor": record.actor, "reason": record.reason,
-            "relaxing": record.relaxing}
-
-
-def snapshot_fields(phases: Mapping[str, str], version: int, *, actor: str, reason: str,
-                    now: float) -> dict[str, Any]:
-    """The journaled fields of a snapshot: every scope's phase at `version`."""
-    return {"kind": "snapshot", "version": version, "time": utc_text(now),
-            "phases": dict(sorted(phases.items())), "actor": actor, "reason": reason}
-
-
 def _default_opener(path: pathlib.Path) -> IO[bytes]:
     return open(path, "ab", buffering=0)  # the journal owns it until close()
 
 
-def fsync_directory(path: pathlib.Path) -> None:
-    """Make a file's creation or rename in `path`'s directory durable."""
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _refuse(code: IntegrityCode, path: pathlib.Path, detail: str) -> JournalError:
+    return JournalError(f"{code.value}: journal {path}: {detail}")
 
 
 class FileJournal:
-    """An append-only, hash-chained journal file; the in-process default `Journal`.
+    """An append-only, hash-chained (and, with a key, MAC-chained) journal file.
 
     Args:
-        path: the journal file; created if missing. An existing file must end with a complete
-            record (`recover` trims a torn tail first).
-        durability: ``"fsync"`` (default) makes every record durable before `append` returns;
-            ``"none"`` only hands it to the OS (tests, simulations).
+        path: the journal file; created if missing (`recover` decides whether a missing
+            journal may be created). An existing file must end with a complete record
+            (`recover` trims a torn tail first) and agree with its anchor.
+        key: MACs every line and the anchor; without it lines carry only their SHA-256.
+        anchor: where the anchor lives: ``True`` (default) ``<path>.anchor``, ``False`` none,
+            or a path.
+        durability: ``"fsync"`` (default) makes every record and anchor durable before
+            `append` returns; ``"none"`` only hands them to the OS (tests, simulations).
+        max_record: the longest transition line accepted, in bytes (default 64 KiB).
         opener: opens `path` for binary appending; inject one to simulate a failing disk.
         fsync: flushes a file descriptor to stable storage (``os.fsync``); injectable likewise.
 
     Raises:
-        ConfigurationError: an unknown durability, or a path that is not a file path.
-        JournalError: the existing file does not end with a complete record.
+        ConfigurationError: an unknown durability, a bad key, anchor or cap, or a path that is
+            not a file path.
+        JournalError: the existing file does not end with a complete record, is keyed
+            otherwise than `key`, or disagrees with its anchor (open it with `recover`).
 
     Example:
         >>> import tempfile, pathlib
@@ -123,29 +98,62 @@ class FileJournal:
         >>> c = Controller(default_policy(), journal=FileJournal(path, durability="none"))
         >>> c.halt(actor="ops:alice", reason="zone down").version
         1
-        >>> FileJournal(path).version
-        1
+        >>> FileJournal(path).version, FileJournal(path).keyed
+        (1, False)
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, durability: Durability = "fsync",
-                 opener: Opener | None = None, fsync: Callable[[int], None] = os.fsync) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, key: JournalKey | None = None,
+                 anchor: AnchorOption = True, durability: Durability = "fsync",
+                 max_record: int = MAX_RECORD, opener: Opener | None = None,
+                 fsync: Callable[[int], None] = os.fsync) -> None:
         if durability not in ("fsync", "none"):
             msg = f"durability must be 'fsync' or 'none', got {durability!r}"
             raise ConfigurationError(msg)
+        if key is not None and not isinstance(key, JournalKey):
+            msg = f"key must be a JournalKey or None, got {type(key).__name__}"
+            raise ConfigurationError(msg)
+        if type(max_record) is not int or max_record < 256:  # a record's bare fields take ~250 bytes
+            msg = f"max_record must be an int of at least 256 bytes, got {max_record!r}"
+            raise ConfigurationError(msg)
         self._path = pathlib.Path(path)
+        self._key = key
+        self._anchor = anchor_path(self._path, anchor)
         self._durable = durability == "fsync"
+        self._max_record = max_record
         self._fsync = fsync
         self._lock = threading.Lock()
+        self._broken: str | None = None
         created = not self._path.exists()
-        self._head, self._version, self._size = _read_head(self._path)
+        self._head, self._version, self._size, last = _read_head(self._path)
+        if last:
+            _check_key(self._path, last, key)
+        anchored = self._check_anchor(created)
         self._file = (opener or _default_opener)(self._path)
+        opened = os.fstat(self._file.fileno())
+        self._identity = (opened.st_dev, opened.st_ino)
+        if opened.st_size != self._size:
+            self._file.close()
+            raise _refuse(_T.JOURNAL_RESIZED, self._path, f"{opened.st_size} bytes when opened, "
+                          f"{self._size} when read")
         if created and self._durable:
-            fsync_directory(self._path)
+            fsync_directory(self._path, fsync)
+        if self._anchor is not None and not anchored:
+            write_anchor(self._anchor, START, key, durable=self._durable, fsync=fsync)
 
     @property
     def path(self) -> pathlib.Path:
         """The journal file."""
         return self._path
+
+    @property
+    def anchor_path(self) -> pathlib.Path | None:
+        """Where the anchor is kept (None: this journal has none)."""
+        return self._anchor
+
+    @property
+    def keyed(self) -> bool:
+        """Whether lines and anchor carry a MAC under a journal key."""
+        return self._key is not None
 
     @property
     def head(self) -> str:
@@ -157,12 +165,20 @@ class FileJournal:
         """The version of the last record written (0 for an empty journal)."""
         return self._version
 
+    @property
+    def broken(self) -> str | None:
+        """Why appends are refused for good (a write that could not be undone), or None."""
+        return self._broken
+
     def append(self, record: TransitionRecord) -> None:
-        """Write `record` after the last one (and fsync it, unless durability is "none").
+        """Write `record` after the last one, then the anchor (fsyncing both, unless
+        durability is "none").
 
         Raises:
-            JournalError: `record.version` is not above the last version written.
-            OSError: the write or the fsync failed; the file is as it was before the call.
+            JournalError: `record.version` is not above the last version written, the record
+                is over the size cap, the file was replaced, unlinked or resized behind this
+                journal, or the journal is broken; nothing was written.
+            OSError: the write, an fsync or the anchor failed; the file is as it was before.
         """
         self._write(transition_fields(record), record.version, snapshot=False)
 
@@ -203,13 +219,41 @@ class FileJournal:
     def __repr__(self) -> str:
         return f"<FileJournal {str(self._path)!r} version={self._version}>"
 
+    def _check_anchor(self, created: bool) -> bool:
+        """Refuse to append to a file its anchor disowns; True if the anchor is in place."""
+        if self._anchor is None:
+            return True
+        try:
+            found = read_anchor(self._anchor, self._key)
+        except AnchorProblem as problem:
+            raise _refuse(problem.code, self._path, f"{problem.detail}; open it with "
+                          "recover()") from None
+        here = Anchor(self._version, self._head)
+        if found is None:
+            if self._size:
+                raise _refuse(_T.ANCHOR_MISSING, self._path, f"no anchor at {self._anchor}; "
+                              "open it with recover()")
+            return False
+        if found == here:
+            return True
+        code = (_T.JOURNAL_MISSING if created else _T.JOURNAL_EMPTIED if not self._size
+                else _T.ROLLED_BACK if self._version < found.version else _T.ANCHOR_MISMATCH)
+        raise _refuse(code, self._path, f"it ends at version {self._version}, its anchor "
+                      f"{self._anchor} names version {found.version}; open it with recover()")
+
     def _write(self, fields: dict[str, Any], version: int, *, snapshot: bool) -> None:
         with self._lock:
+            if self._broken is not None:
+                raise _refuse(_T.JOURNAL_BROKEN, self._path, self._broken)
             if version < self._version or (version == self._version and not snapshot):
                 msg = (f"journal {self._path}: record version {version} is not above the last "
                        f"version written ({self._version})")
                 raise JournalError(msg)
-            line, digest = encode(fields, self._head)
+            line, digest = encode(fields, self._head, self._key)
+            if not snapshot and len(line) > self._max_record:
+                raise _refuse(_T.RECORD_TOO_LARGE, self._path, f"version {version}'s record "
+                              f"has {len(line)} bytes, the cap is {self._max_record}")
+            self._check_file()
             try:
                 view = memoryview(line)
                 while view:
@@ -221,41 +265,92 @@ class FileJournal:
             except BaseException:
                 self._rollback()
                 raise
+            if self._anchor is not None:
+                try:
+                    write_anchor(self._anchor, Anchor(version, digest), self._key,
+                                 durable=self._durable, fsync=self._fsync)
+                except BaseException:
+                    self._rollback()
+                    self._restore_anchor()
+                    raise
             self._head, self._version = digest, version
             self._size += len(line)
 
+    def _check_file(self) -> None:
+        """Refuse (and latch) if the path no longer names the open file, or its size moved."""
+        opened = os.fstat(self._file.fileno())
+        try:
+            named = os.stat(self._path)
+        except FileNotFoundError:
+            named = None
+        if opened.st_nlink == 0 or named is None:
+            code, detail = _T.JOURNAL_UNLINKED, "the open file was deleted or moved away"
+        elif (named.st_dev, named.st_ino) != self._identity:
+            code, detail = _T.JOURNAL_REPLACED, "the path names another file than the one open"
+        elif opened.st_size != self._size:
+            code, detail = _T.JOURNAL_RESIZED, (f"the file has {opened.st_size} bytes, this "
+                                                f"journal wrote {self._size}")
+        else:
+            return
+        self._broken = f"{code.value}: {detail}"
+        raise _refuse(code, self._path, f"{detail}; nothing written, restart through recover()")
+
     def _rollback(self) -> None:
-        """Cut off whatever part of a failed record reached the file."""
+        """Cut off whatever part of a failed record reached the file; latch if that fails."""
         try:
             self._file.truncate(self._size)
-        except OSError as exc:
-            msg = (f"journal {self._path}: a failed write could not be truncated back to "
-                   f"{self._size} bytes; recover() will report the damage")
-            raise JournalError(msg) from exc
+        except (OSError, ValueError) as exc:
+            self._broken = (f"a failed write could not be truncated back to {self._size} bytes "
+                            f"({exc!r}); recover() will report the damage")
+            raise _refuse(_T.JOURNAL_BROKEN, self._path, self._broken) from exc
+
+    def _restore_anchor(self) -> None:
+        """Best effort after a failed anchor write: name the last record again."""
+        assert self._anchor is not None  # noqa: S101 - the caller checks
+        with contextlib.suppress(OSError):
+            write_anchor(self._anchor, Anchor(self._version, self._head), self._key,
+                         durable=self._durable, fsync=self._fsync)
 
 
-def _read_head(path: pathlib.Path) -> tuple[str, int, int]:
-    """(last hash, last version, size) of an existing journal file; genesis for a new one."""
+def _check_key(path: pathlib.Path, last: bytes, key: JournalKey | None) -> None:
+    """Refuse to chain keyed lines after unkeyed ones, or the reverse, or after a forged one."""
+    parts = split_line(last)
+    mac = parts[1] if parts is not None else None
+    if key is None:
+        if mac is not None:
+            raise _refuse(_T.KEY_MISSING, path, "its records carry MACs; pass its key=")
+        return
+    if parts is None or mac is None:
+        raise _refuse(_T.MAC_MISMATCH, path, "its last record has no MAC: it was written "
+                      "without a key (or forged)")
+    if not key.verifies(body_of(last, parts[2]), mac):
+        raise _refuse(_T.MAC_MISMATCH, path, "its last record's MAC does not verify with this "
+                      "key; open it with recover()")
+
+
+def _read_head(path: pathlib.Path) -> tuple[str, int, int, bytes]:
+    """(last hash, last version, size, last line) of an existing journal file; genesis for a
+    new one."""
     try:
         with open(path, "rb") as f:
             size = f.seek(0, os.SEEK_END)
             last = _last_line(f, size) if size else b""
     except FileNotFoundError:
-        return GENESIS, 0, 0
+        return GENESIS, 0, 0, b""
     except IsADirectoryError:
         msg = f"journal path {path} is a directory"
         raise ConfigurationError(msg) from None
     if not size:
-        return GENESIS, 0, 0
+        return GENESIS, 0, 0, b""
     if last is None:
         msg = f"journal {path} ends with an incomplete record; open it with recover()"
         raise JournalError(msg)
     ends = _ends(last)
     if ends is not None:
-        return *ends, size
+        return *ends, size, last
     try:
         obj = json.loads(last)
-        return str(obj["hash"]), int(obj["version"]), size
+        return str(obj["hash"]), int(obj["version"]), size, last
     except (ValueError, KeyError, TypeError):
         msg = f"journal {path}: its last record does not parse; open it with recover()"
         raise JournalError(msg) from None

@@ -1,74 +1,84 @@
-"""Rebuilding a controller from its journal file, verifying it on the way; compaction.
+"""What a journal file and its anchor say the state is, and whether to trust it; compaction.
 
-Replay checks every record as the live controller checks a transition — the record starts from
-its scope's current phase, the policy has that trigger from there to that destination, the
-relaxing flag agrees with the policy, the version goes up — and, on top, that the file is what
-was written: each record matches its own SHA-256 and names the previous record's hash. Whether a
-record fits the graph is asked of `misfit`, the one place that decides it for every door, instead
-of firing the `transitions` machine record by record (that costs ~30 µs a record; this a few);
-`recover` then builds one controller in the final phases.
-
-The file streams through, one line at a time: memory holds the phases, never the file, however
-many records it has. Only the failure path reads on past a bad line (to tell a reordered record
-from a missing one, and to collect every scope the file names).
+The records are verified as they stream through (`scan`: hash chain, MACs with a key, every
+record against the policy's graph). Then the journal is held against its anchor (`anchor`):
+the journal must end with the record the anchor names, or one record after it (a crash
+between the record's fsync and the anchor's rename).
 
 Outcomes:
-- no file: the policy's initial phase, version 0, a new journal;
-- every record verifies: the replayed phases and version; a torn last line (a crash in the middle
-  of a write, so never acknowledged) is cut off and reported as ``TORN_TAIL`` — if what is left
-  of it shows it was a relaxing record (written ahead, so never published). A torn line that
-  may be a tightening one (published *before* it is written) may hide a halt that was in
-  effect: that journal cannot be trusted;
-- anything else: the state cannot be trusted. The file is kept under a new name
-  (``<name>.untrusted-<UTC time>``), a new journal is started whose first record is a snapshot
-  putting the venue and every scope seen in the fail-safe phase, with the problem as its reason
-  and the last verified hash as its ``prev``, and a critical ``journal_untrusted`` event is emitted.
+- nothing recorded anywhere (no journal, or an empty one, and no anchor): a first start, allowed
+  only with ``create=True`` — a missing journal is never taken for a new one by default
+  (`JournalError`);
+- every record verifies and the journal ends at its anchor: the replayed phases and version;
+  a torn last line (a crash in the middle of a write, so never acknowledged) is cut off and
+  reported as ``TORN_TAIL`` — if what is left of it shows it was a relaxing record (written
+  ahead, so never published). A torn line that may be a tightening one (published *before* it
+  is written) may hide a halt that was in effect: that journal cannot be trusted;
+- one complete record after the anchor (``UNANCHORED_RECORD``): its append never returned. A
+  relaxing record was never published: it is cut off. Any other one (a halt) was in effect
+  before it was written: it is kept. The anchor is brought up to date;
+- anything else: the state cannot be trusted — damaged or forged records, a journal below its
+  anchor (``ROLLED_BACK``), deleted (``JOURNAL_MISSING``), emptied (``JOURNAL_EMPTIED``) or
+  replaced (``ANCHOR_MISMATCH``), a journal whose anchor is gone (``ANCHOR_MISSING``: the anchor
+  is as easy to delete as the journal), MACs without a key (``KEY_MISSING``). The file is kept
+  under a new name (``<name>.untrusted-<UTC time>``), a new journal is started whose first
+  record is a snapshot putting the venue and every scope seen in the fail-safe phase, with the
+  problem as its reason and the last verified hash as its ``prev``, its anchor is rewritten, and
+  a critical ``journal_untrusted`` event is emitted. A deleted journal leaves only the venue to
+  name: the venue in the fail-safe phase holds every instrument.
+
+Without a key the records carry only SHA-256 hashes: accidents and clumsy edits show, but
+whoever can write the file can rewrite it consistently (and its anchor too). Such a journal is
+still reported ``trusted`` when nothing is wrong with it, with ``keyed=False``: run with a key
+wherever the journal's storage is not as trusted as the process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import hashlib
-import itertools
-import json
 import os
 import pathlib
-import re
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import IO, Final
+from collections.abc import Callable, Mapping
 
 import attrs
 
-from .._core.codes import IntegrityCode, RefusalCode
+from .._core.codes import IntegrityCode
 from .._core.errors import ConfigurationError, JournalError
 from .._core.model import VENUE
 from .._core.policy import Policy
-from .._decide.decide import Misfit, misfit
-from .file import _BODY_START, GENESIS, Durability, FileJournal, Opener, fsync_directory, line_hash
+from .anchor import (
+    START,
+    Anchor,
+    AnchorOption,
+    AnchorProblem,
+    anchor_path,
+    fsync_directory,
+    read_anchor,
+    write_anchor,
+)
+from .file import Durability, FileJournal, Opener
+from .format import GENESIS, MAX_RECORD
+from .keys import JournalKey
+from .scan import JournalProblem as JournalProblem  # noqa: PLC0414 - the package imports it from here
+from .scan import OnProgress, Parsed, _Scan, parse, scan_file
 
 _T = IntegrityCode
-
-
-@attrs.frozen
-class JournalProblem:
-    """One thing wrong with a journal file: a stable code, the 1-based line, and the detail."""
-
-    code: IntegrityCode
-    line: int
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.code.value} at line {self.line}: {self.detail}"
 
 
 @attrs.frozen
 class RecoveryReport:
     """What recovery found in a journal file and the state it starts (or would start) in.
 
-    `trusted` is False when a problem other than a torn relaxing tail was found; `phases` and `version`
-    are then the fail-safe start, not the replayed state.
+    `trusted` is False when a problem other than a torn relaxing tail or an unanchored last
+    record was found; `phases` and `version` are then the fail-safe start, not the replayed
+    state. `keyed` says whether records were checked against a journal key (an unkeyed journal
+    that verifies is trusted, but could have been rewritten by anyone able to write it);
+    `anchor_path` is the anchor it was held against (None: none configured). `head` is the last
+    verified hash; `anchor` is the hash the file's first record chains after (64 zeros, or the
+    last hash of the archive a compaction left) — not the anchor file.
     """
 
     path: pathlib.Path
@@ -80,6 +90,8 @@ class RecoveryReport:
     head: str = GENESIS
     anchor: str = GENESIS
     moved_to: pathlib.Path | None = None
+    keyed: bool = False
+    anchor_path: pathlib.Path | None = None
 
     @property
     def codes(self) -> frozenset[IntegrityCode]:
@@ -88,359 +100,130 @@ class RecoveryReport:
 
 
 @attrs.define
-class _Scan:
-    phases: dict[str, str]
-    version: int = 0
-    head: str = GENESIS
-    anchor: str = GENESIS
-    records: int = 0
-    good_end: int = 0
-    size: int = 0
-    problems: list[JournalProblem] = attrs.Factory(list)
+class Examination:
+    """A journal scanned and held against its anchor: what recovery acts on."""
+
+    path: pathlib.Path
+    scan: _Scan | None
+    """None: there is no journal file."""
+    anchor_path: pathlib.Path | None
+    found: Anchor | None = None
+    """The anchor read (None: none configured, missing or unreadable)."""
+    fresh: bool = False
+    """Nothing is recorded anywhere: only a first start (``create=True``) may begin here."""
     fatal: JournalProblem | None = None
-    seen: set[str] = attrs.Factory(set)
-    top_version: int = 0
+    problems: list[JournalProblem] = attrs.Factory(list)
+    keep_to: int = 0
+    """The journal's trusted length: a torn tail or an unanchored relaxing record lies beyond."""
+
+    def report(self, policy: Policy, key: JournalKey | None,
+               moved_to: pathlib.Path | None = None) -> RecoveryReport:
+        """The report of this examination (the fail-safe start if it found a fatal problem)."""
+        scan, keyed = self.scan, key is not None
+        if self.fresh or scan is None:
+            phases, version, records, head, chained = {VENUE: policy.initial}, 0, 0, GENESIS, GENESIS
+        else:
+            phases, version, records = scan.phases, scan.version, scan.records
+            head, chained = scan.head, scan.anchor
+        if self.fatal is None:
+            return RecoveryReport(self.path, True, phases, version, records, tuple(self.problems),
+                                  head, chained, None, keyed, self.anchor_path)
+        seen = scan.seen.union(scan.phases) if scan is not None else {VENUE}
+        top = max(version, scan.top_version if scan is not None else 0,
+                  self.found.version if self.found is not None else 0)
+        return RecoveryReport(self.path, False, dict.fromkeys(sorted(seen), policy.fail_safe),
+                              top + 1, records, tuple(self.problems), head, chained, moved_to,
+                              keyed, self.anchor_path)
+
+    @property
+    def after(self) -> str:
+        """The hash a fail-safe restart chains after: the last verified one, or the anchor's."""
+        if self.scan is not None and self.scan.records:
+            return self.scan.head
+        return self.found.hash if self.found is not None else GENESIS
 
 
-_Fields = tuple[tuple[str, type], ...]
-_TRANSITION_FIELDS: _Fields = (
-    ("scope", str), ("from", str), ("to", str), ("trigger", str), ("relaxing", bool),
-)
-_COMMON_FIELDS: _Fields = (
-    ("hash", str), ("prev", str), ("version", int), ("actor", str), ("reason", str), ("time", str),
-)
-
-
-def _shape_error(obj: object) -> str | None:
-    """Why `obj` is not a record object, or None."""
-    if type(obj) is not dict:
-        return f"expected a JSON object, got {type(obj).__name__}"
-    if obj.get("format") != 1:
-        return f"format must be 1, got {obj.get('format')!r}"
-    kind = obj.get("kind")
-    if kind == "transition":
-        fields = _COMMON_FIELDS + _TRANSITION_FIELDS
-    elif kind == "snapshot":
-        phases = obj.get("phases")
-        if type(phases) is not dict or not all(type(v) is str for v in phases.values()):
-            return f"snapshot phases must map scopes to phase names, got {phases!r}"
-        fields = _COMMON_FIELDS
-    else:
-        return f"kind must be 'transition' or 'snapshot', got {kind!r}"
-    for name, expected in fields:
-        if type(obj.get(name)) is not expected:
-            return f"field {name!r} must be {expected.__name__}, got {obj.get(name)!r}"
-    return None
-
-
-_PROGRESS_EVERY: Final = 8192
-
-OnProgress = Callable[[int, int], None]
-"""Called as ``on_progress(lines_done, lines_total)`` during long verification."""
-
-
-_BLOCK: Final = 1 << 20
-
-
-def _scan(file: IO[bytes], policy: Policy, on_progress: OnProgress | None = None) -> _Scan:
-    """Verify and replay a journal file line by line; stop replaying at the first fatal problem.
-
-    Memory holds the phases and one line, never the file: a million records stream through.
-    """
-    total = _count_lines(file) if on_progress is not None else 0
-    scan = _Scan(phases={VENUE: policy.initial})
-    normal = policy.normal
-    number, torn = 0, b""
-    for raw in file:
-        if raw[-1] != 10:  # no newline: the last line, torn by a crash mid-write
-            torn = raw
-            break
-        number += 1
-        if on_progress is not None and not number % _PROGRESS_EVERY:
-            on_progress(number, total)
-        problem = _verify(raw[:-1], number, file, scan, policy, normal)
-        if problem is not None:
-            scan.fatal = problem
-            scan.problems.append(problem)
-            number, torn = _collect_scopes((raw,), file, number - 1, scan)
-            break
-    if on_progress is not None:
-        on_progress(total, total)
-    scan.size = file.tell()
-    scan.good_end = scan.size - len(torn)
-    if torn:
-        scan.problems.append(JournalProblem(_T.TORN_TAIL, number + 1,
-                                            f"{len(torn)} bytes after the last complete record "
-                                            "were dropped (a crash mid-write)"))
-        if scan.fatal is None and _RELAXING_FLAG not in torn:
-            # Only a relaxing record is written before it takes effect. Anything else that was
-            # torn may be a halt that was already published: dropping it could reopen the venue.
-            scan.fatal = scan.problems[0]
-    return scan
-
-
-def _count_lines(file: IO[bytes]) -> int:
-    """How many complete lines `file` holds (read in blocks), leaving it at its start."""
-    count = 0
-    while block := file.read(_BLOCK):
-        count += block.count(b"\n")
-    file.seek(0)
-    return count
-
-
-_RELAXING_FLAG = b'"relaxing":true,'
-"""In a torn line, proof that it was a write-ahead record, never published nor acknowledged."""
-
-
-_STR = rb'"[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*"'
-_NAME = rb'"([\x20\x21\x23-\x5b\x5d-\x7e]*)"'  # ASCII, no escapes: scopes, phases, triggers
-_CANONICAL_TRANSITION = re.compile(
-    rb'\{"hash":"([0-9a-f]{64})","actor":' + _STR + rb',"format":1,"from":' + _NAME
-    + rb',"kind":"transition","prev":"([0-9a-f]{64})","reason":' + _STR
-    + rb',"relaxing":(true|false),"scope":' + _NAME + rb',"time":' + _STR + rb',"to":' + _NAME
-    + rb',"trigger":' + _NAME + rb',"version":(0|[1-9][0-9]*)\}'
-).fullmatch
-"""A transition line as `encode` writes it (ASCII names without escapes): matching it costs a
-third of json.loads. Any other line takes the JSON path, with the same checks."""
-
-
-_Parsed = tuple[str, str, int, bool, str, str, str, str, bool, "dict[str, str] | None"]
-"""(hash, prev, version, its hash verifies, scope, from, to, trigger, relaxing, snapshot phases)"""
-
-
-def _parse(raw: bytes, number: int) -> _Parsed | JournalProblem:
-    """One line's fields, from the canonical fast path or from JSON; or why it is no record."""
-    match = _CANONICAL_TRANSITION(raw)
-    if match is not None:
-        digest, source, prev, relax, scope, dest, trigger, version = match.groups()
-        stored = digest.decode()  # every group is ASCII: decoding cannot fail
-        return (stored, prev.decode(), int(version),
-                stored == hashlib.sha256(b"{" + raw[_BODY_START:]).hexdigest(), scope.decode(),
-                source.decode(), dest.decode(), trigger.decode(), relax == b"true", None)
-    try:
-        obj = json.loads(raw)
-    except ValueError as exc:
-        return JournalProblem(_T.UNPARSEABLE_RECORD, number, f"not JSON: {exc}")
-    shape = _shape_error(obj)
-    if shape is not None:
-        return JournalProblem(_T.UNPARSEABLE_RECORD, number, shape)
-    hashes = line_hash(raw)
-    hashed = hashes is not None and hashes[0] == hashes[1] == obj["hash"]
-    if obj["kind"] == "transition":
-        return (obj["hash"], obj["prev"], obj["version"], hashed, obj["scope"], obj["from"],
-                obj["to"], obj["trigger"], obj["relaxing"], None)
-    return obj["hash"], obj["prev"], obj["version"], hashed, "", "", "", "", False, obj["phases"]
-
-
-def _altered(digest: str) -> str:
-    return f"the record's content does not match its hash {digest[:12]}…"
-
-
-_MISFIT_CODES: Final[Mapping[RefusalCode, IntegrityCode]] = {
-    RefusalCode.PHASE_MISMATCH: _T.SOURCE_MISMATCH,
-    RefusalCode.TRANSITION_NOT_ALLOWED: _T.ILLEGAL_TRANSITION,
-}
-
-
-def _verify(raw: bytes, number: int, rest: IO[bytes], scan: _Scan, policy: Policy,
-            normal: str) -> JournalProblem | None:
-    """Check one line against everything before it and apply it to `scan`; or say why not.
-
-    `rest` is the file, positioned just after this line.
-    """
-    parsed = _parse(raw, number)
-    if isinstance(parsed, JournalProblem):
-        return parsed
-    digest, prev, version, hashed, scope, source, dest, trigger, relax, snap = parsed
-    if not hashed:
-        return JournalProblem(_T.HASH_MISMATCH, number, _altered(digest))
-    snapshot = snap is not None
-    if number == 1 and (snapshot or prev == GENESIS):
-        scan.anchor = prev  # a snapshot opening a file continues an archived chain
-    elif prev != scan.head:
-        if _appears_later(rest, prev):
-            return JournalProblem(_T.RECORDS_REORDERED, number, f"version {version}'s "
-                                  "predecessor appears later in the file")
-        return JournalProblem(_T.CHAIN_BROKEN, number, f"version {version} follows a record "
-                              f"that is not here (after version {scan.version})")
-    if number > 1 and (version < scan.version or (version == scan.version and not snapshot)):
-        return JournalProblem(_T.VERSION_REGRESSION, number,
-                              f"version {version} after version {scan.version}")
-    phases = scan.phases
-    if snap is not None:
-        problem = _apply_snapshot(snap, number, scan, policy)
-        if problem is not None:
-            return problem
-    else:
-        wrong = misfit(policy, phases.get(scope, normal), source, trigger, dest, relax)
-        if wrong is not None:
-            return JournalProblem(_MISFIT_CODES[wrong.code], number,
-                                  _misfit_detail(wrong, version, scope, trigger))
-        phases[scope] = dest
-    scan.version = scan.top_version = version
-    scan.head = digest
-    scan.records += 1
-    return None
-
-
-def _misfit_detail(wrong: Misfit, version: int, scope: str, trigger: str) -> str:
-    """A replayed record's misfit in words, from the values `misfit` decided on."""
-    c = wrong.context
-    if wrong.code is RefusalCode.PHASE_MISMATCH:
-        return f"version {version} moves {scope} from {c['source']}, but it is in {c['current']}"
-    if "relaxing" in c:
-        return (f"version {version} says relaxing={c['relaxing']}, the policy says "
-                f"relaxing={c['policy_relaxing']}")
-    return (f"version {version}: the policy has no {trigger!r} from {c['source']} to "
-            f"{c['dest']} (from {c['source']} it has {c['allowed']})")
-
-
-def _appears_later(rest: IO[bytes], digest: str) -> bool:
-    """Whether a complete line after `rest`'s position has hash `digest`.
-
-    Only on the failure path: a second pass over the rest of the file, which is then put back
-    where it was.
-    """
-    at = rest.tell()
-    try:
-        return any(raw[-1] == 10 and raw[9:73].decode("ascii", "replace") == digest
-                   for raw in rest)
-    finally:
-        rest.seek(at)
-
-
-_SHOWN: Final = 5
-"""How many scopes a snapshot problem names: a snapshot may hold 100,000 of them."""
-
-
-def _apply_snapshot(snap: dict[str, str], number: int, scan: _Scan,
-                    policy: Policy) -> JournalProblem | None:
-    if VENUE not in snap:
-        return JournalProblem(_T.SNAPSHOT_MISMATCH, number, f"snapshot has no {VENUE!r} scope")
-    unknown = sorted(set(snap.values()).difference(policy.phase_names))
-    if unknown:
-        return JournalProblem(_T.SNAPSHOT_MISMATCH, number, "snapshot names phases the policy "
-                              f"lacks: {_some(unknown)}")
-    replayed = scan.phases
-    if number > 1 and snap != replayed:
-        differ = sorted(s for s in snap.keys() | replayed.keys() if snap.get(s) != replayed.get(s))
-        shown = [f"{s} {snap.get(s)} (replayed {replayed.get(s)})" for s in differ[:_SHOWN]]
-        return JournalProblem(_T.SNAPSHOT_MISMATCH, number, f"snapshot differs from the "
-                              f"replayed phases in {len(differ)} scope(s): {_some(shown, len(differ))}")
-    scan.phases = snap  # parsed for this scan alone: adopted, not copied (100,000 scopes)
-    return None
-
-
-def _some(items: list[str], count: int | None = None) -> str:
-    """The first few of `count` (default: all) items, and how many more there are."""
-    count = len(items) if count is None else count
-    more = f" and {count - _SHOWN} more" if count > _SHOWN else ""
-    return ", ".join(items[:_SHOWN]) + more
-
-
-def _collect_scopes(first: Iterable[bytes], rest: IO[bytes], number: int,
-                    scan: _Scan) -> tuple[int, bytes]:
-    """Best effort, after a fatal problem: every scope and the highest version mentioned in
-    `first` and the rest of the file. Returns the number of the last complete line and the torn
-    tail (the last line if it has no newline, else empty)."""
-    for raw in itertools.chain(first, rest):
-        if raw[-1] != 10:
-            return number, raw
-        number += 1
+def examine(path: pathlib.Path, policy: Policy, key: JournalKey | None, anchor: AnchorOption,
+            on_progress: OnProgress | None = None) -> Examination:
+    """Scan the journal at `path` and hold it against its anchor; change nothing."""
+    _check_policy(policy)
+    if key is not None and not isinstance(key, JournalKey):
+        msg = f"key must be a JournalKey or None, got {type(key).__name__}"
+        raise ConfigurationError(msg)
+    where = anchor_path(path, anchor)
+    scan = scan_file(path, policy, key, on_progress)
+    exam = Examination(path, scan, where)
+    if scan is not None:
+        exam.problems.extend(scan.problems)
+        exam.fatal = scan.fatal
+        exam.keep_to = scan.good_end
+    if exam.fatal is None and where is not None:
         try:
-            obj = json.loads(raw)
-        except ValueError:
-            continue
-        if type(obj) is not dict:
-            continue
-        if type(obj.get("scope")) is str and obj["scope"]:
-            scan.seen.add(obj["scope"])
-        if type(obj.get("phases")) is dict:
-            scan.seen.update(k for k in obj["phases"] if type(k) is str and k)
-        if type(obj.get("version")) is int:
-            scan.top_version = max(scan.top_version, obj["version"])
-    return number, b""
+            exam.found = read_anchor(where, key)
+        except AnchorProblem as problem:
+            exam.fatal = JournalProblem(problem.code, 0, problem.detail)
+            exam.problems.insert(0, exam.fatal)
+            return exam
+        _hold(exam, where, key)
+    elif scan is None:  # and no anchor configured: nothing says a journal ever existed
+        exam.fresh = True
+    elif where is not None:  # damaged: the anchor only keeps the fail-safe version above its own
+        with contextlib.suppress(AnchorProblem):
+            exam.found = read_anchor(where, key)
+    return exam
 
 
-def _report(path: pathlib.Path, scan: _Scan, policy: Policy,
-            moved_to: pathlib.Path | None = None) -> RecoveryReport:
-    if scan.fatal is None:
-        return RecoveryReport(path, True, scan.phases, scan.version, scan.records,
-                              tuple(scan.problems), scan.head, scan.anchor)
-    phases = dict.fromkeys(sorted(scan.seen.union(scan.phases)), policy.fail_safe)
-    return RecoveryReport(path, False, phases, max(scan.top_version, scan.version) + 1,
-                          scan.records, tuple(scan.problems), scan.head, scan.anchor, moved_to)
+def _hold(exam: Examination, where: pathlib.Path, key: JournalKey | None) -> None:
+    """Hold a verified journal against its anchor (`exam.found`); record what is wrong."""
+    scan, found = exam.scan, exam.found
+    if scan is None or not scan.size:
+        if found is None:
+            exam.fresh = True
+        elif scan is None:
+            _fatal(exam, _T.JOURNAL_MISSING, f"no journal, but its anchor {where} names version "
+                   f"{found.version}")
+        elif found != START:
+            _fatal(exam, _T.JOURNAL_EMPTIED, f"the journal is empty, but its anchor {where} "
+                   f"names version {found.version}")
+        return
+    if found is None:
+        _fatal(exam, _T.ANCHOR_MISSING, f"the journal holds {scan.records} records, but its "
+               f"anchor {where} is missing")
+    elif found != Anchor(scan.version, scan.head):
+        last = parse(scan.last, scan.records, key)
+        if not isinstance(last, JournalProblem) and last[1] == found.hash:
+            _unanchored(exam, scan, last)
+        elif scan.version < found.version:
+            _fatal(exam, _T.ROLLED_BACK, f"the journal ends at version {scan.version}, its "
+                   f"anchor names version {found.version}: records were cut off")
+        else:
+            _fatal(exam, _T.ANCHOR_MISMATCH, f"the anchor names version {found.version} "
+                   f"({found.hash[:12]}…), the journal ends at version {scan.version} "
+                   f"({scan.head[:12]}…) and does not follow it")
 
 
-def _scan_file(path: pathlib.Path, policy: Policy,
-               on_progress: OnProgress | None = None) -> _Scan | None:
-    """`_scan` of the journal at `path`, or None if there is none."""
-    try:
-        file = open(path, "rb")  # noqa: SIM115 - closed below; open() alone may raise
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        msg = f"journal path {path} is a directory"
-        raise ConfigurationError(msg) from None
-    with file:
-        return _scan(file, policy, on_progress)
+def _fatal(exam: Examination, code: IntegrityCode, detail: str) -> None:
+    exam.fatal = JournalProblem(code, 0, detail)
+    exam.problems.insert(0, exam.fatal)
 
 
-def verify_journal(path: str | os.PathLike[str], policy: Policy, *,
-                   on_progress: OnProgress | None = None) -> RecoveryReport:
-    """Check a journal file and say what `recover` would start in, without changing anything.
-
-    `on_progress(lines_done, lines_total)` is called every few thousand lines (long journals).
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> from exchange_recovery import default_policy
-        >>> verify_journal(pathlib.Path(tempfile.mkdtemp()) / "none.jsonl", default_policy()).phases
-        {'venue': 'NORMAL'}
-    """
-    path = pathlib.Path(path)
-    _check_policy(policy)
-    scan = _scan_file(path, policy, on_progress)
-    if scan is None:
-        return RecoveryReport(path, True, {VENUE: policy.initial}, 0, 0)
-    return _report(path, scan, policy)
-
-
-
-
-def compact_journal(path: str | os.PathLike[str], policy: Policy, *,
-                    archive: str | os.PathLike[str] | None = None,
-                    now: float | None = None) -> pathlib.Path:
-    """Rotate a verified journal: keep it as `archive`, restart `path` with one snapshot.
-
-    The snapshot holds every scope's phase and the last version, and its ``prev`` is the last
-    hash of the archive, so the chain runs on across the two files. The swap is atomic (the
-    archive is a hard link, then the new file replaces `path`): a crash leaves either journal.
-    Run it while no process is appending to `path` (e.g. before `recover`). Returns the archive.
-
-    Raises:
-        JournalError: the journal does not verify completely (run `recover` first), or the
-            archive already exists.
-    """
-    path = pathlib.Path(path)
-    _check_policy(policy)
-    scan = _scan_file(path, policy)
-    if scan is None:
-        msg = f"no journal at {path}"
-        raise JournalError(msg)
-    if scan.problems:
-        msg = f"journal {path} does not verify ({scan.problems[0]}); run recover() first"
-        raise JournalError(msg)
-    target = pathlib.Path(archive) if archive is not None else path.with_name(
-        f"{path.name}.upto-{scan.version}")
-    if target.exists():
-        msg = f"archive {target} already exists"
-        raise JournalError(msg)
-    _swap(path, target, scan.phases, scan.version, scan.head, actor="exchange_recovery:compact",
-          reason=f"compacted: {scan.records} records archived as {target.name}",
-          now=time.time() if now is None else now, durability="fsync", opener=None,
-          fsync=os.fsync).close()
-    return target
+def _unanchored(exam: Examination, scan: _Scan, last: Parsed) -> None:
+    """The last record follows the anchor: its append never returned. Cut it off if it is
+    relaxing (written ahead, never published); keep anything else (in effect already)."""
+    _, prev, version, scope, source, _, _, relaxing, _ = last
+    line = scan.records
+    if relaxing:
+        scan.phases[scope] = source
+        scan.version = scan.top_version = scan.prior_version
+        scan.head = prev
+        scan.records -= 1
+        exam.keep_to = scan.good_end - len(scan.last) - 1
+        detail = (f"version {version} (relaxing) was written but never anchored nor "
+                  "acknowledged: dropped")
+    else:
+        detail = (f"version {version} was written but never anchored; kept (it was in effect "
+                  "before it was written)")
+    exam.problems.append(JournalProblem(_T.UNANCHORED_RECORD, line, detail))
 
 
 def _check_policy(policy: object) -> None:
@@ -449,41 +232,129 @@ def _check_policy(policy: object) -> None:
         raise ConfigurationError(msg)
 
 
-def _truncate(path: pathlib.Path, size: int, *, durable: bool) -> None:
+def no_journal(path: pathlib.Path) -> JournalError:
+    """The refusal to take a missing (or empty, unanchored) journal for a new one."""
+    return JournalError(f"no journal at {path} (and no anchor naming one): pass create=True "
+                        "for a first start")
+
+
+def verify_journal(path: str | os.PathLike[str], policy: Policy, *,
+                   key: JournalKey | None = None, anchor: AnchorOption = True,
+                   create: bool = False, on_progress: OnProgress | None = None) -> RecoveryReport:
+    """Check a journal file and say what `recover` would start in, without changing anything.
+
+    `key`, `anchor` and `create` mean what they mean for `recover`. `on_progress(lines_done,
+    lines_total)` is called every few thousand lines (long journals).
+
+    Raises:
+        JournalError: nothing is recorded at `path` (no journal and no anchor) and `create`
+            is False.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from exchange_recovery import default_policy
+        >>> none = pathlib.Path(tempfile.mkdtemp()) / "none.jsonl"
+        >>> verify_journal(none, default_policy(), create=True).phases
+        {'venue': 'NORMAL'}
+    """
+    path = pathlib.Path(path)
+    exam = examine(path, policy, key, anchor, on_progress)
+    if exam.fresh and not create:
+        raise no_journal(path)
+    return exam.report(policy, key)
+
+
+def compact_journal(path: str | os.PathLike[str], policy: Policy, *,
+                    key: JournalKey | None = None, anchor: AnchorOption = True,
+                    archive: str | os.PathLike[str] | None = None,
+                    now: float | None = None) -> pathlib.Path:
+    """Rotate a verified journal: keep it as `archive`, restart `path` with one snapshot.
+
+    The snapshot holds every scope's phase and the last version, and its ``prev`` is the last
+    hash of the archive, so the chain runs on across the two files. The swap is atomic (the
+    archive is a hard link, then the new file replaces `path`): a crash leaves either journal.
+    The archive gets an anchor of its own (``<archive>.anchor``) and the journal's anchor then
+    names the snapshot. Run it while no process is appending to `path` (e.g. before `recover`).
+    Returns the archive.
+
+    Raises:
+        JournalError: the journal does not verify completely with `key` against its anchor
+            (run `recover` first), there is none, or the archive already exists.
+    """
+    path = pathlib.Path(path)
+    exam = examine(path, policy, key, anchor)
+    scan = exam.scan
+    if scan is None or exam.fresh:
+        msg = f"no journal at {path}"
+        raise JournalError(msg)
+    if exam.problems:
+        msg = f"journal {path} does not verify ({exam.problems[0]}); run recover() first"
+        raise JournalError(msg)
+    target = pathlib.Path(archive) if archive is not None else path.with_name(
+        f"{path.name}.upto-{scan.version}")
+    if target.exists():
+        msg = f"archive {target} already exists"
+        raise JournalError(msg)
+    swap(exam, target, scan.phases, scan.version, key=key, actor="exchange_recovery:compact",
+         reason=f"compacted: {scan.records} records archived as {target.name}",
+         now=time.time() if now is None else now, durability="fsync", opener=None,
+         fsync=os.fsync).close()
+    return target
+
+
+def truncate(path: pathlib.Path, size: int, *, durable: bool) -> None:
+    """Cut the journal at `path` to its trusted length."""
     with open(path, "r+b") as f:
         f.truncate(size)
         if durable:
             os.fsync(f.fileno())
 
 
-def _untrusted_name(path: pathlib.Path) -> pathlib.Path:
+def untrusted_name(path: pathlib.Path) -> pathlib.Path:
+    """Where an untrusted journal is kept aside."""
     stamp = dt.datetime.now(tz=dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return path.with_name(f"{path.name}.untrusted-{stamp}")
 
 
-def _restart(path: pathlib.Path, moved: pathlib.Path, report: RecoveryReport, now: float,
-             durability: Durability, opener: Opener | None,
-             fsync: Callable[[int], None]) -> FileJournal:
+def restart(exam: Examination, report: RecoveryReport, now: float, *,
+            key: JournalKey | None, durability: Durability, max_record: int = MAX_RECORD,
+            opener: Opener | None, fsync: Callable[[int], None]) -> FileJournal:
+    """Keep the untrusted journal aside (if there is one) and start a new one in the fail-safe
+    phases of `report`."""
     problem = report.problems[0]
-    return _swap(path, moved, report.phases, report.version, report.head,
-                 actor="exchange_recovery:recover",
-                 reason=f"fail-safe restart: {problem}; untrusted journal kept as {moved.name}",
-                 now=now, durability=durability, opener=opener, fsync=fsync)
+    kept = (f"untrusted journal kept as {report.moved_to.name}" if report.moved_to is not None
+            else "no journal to keep")
+    return swap(exam, report.moved_to, report.phases, report.version, key=key,
+                actor="exchange_recovery:recover", reason=f"fail-safe restart: {problem}; {kept}",
+                now=now, durability=durability, max_record=max_record, opener=opener,
+                fsync=fsync)
 
 
-def _swap(path: pathlib.Path, keep_as: pathlib.Path, phases: Mapping[str, str], version: int,
-          after: str, *, actor: str, reason: str, now: float, durability: Durability,
-          opener: Opener | None, fsync: Callable[[int], None]) -> FileJournal:
-    """Keep `path` as `keep_as`, then atomically replace it with a journal opening with a
-    snapshot chained `after` the given hash; return that journal, open for appending."""
-    try:
-        os.link(path, keep_as)
-    except OSError:  # a filesystem without hard links: a copy keeps the same bytes
-        shutil.copy2(path, keep_as)
+def swap(exam: Examination, keep_as: pathlib.Path | None, phases: Mapping[str, str],
+         version: int, *, key: JournalKey | None, actor: str, reason: str, now: float,
+         durability: Durability, max_record: int = MAX_RECORD, opener: Opener | None,
+         fsync: Callable[[int], None]) -> FileJournal:
+    """Keep the journal as `keep_as` (unless None), then atomically replace it with a journal
+    opening with a snapshot chained after the last trusted hash, anchor that, and return the
+    new journal, open for appending."""
+    path = exam.path
+    if keep_as is not None:
+        try:
+            os.link(path, keep_as)
+        except OSError:  # a filesystem without hard links: a copy keeps the same bytes
+            shutil.copy2(path, keep_as)
+        if exam.fatal is None and exam.anchor_path is not None and exam.scan is not None:
+            write_anchor(keep_as.with_name(f"{keep_as.name}.anchor"),  # an archive verifies alone
+                         Anchor(exam.scan.version, exam.scan.head), key, durable=True)
     fresh = path.with_name(f"{path.name}.new")
     fresh.unlink(missing_ok=True)
-    with FileJournal(fresh, durability="fsync") as journal:
-        journal.snapshot(phases, version, actor=actor, reason=reason, now=now, after=after)
+    with FileJournal(fresh, key=key, anchor=False, durability="fsync") as journal:
+        journal.snapshot(phases, version, actor=actor, reason=reason, now=now, after=exam.after)
+        head = journal.head
     os.replace(fresh, path)
     fsync_directory(path)
-    return FileJournal(path, durability=durability, opener=opener, fsync=fsync)
+    where = exam.anchor_path
+    if where is not None:
+        write_anchor(where, Anchor(version, head), key, durable=True)
+    return FileJournal(path, key=key, anchor=False if where is None else where,
+                       durability=durability, max_record=max_record, opener=opener, fsync=fsync)
