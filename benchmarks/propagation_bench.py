@@ -1,6 +1,9 @@
 """Halt propagation over etcd: from an operator's halt() call to 3 gateway processes rejecting.
 
-Starts etcd (or uses ``ETCD_ENDPOINT``), 3 gateway processes (tests/etcd_gateway.py: each
+Over a locked-down etcd, as deployed: TLS with client certificates, password auth and RBAC
+(the operator as user ``operator``, gateways as the read-only ``gateway``). Starts one the way
+the tests do (tests/etcd_support.py, throwaway certificates), or uses the one .ci/run exports
+(``ETCD_ENDPOINT``, ``ETCD_CA``, ...). Starts 3 gateway processes (tests/etcd_gateway.py: each
 follows etcd and checks a new limit order in a loop, printing when the answer changes), then
 repeats: reopen the venue (halt -> pre_open -> open -> normalize, not timed), wait until every
 gateway accepts, call ``halt()`` and take the time of the call; the latency of a round is the
@@ -23,10 +26,9 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
 
 from _logging import configure_production_logging
-from etcd_support import EtcdServer, Gateway, wait_for
+from etcd_support import EtcdServer, Gateway, Site, wait_for
 
 from exchange_recovery import CoordinatedController, TransitionRecord, default_policy
-from exchange_recovery.etcd import EtcdCoordinator
 
 REOPEN = ("pre_open", "open", "normalize")
 
@@ -40,14 +42,15 @@ def pct(values: list[float], q: float) -> float:
 def main(rounds: int) -> None:
     configure_production_logging()
     server = None
-    endpoint = os.environ.get("ETCD_ENDPOINT")
-    if not endpoint:
+    site = Site.from_env()
+    if site is None:
         server = EtcdServer().start()
-        endpoint = server.endpoint
+        site = server.site
     prefix = f"bench-{os.getpid()}/"
-    etcd = EtcdCoordinator(endpoint, prefix=prefix)
+    site.grant(prefix)
+    etcd = site.coordinator(prefix)
     ops = CoordinatedController(default_policy(), etcd)
-    gws = [Gateway(endpoint, prefix, f"gw-{i}", staleness=3.0, refresh=1.0, lease_ttl=3)
+    gws = [Gateway(site, prefix, f"gw-{i}", staleness=3.0, refresh=1.0, lease_ttl=3)
            for i in (1, 2, 3)]
     try:
         wait_for(lambda: all(g.status.get("stale") is False for g in gws), what="gateways")

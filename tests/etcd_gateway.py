@@ -2,6 +2,9 @@
 
 Usage: etcd_gateway.py ENDPOINT PREFIX NAME STALENESS REFRESH LEASE_TTL [LOG_FILE]
 
+Credentials come from the environment (``EXR_ETCD_CA``, ``EXR_ETCD_CERT``, ``EXR_ETCD_KEY``,
+``EXR_ETCD_USER``, ``EXR_ETCD_PASSWORD``: `etcd_support.Creds.env`), never from the command line.
+
 Prints one JSON line each time what its gate answers changes: ``t`` (time.monotonic(), the same
 clock in every process on the machine), ``accepts`` (whether a new limit order is accepted),
 ``phase`` and ``version`` of the gate, ``stale`` and ``refused`` from the follower.
@@ -15,6 +18,7 @@ import sys
 import time
 
 import structlog
+from etcd_support import Creds
 
 from exchange_recovery import Follower, OrderType, Request, default_policy
 from exchange_recovery.etcd import EtcdCoordinator
@@ -30,7 +34,7 @@ def main(endpoint: str, prefix: str, name: str, staleness: str, refresh: str, tt
         structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
     policy = default_policy()
     etcd = EtcdCoordinator(endpoint, prefix=prefix, refresh=float(refresh), lease_ttl=int(ttl),
-                           timeout=1.0)
+                           timeout=1.0, **Creds.from_env().options())
     follower = Follower(policy, staleness=float(staleness), name=name)
     gate = follower.gate
     check = gate.check

@@ -1,13 +1,14 @@
-"""Coordination on a real etcd: 3 gateway processes follow, this process is the operator.
+"""Coordination on a real, locked-down etcd: 3 gateway processes follow, this process operates.
 
-etcd comes from ``ETCD_ENDPOINT`` (set by .ci/run, which starts one) or is started here from the
+etcd runs with TLS, ``--client-cert-auth`` and RBAC (tests/etcd_support.py): gateways connect as
+the read-only ``gateway`` user, operators as ``operator``. It comes from ``ETCD_ENDPOINT`` and
+``ETCD_CA``/``ETCD_*_CERT``/... (set by .ci/run, which starts one) or is started here from the
 ``etcd`` binary; tests that SIGKILL etcd always start their own. Under ``CI=true`` a missing etcd
 fails these tests; locally they skip with the reason.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -19,14 +20,15 @@ from collections.abc import Iterator
 import pytest
 
 try:
-    import aetcd
+    import aetcd  # noqa: F401 - only whether the extra is installed
 except ImportError:  # pragma: no cover - depends on the environment
     if os.environ.get("CI") == "true":
         raise
     pytest.skip("NO AETCD: the etcd extra is not installed (pip install -e '.[etcd]')",
                 allow_module_level=True)
 
-from etcd_support import EtcdServer, Gateway, free_port, wait_for
+from etcd_pki import generate
+from etcd_support import EtcdServer, Gateway, Site, free_port, wait_for
 
 from exchange_recovery import (
     ConfigurationError,
@@ -53,16 +55,23 @@ def _need_etcd() -> None:
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    """The shared etcd: the one .ci/run started, else one started for this module."""
-    given = os.environ.get("ETCD_ENDPOINT")
-    if given:
+def site() -> Iterator[Site]:
+    """The shared locked-down etcd: the one .ci/run started, else one started for this module."""
+    given = Site.from_env()
+    if given is not None:
         yield given
         return
     _need_etcd()
     server = EtcdServer().start()
-    yield server.endpoint
+    yield server.site
     server.stop()
+
+
+def _prefix(site: Site, name: str) -> str:
+    """A fresh venue prefix on `site`, granted to the operator and gateway roles."""
+    prefix = f"{name}-{uuid.uuid4().hex[:8]}/"
+    site.grant(prefix)
+    return prefix
 
 
 @pytest.fixture
@@ -74,19 +83,19 @@ def own_etcd() -> Iterator[EtcdServer]:
     server.stop()
 
 
-def _gateways(endpoint: str, prefix: str, n: int = 3) -> list[Gateway]:
-    gws = [Gateway(endpoint, prefix, f"gw-{i}", staleness=STALENESS) for i in range(1, n + 1)]
+def _gateways(site: Site, prefix: str, n: int = 3) -> list[Gateway]:
+    gws = [Gateway(site, prefix, f"gw-{i}", staleness=STALENESS) for i in range(1, n + 1)]
     for gw in gws:
         wait_for(lambda gw=gw: gw.status.get("stale") is False, what=f"{gw.name} following")
     return gws
 
 
 @pytest.fixture(scope="module")
-def venue(endpoint: str) -> Iterator[tuple[EtcdCoordinator, list[Gateway], str]]:
+def venue(site: Site) -> Iterator[tuple[EtcdCoordinator, list[Gateway], str]]:
     """An operator's coordinator and 3 following gateway processes, on a fresh prefix."""
-    prefix = f"venue-{uuid.uuid4().hex[:8]}/"
-    etcd = EtcdCoordinator(endpoint, prefix=prefix)
-    gws = _gateways(endpoint, prefix)
+    prefix = _prefix(site, "venue")
+    etcd = site.coordinator(prefix)
+    gws = _gateways(site, prefix)
     yield etcd, gws, prefix
     for gw in gws:
         gw.stop()
@@ -149,11 +158,11 @@ def test_halt_reaches_every_gateway_and_each_gate_rejects_new_orders(venue) -> N
     assert _none_refused(gws)
 
 
-def test_racing_operators_exactly_one_wins_and_loser_sees_winner(venue, endpoint) -> None:
+def test_racing_operators_exactly_one_wins_and_loser_sees_winner(venue, site) -> None:
     """Two proposals from the same version: one is stored, the other raises with the winner."""
     _, gws, prefix = venue
-    ops_a = _ops(EtcdCoordinator(endpoint, prefix=prefix))
-    ops_b = _ops(EtcdCoordinator(endpoint, prefix=prefix))
+    ops_a = _ops(site.coordinator(prefix))
+    ops_b = _ops(site.coordinator(prefix))
     while ops_a.state().phases.get("venue", "NORMAL") != "NORMAL":
         _step(ops_a)
     decided_on = ops_a.state()
@@ -205,9 +214,9 @@ def test_paused_gateway_catches_up_after_sigcont(venue) -> None:
 
 def test_gateway_rereads_when_the_history_it_missed_was_compacted(own_etcd, tmp_path) -> None:
     """A gateway whose watch must resume below the compacted revision re-reads the state."""
-    etcd = EtcdCoordinator(own_etcd.endpoint, prefix="compact/", timeout=1.0)
-    gw = Gateway(own_etcd.endpoint, "compact/", "gw-c", staleness=STALENESS,
-                 log=tmp_path / "gw.log")
+    own_etcd.site.grant("compact/")
+    etcd = own_etcd.site.coordinator("compact/", timeout=1.0)
+    gw = Gateway(own_etcd.site, "compact/", "gw-c", staleness=STALENESS, log=tmp_path / "gw.log")
     try:
         wait_for(lambda: gw.status.get("stale") is False, what="following")
         gw.signal(signal.SIGSTOP)
@@ -217,13 +226,7 @@ def test_gateway_rereads_when_the_history_it_missed_was_compacted(own_etcd, tmp_
         own_etcd.kill()
         own_etcd.start()
         last = _cycle(etcd, 7)
-        host, port = own_etcd.endpoint.rsplit(":", 1)
-
-        async def compact() -> None:
-            async with aetcd.Client(host=host, port=int(port), timeout=2) as c:
-                await c.compact(last.version, physical=True)
-
-        asyncio.run(compact())
+        own_etcd.site.etcdctl("compact", str(last.version), "--physical")  # needs root
         gw.signal(signal.SIGCONT)
 
         wait_for(lambda: gw.at(last.dest, last.version), what="gateway re-read")
@@ -236,23 +239,23 @@ def test_gateway_rereads_when_the_history_it_missed_was_compacted(own_etcd, tmp_
 
 
 def test_gateway_started_after_1000_transitions_has_the_right_phase_and_version(
-        venue, endpoint) -> None:
+        venue, site) -> None:
     """1,000 transitions later, the followers agree and a new gateway starts where they are."""
     etcd, gws, prefix = venue
     last = _cycle(etcd, 1000)
     wait_for(lambda: _all_at(gws, last.dest, last.version), what="followers after 1000")
     assert _none_refused(gws)
-    late = Gateway(endpoint, prefix, "gw-late", staleness=STALENESS)
+    late = Gateway(site, prefix, "gw-late", staleness=STALENESS)
     try:
         wait_for(lambda: late.at(last.dest, last.version), what="late gateway")
     finally:
         late.stop()
 
 
-def test_live_gateways_are_listed_and_a_dead_one_leaves_with_its_lease(venue, endpoint) -> None:
+def test_live_gateways_are_listed_and_a_dead_one_leaves_with_its_lease(venue, site) -> None:
     """Each gateway holds a key under gateways/; a SIGKILLed one is gone once its lease expires."""
     etcd, gws, prefix = venue
-    extra = Gateway(endpoint, prefix, "gw-doomed", staleness=STALENESS)
+    extra = Gateway(site, prefix, "gw-doomed", staleness=STALENESS)
     wait_for(lambda: "gw-doomed" in etcd.gateways(), what="extra gateway listed")
     assert {gw.name for gw in gws} <= set(etcd.gateways())
 
@@ -263,7 +266,7 @@ def test_live_gateways_are_listed_and_a_dead_one_leaves_with_its_lease(venue, en
     assert {gw.name for gw in gws} <= set(etcd.gateways())
 
 
-def test_a_bad_writer_cannot_open_the_venue(venue, endpoint) -> None:
+def test_a_bad_writer_cannot_open_the_venue(venue, site) -> None:
     """A record the policy forbids (HALTED straight to NORMAL) makes followers hold fail-safe."""
     etcd, gws, prefix = venue
     ops = _ops(etcd)
@@ -272,14 +275,8 @@ def test_a_bad_writer_cannot_open_the_venue(venue, endpoint) -> None:
     wait_for(lambda: _all_at(gws, "HALTED", state.version), what="gateways halted")
     bad = TransitionRecord(0, "venue", "HALTED", "NORMAL", "normalize", "rogue", "skip pre-open",
                            time.time(), relaxing=True)
-    host, port = endpoint.rsplit(":", 1)
 
-    async def write() -> None:
-        async with aetcd.Client(host=host, port=int(port), timeout=2) as c:
-            await c.put(f"{prefix}scopes/venue".encode(), encode(bad))
-
-
-    asyncio.run(write())
+    site.etcdctl("put", f"{prefix}scopes/venue", encode(bad).decode(), party="operator")
 
     wait_for(lambda: all(gw.status.get("refused") == 1 for gw in gws), what="update refused")
     assert all(gw.status["phase"] == "HALTED" and not gw.status["accepts"] for gw in gws)
@@ -294,9 +291,10 @@ def test_a_bad_writer_cannot_open_the_venue(venue, endpoint) -> None:
 def test_sigkill_of_etcd_fails_every_gateway_safe_then_resumes_without_missing(own_etcd) -> None:
     """etcd killed: all gateways fail safe within the bound; restarted: all follow every step."""
     prefix = "killed/"
-    etcd = EtcdCoordinator(own_etcd.endpoint, prefix=prefix, timeout=1.0)
+    own_etcd.site.grant(prefix)
+    etcd = own_etcd.site.coordinator(prefix, timeout=1.0)
     ops = _ops(etcd)
-    gws = _gateways(own_etcd.endpoint, prefix)
+    gws = _gateways(own_etcd.site, prefix)
     try:
         wait_for(lambda: all(gw.status.get("accepts") for gw in gws), what="accepting")
 
@@ -325,7 +323,7 @@ def test_sigkill_of_etcd_fails_every_gateway_safe_then_resumes_without_missing(o
 
 def test_an_unreachable_etcd_is_a_coordinator_error_and_bad_endpoints_are_refused() -> None:
     """No etcd on the port: read/propose raise CoordinatorError, alive() is False."""
-    with EtcdCoordinator(f"127.0.0.1:{free_port()}", timeout=0.5) as etcd:
+    with EtcdCoordinator(f"127.0.0.1:{free_port()}", timeout=0.5, plaintext=True) as etcd:
         with pytest.raises(CoordinatorError, match="did not answer"):
             etcd.read()
         assert not etcd.alive()
@@ -334,11 +332,107 @@ def test_an_unreachable_etcd_is_a_coordinator_error_and_bad_endpoints_are_refuse
             EtcdCoordinator(bad)  # type: ignore[arg-type]
 
 
-def test_a_follower_given_several_members_moves_past_a_dead_one(endpoint) -> None:
+def test_a_follower_given_several_members_moves_past_a_dead_one(site) -> None:
     """With a dead member listed first, following resumes on the next member and goes fresh."""
-    with EtcdCoordinator(f"127.0.0.1:{free_port()},{endpoint}", prefix="multi/",
-                         timeout=0.5, refresh=0.2) as etcd:
+    prefix = _prefix(site, "multi")
+    with site.coordinator(prefix, "gateway", endpoint=f"127.0.0.1:{free_port()},{site.endpoint}",
+                          timeout=0.5, refresh=0.2) as etcd:
         follower = Follower(default_policy(), staleness=STALENESS)
         etcd.follow(follower)
         wait_for(lambda: not follower.stale, what="fresh through the live member")
         assert follower.gate.phase() == "NORMAL"
+
+
+# -- locked down: TLS, client certificates, RBAC (issue #11) ----------------------------------
+
+
+def test_tls_is_required_unless_plaintext_is_asked_for_and_bad_files_fail_at_once(tmp_path) -> None:
+    """No ca_cert without plaintext=True, mixed options, unusable PEM files: ConfigurationError."""
+    pki = generate(tmp_path)
+    ca, crt, key = str(pki / "ca.crt"), str(pki / "operator.crt"), str(pki / "operator.key")
+    cases = [
+        ({}, "needs ca_cert= .* or plaintext=True"),
+        ({"plaintext": True, "ca_cert": ca}, "plaintext=True sends no certificate"),
+        ({"plaintext": True, "user": "operator", "password": "pw"}, "drop user"),
+        ({"ca_cert": ca, "client_cert": crt}, "client_cert and client_key go together"),
+        ({"ca_cert": ca, "user": "operator"}, "user and password go together"),
+        ({"ca_cert": ca, "user": "operator", "password": 7}, "password must be"),
+        ({"ca_cert": str(tmp_path / "missing.crt")}, "cannot read ca_cert"),
+        ({"ca_cert": key}, "holds no PEM certificate"),
+        ({"ca_cert": ca, "client_cert": crt, "client_key": str(pki / "gateway.key")},
+         "does not match client_cert"),
+        ({"ca_cert": ca, "max_record_bytes": 10}, "max_record_bytes must be"),
+    ]
+    for options, message in cases:
+        with pytest.raises(ConfigurationError, match=message):
+            EtcdCoordinator(**options)
+
+
+def test_plaintext_foreign_certificate_less_and_wrong_password_connections_are_refused(
+        site, tmp_path) -> None:
+    """Only a certificate of the venue's CA with the user's password gets an answer."""
+    foreign = generate(tmp_path)  # another CA, its own "operator" certificate
+    operator = site.creds("operator")
+    attempts = {
+        "plaintext": {"plaintext": True},
+        "no client certificate": {"ca_cert": site.ca, "user": "operator",
+                                  "password": operator.password},
+        "certificate of another CA": {**operator.options(),
+                                      "client_cert": str(foreign / "operator.crt"),
+                                      "client_key": str(foreign / "operator.key")},
+        "server not signed by the trusted CA": {**operator.options(),
+                                                "ca_cert": str(foreign / "ca.crt")},
+        "wrong password": {**operator.options(), "password": "not-the-password"},
+    }
+    for what, options in attempts.items():
+        with EtcdCoordinator(site.endpoint, timeout=0.5, **options) as etcd:
+            with pytest.raises(CoordinatorError):
+                etcd.read()
+            assert not etcd.alive(), what
+    with EtcdCoordinator(site.endpoint, timeout=0.5, **attempts["wrong password"]) as etcd, \
+            pytest.raises(CoordinatorError, match=r"refused the request .*authentication failed"):
+        etcd.read()
+    with site.coordinator("exchange_recovery/") as etcd:
+        assert etcd.alive()
+
+
+def test_gateway_credentials_cannot_write_and_nothing_is_stored(site) -> None:
+    """A propose with the read-only gateway user fails with CoordinatorError; etcd is unchanged."""
+    prefix = _prefix(site, "readonly")
+    halt = TransitionRecord(0, "venue", "NORMAL", "HALTED", "halt", "gw:rogue", "try",
+                            time.time(), relaxing=False)
+    with site.coordinator(prefix, "gateway") as gateway:
+        with pytest.raises(CoordinatorError, match=r"user 'gateway'.*permission denied"):
+            gateway.propose(halt, 0)
+        assert gateway.read().records == {}
+    with pytest.raises(RuntimeError, match="permission denied"):
+        site.etcdctl("put", f"{prefix}scopes/venue", encode(halt).decode(), party="gateway")
+    with site.coordinator(prefix) as ops:
+        assert ops.read().records == {}
+
+
+def test_a_record_over_the_size_cap_is_refused_and_nothing_is_stored(site) -> None:
+    """propose() of a record over max_record_bytes raises ConfigurationError before any write."""
+    prefix = _prefix(site, "cap")
+    big = TransitionRecord(0, "venue", "NORMAL", "HALTED", "halt", "ops:alice", "x" * 20_000,
+                           time.time(), relaxing=False)
+    with site.coordinator(prefix) as etcd:
+        with pytest.raises(ConfigurationError, match="over max_record_bytes=16384"):
+            etcd.propose(big, 0)
+        assert etcd.read().records == {}
+
+
+def test_an_idle_operator_whose_token_expired_still_halts() -> None:
+    """etcd drops a password token after --auth-token-ttl idle seconds; the next call
+    authenticates again on a new client instead of failing the halt."""
+    _need_etcd()
+    server = EtcdServer("--auth-token-ttl", "1").start()
+    try:
+        server.site.grant("idle/")
+        with server.site.coordinator("idle/") as etcd:
+            etcd.read()  # authenticated: this client holds a token now
+            time.sleep(2.2)  # etcd checks token TTLs once a second
+
+            assert _ops(etcd).halt(actor="ops:alice", reason="after a quiet night") is not None
+    finally:
+        server.stop()

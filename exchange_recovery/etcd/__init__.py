@@ -2,13 +2,15 @@
 
 `EtcdCoordinator` implements `exchange_recovery.Coordinator` on an etcd cluster: proposals are
 transactions comparing the scope key's ``mod_revision``, followers watch from their last
-revision + 1 and resume on any error, gateways keep leases under ``gateways/``. See
-docs/deployment.md. Nothing in the core package imports this module.
+revision + 1 and resume on any error, gateways keep leases under ``gateways/``. Every connection
+is TLS with a client certificate and an etcd user (``plaintext=True`` only when asked for); a
+stored value that is not a record is quarantined, never fatal. See docs/deployment.md. Nothing in
+the core package imports this module.
 """
 
 from ._backend import EtcdCoordinator as EtcdCoordinator
-from ._backend import decode as decode
-from ._backend import encode as encode
+from ._records import decode as decode
+from ._records import encode as encode
 
 __all__ = ["EtcdCoordinator", "decode", "encode"]
 
