@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from structlog.testing import capture_logs
 
 try:
     import aetcd  # noqa: F401 - only whether the extra is installed
@@ -436,3 +437,98 @@ def test_an_idle_operator_whose_token_expired_still_halts() -> None:
             assert _ops(etcd).halt(actor="ops:alice", reason="after a quiet night") is not None
     finally:
         server.stop()
+
+
+def test_junk_under_scopes_is_quarantined_and_a_later_halt_reaches_every_gateway(site) -> None:
+    """Junk, oversized and nameless values: gateways hold those scopes, operators still read
+    and halt (each halt reads only its scope), gateways follow the halt."""
+    prefix = _prefix(site, "junk")
+    etcd = site.coordinator(prefix)
+    ops = _ops(etcd)
+    gws = _gateways(site, prefix)
+    try:
+        # Act: raw writes that bypass the library
+        site.etcdctl("put", f"{prefix}scopes/venue", "not a record", party="operator")
+        bogus = TransitionRecord(0, "SOL-USDT", "NORMAL", "BOGUS", "halt", "rogue", "no such phase",
+                                 time.time(), relaxing=False)
+        site.put_many([(f"{prefix}scopes/ETH-USDT".encode(), b"x" * 20_000),
+                       (f"{prefix}scopes/SOL-USDT".encode(), encode(bogus)),
+                       (f"{prefix}scopes/".encode(), b"{}")], party="operator")
+
+        wait_for(lambda: all(gw.status.get("refused") == 3 for gw in gws), what="junk refused")
+        assert all(gw.status["phase"] == "HALTED" and not gw.status["accepts"] for gw in gws)
+        with capture_logs() as logs:
+            state = etcd.read()
+        assert set(state.records) == {"SOL-USDT"}  # a record: whether its phase exists is policy
+        alarms = [e for e in logs if e["log_level"] == "critical"]
+        assert {e.get("scope") for e in alarms} == {"venue", "ETH-USDT", None}
+        assert [e["event"] for e in alarms].count("etcd_key_quarantined") == 1
+        halt = ops.halt(actor="ops:alice", reason="contain the junk")
+        assert halt is not None
+        wait_for(lambda: _all_at(gws, "HALTED", halt.version), what="every gateway halted")
+        assert etcd.read(scopes=["venue"]).records == {"venue": halt}
+        eth = ops.halt(actor="ops:alice", reason="contain the junk", scope="ETH-USDT")
+        assert eth is not None
+        late = Gateway(site, prefix, "gw-late", staleness=STALENESS)
+        try:
+            wait_for(lambda: late.at("HALTED", eth.version), what="a late gateway adopts")
+            assert late.status["refused"] == 1  # SOL-USDT, in a phase its policy does not know
+        finally:
+            late.stop()
+        pre = ops.pre_open(actor="ops:alice", reason="back on the plan")
+        wait_for(lambda: _all_at(gws, "PRE_OPEN", pre.version), what="gateways follow again")
+        assert all(gw.status["refused"] == 3 for gw in gws)
+    finally:
+        for gw in gws:
+            gw.stop()
+        etcd.close()
+
+
+def test_4000_records_with_1kb_reasons_are_read_in_pages(site) -> None:
+    """Over 4 MiB of records: reads page through them, a new follower adopts, a halt lands."""
+    prefix = _prefix(site, "big")
+    records = [TransitionRecord(0, f"INST-{i:04}", "NORMAL", "HALTED", "halt", "ops:bulk",
+                                "r" * 1024, time.time(), relaxing=False) for i in range(4000)]
+    items = [(f"{prefix}scopes/{r.scope}".encode(), encode(r)) for r in records]
+    assert sum(len(value) for _, value in items) > 4 * 1024 * 1024
+    site.put_many(items)
+    with site.coordinator(prefix) as etcd, \
+            site.coordinator(prefix, "gateway", refresh=0.2) as feed:
+        assert len(etcd.read().records) == 4000
+        follower = Follower(default_policy(), staleness=STALENESS)
+        feed.follow(follower)
+        wait_for(lambda: not follower.stale, what="the follower adopted every scope")
+        assert follower.phases["INST-3999"] == "HALTED"
+
+        halt = _ops(etcd).halt(actor="ops:alice", reason="a big venue")
+
+        assert halt is not None
+        wait_for(lambda: follower.version == halt.version, what="the halt followed")
+        assert follower.gate.phase() == "HALTED"
+        assert follower.refused == 0
+
+
+def test_a_gateway_behind_by_more_history_than_grpc_receives_rereads(own_etcd, tmp_path) -> None:
+    """A watch reply over 4 MiB (four 1.2 MB junk values to catch up on): the gateway re-reads
+    the state in pages instead, quarantines the junk and follows the halt."""
+    site = own_etcd.site
+    site.grant("huge/")
+    etcd = site.coordinator("huge/", timeout=1.0)
+    gw = Gateway(site, "huge/", "gw-h", staleness=STALENESS, log=tmp_path / "gw.log")
+    try:
+        wait_for(lambda: gw.status.get("stale") is False, what="following")
+        gw.signal(signal.SIGSTOP)
+        own_etcd.kill()  # as in the compaction test: the paused gateway must watch again
+        own_etcd.start()
+        site.put_many([(f"huge/scopes/BIG-{i}".encode(), b"x" * 1_200_000) for i in range(4)])
+        halt = _ops(etcd).halt(actor="ops:alice", reason="after the junk")
+        assert halt is not None
+        gw.signal(signal.SIGCONT)
+
+        wait_for(lambda: gw.at("HALTED", halt.version), what="gateway re-read")
+        assert gw.status["refused"] == 4
+        log = (tmp_path / "gw.log").read_text()
+        assert "follower_history_too_large" in log
+    finally:
+        gw.stop()
+        etcd.close()
