@@ -51,6 +51,7 @@ class FailingFile:
         self.fail_write: int | None = None
         self.fail_flush: int | None = None
         self.writes_to_fail = -1  # how many more writes fail while fail_write is set (-1: all)
+        self.fail_truncate = False
 
     def write(self, data: bytes | memoryview) -> int:
         if self.fail_write is not None and self.writes_to_fail:
@@ -67,6 +68,8 @@ class FailingFile:
         return self.file.fileno()
 
     def truncate(self, size: int) -> int:
+        if self.fail_truncate:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
         return self.file.truncate(size)
 
     def close(self) -> None:
@@ -331,3 +334,70 @@ def test_a_later_halt_writes_the_earlier_lost_one_first(
     assert controller.unjournaled == []
     assert [(r["version"], r["scope"]) for r in _lines(path)] == [(1, "venue"),
                                                                   (2, "ETH-USDT-SWAP")]
+
+
+def test_a_rollback_that_fails_latches_the_journal_broken(
+        failing: tuple[pathlib.Path, list[FailingFile]]) -> None:
+    """Half a pre-open reached the disk and cutting it off failed too: the journal latches
+    broken; with the disk back, later records are still refused (never appended after the
+    fragment), a halt waits unjournaled, and the restart fails safe."""
+    path, files = failing
+    controller = Controller(POLICY, journal=_journal(path, files, anchor=False))
+    controller.halt(actor="ops:alice", reason="zone down")
+    files[0].fail_write, files[0].fail_truncate = errno.EIO, True
+
+    with pytest.raises(TransitionRefused) as refused:
+        controller.pre_open(actor="ops:alice", reason="zone back")
+
+    assert "JOURNAL_BROKEN" in str(refused.value)
+    fragment = path.read_bytes()
+    files[0].fail_write, files[0].fail_truncate = None, False
+    journal = controller.journal
+    assert isinstance(journal, FileJournal)
+    assert journal.broken is not None
+    with pytest.raises(JournalError, match="JOURNAL_BROKEN"):
+        journal.append(_record(2, "HALTED", "PRE_OPEN", "pre_open"))
+    controller.halt(actor="ops:bob", reason="bad prints", scope="ETH-USDT-SWAP")
+    assert [r.scope for r in controller.unjournaled] == ["ETH-USDT-SWAP"]
+    assert path.read_bytes() == fragment
+    assert not fragment.endswith(b"\n")
+    restarted = recover(path, POLICY, anchor=False, durability="none")
+    assert restarted.phase() == "HALTED"
+
+
+def test_a_record_over_the_cap_is_refused_before_anything_is_written(
+        tmp_path: pathlib.Path) -> None:
+    """A transition line over max_record is RECORD_TOO_LARGE and leaves the file as it was;
+    snapshots (every scope's phase) are not capped."""
+    path = tmp_path / "journal.jsonl"
+    with FileJournal(path, durability="none", max_record=1024) as journal:
+        journal.append(_record(1))
+        before = path.read_bytes()
+        with pytest.raises(JournalError, match="RECORD_TOO_LARGE"):
+            journal.append(attrs.evolve(_record(2, "HALTED", "PRE_OPEN", "pre_open"),
+                                        reason="x" * 1024))
+        assert path.read_bytes() == before
+        journal.snapshot({"venue": "HALTED"}, 1, actor="ops:alice", reason="x" * 2048, now=0.0)
+    assert verify_journal(path, POLICY).problems == ()
+    assert path.stat().st_size > 2048
+
+
+def test_a_halt_whose_reason_cannot_be_encoded_is_journaled_and_recovers(
+        tmp_path: pathlib.Path) -> None:
+    """A lone surrogate (what sys.argv makes of invalid UTF-8) is written as its JSON escape,
+    which reads back as the same text: the halt is journaled and recovery restores it, whether
+    the record comes straight to the journal or through the controller."""
+    path, through = tmp_path / "journal.jsonl", tmp_path / "controller.jsonl"
+    with FileJournal(path, durability="none") as journal:
+        journal.append(attrs.evolve(_record(1), reason="bad \udcff"))
+    controller = recover(through, POLICY, create=True, durability="none")
+    controller.halt(actor="ops:alice", reason="bad \udcff")
+
+    assert b'"reason":"bad \\udcff"' in path.read_bytes()
+    assert json.loads(path.read_bytes())["reason"] == "bad \udcff"
+    assert controller.unjournaled == []
+    for written in (path, through):
+        restarted = recover(written, POLICY, durability="none")
+        assert (restarted.phase(), restarted.version) == ("HALTED", 1)
+        assert restarted.recovery is not None
+        assert restarted.recovery.trusted

@@ -283,10 +283,10 @@ class FileJournal:
             named = os.stat(self._path)
         except FileNotFoundError:
             named = None
-        if opened.st_nlink == 0 or named is None:
-            code, detail = _T.JOURNAL_UNLINKED, "the open file was deleted or moved away"
-        elif (named.st_dev, named.st_ino) != self._identity:
+        if named is not None and (named.st_dev, named.st_ino) != self._identity:
             code, detail = _T.JOURNAL_REPLACED, "the path names another file than the one open"
+        elif named is None or opened.st_nlink == 0:
+            code, detail = _T.JOURNAL_UNLINKED, "the open file was deleted or moved away"
         elif opened.st_size != self._size:
             code, detail = _T.JOURNAL_RESIZED, (f"the file has {opened.st_size} bytes, this "
                                                 f"journal wrote {self._size}")
