@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import pathlib
 import threading
+from collections.abc import Iterable
 
 import attrs
 import pytest
@@ -132,8 +133,8 @@ def test_halt_retries_a_lost_race_instead_of_giving_up() -> None:
     real_read = store.read
     raced = []
 
-    def read_then_race() -> CoordinatorState:
-        state = real_read()
+    def read_then_race(scopes: Iterable[str] | None = None) -> CoordinatorState:
+        state = real_read(scopes)
         if not raced:  # another operator degrades between our read and our proposal
             raced.append(store.propose(_record(0, "NORMAL", "DEGRADED", "degrade"), 0))
         return state
@@ -316,3 +317,12 @@ def test_a_backdated_stored_record_does_not_shorten_the_dwell() -> None:
     assert caught.value.code is RefusalCode.DWELL_NOT_MET
     clock.advance(600)
     assert ops.open(actor="ops:a", reason="ten minutes here").dest == "FULL_OPEN"
+
+
+def test_a_rejected_update_of_no_scope_holds_the_venue_instead_of_crashing() -> None:
+    """An empty key (a raw write) cannot name an instrument: the venue is held fail-safe."""
+    follower = Follower(default_policy())
+    follower.adopt(LocalCoordinator().read(), follower.clock())
+    follower.reject("", 5, "not a record")
+    assert follower.gate.phase() == "HALTED"
+    assert follower.quarantined == {VENUE}

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
+import attrs
 import pytest
 from structlog.testing import capture_logs
 
@@ -36,6 +37,7 @@ from exchange_recovery import (
     CoordinatedController,
     CoordinatorError,
     Follower,
+    GuardSpec,
     TransitionConflict,
     TransitionRecord,
     default_policy,
@@ -532,3 +534,59 @@ def test_a_gateway_behind_by_more_history_than_grpc_receives_rereads(own_etcd, t
     finally:
         gw.stop()
         etcd.close()
+
+
+def test_signed_operators_open_through_etcd_and_a_raw_unsigned_put_opens_no_gateway(site) -> None:
+    """Gateways checking signatures follow a signed, approved restart; a well-formed but
+    unsigned relaxing record put straight into etcd is refused and held fail-safe."""
+    from exchange_recovery import (  # noqa: PLC0415 - the trust names, local to this test
+        KeyFileSigner,
+        Principal,
+        StaticDirectory,
+        generate_keypair,
+        policy_fingerprint,
+        sign_approval,
+    )
+
+    policy = default_policy().with_changes(
+        guards=(GuardSpec("supervisor_approval", "approval", roles={"supervisor"}),),
+        transitions=[attrs.evolve(t, guards=("supervisor_approval",)) if t.trigger == "open" else t
+                     for t in default_policy().transitions])
+    (alice_key, alice_pub), (bob_key, bob_pub) = generate_keypair(), generate_keypair()
+    directory = StaticDirectory([Principal("ops:alice", "Alice", {"operator"}, alice_pub),
+                                 Principal("ops:bob", "Bob", {"supervisor"}, bob_pub)])
+    prefix = _prefix(site, "signed")
+    etcd = site.coordinator(prefix)
+    watchers = [site.coordinator(prefix, party="gateway") for _ in range(2)]
+    followers = [Follower(policy, directory=directory, staleness=STALENESS) for _ in watchers]
+    stops = [w.follow(f, name=f"signed-gw-{i}") for i, (w, f) in enumerate(zip(watchers, followers,
+                                                                             strict=True))]
+    try:
+        ops = CoordinatedController(policy, etcd, directory=directory,
+                                    signer=KeyFileSigner.from_bytes("ops:alice", alice_key),
+                                    guards={"supervisor_approval": lambda ctx: True})
+        ops.halt(actor="ops:alice", reason="zone down")
+        pre = ops.pre_open(actor="ops:alice", reason="zone back")
+        bob = sign_approval(KeyFileSigner.from_bytes("ops:bob", bob_key), scope="venue",
+                            trigger="open", source="PRE_OPEN", dest="FULL_OPEN",
+                            visit=pre.version, policy_fingerprint=policy_fingerprint(policy),
+                            at=time.time())
+        opened = ops.fire("open", actor="ops:alice", reason="with Bob", approvals=[bob])
+        wait_for(lambda: all(f.gate.phase() == "FULL_OPEN" and f.version == opened.version
+                             for f in followers), what="gateways follow the signed open")
+
+        halt = ops.halt(actor="ops:alice", reason="again")
+        assert halt is not None
+        wait_for(lambda: all(f.gate.phase() == "HALTED" for f in followers), what="halted")
+        forged = TransitionRecord(0, "venue", "HALTED", "PRE_OPEN", "pre_open", "ops:alice",
+                                  "unsigned", time.time(), True, policy_fingerprint(policy),
+                                  halt.version)
+        site.etcdctl("put", f"{prefix}scopes/venue", encode(forged).decode(), party="operator")
+
+        wait_for(lambda: all(f.refused == 1 for f in followers), what="forged record refused")
+        assert all(f.gate.phase() == "HALTED" and f.quarantined == {"venue"} for f in followers)
+    finally:
+        for stop in stops:
+            stop()
+        for w in (*watchers, etcd):
+            w.close()

@@ -106,7 +106,7 @@ class CoordinatedController(TriggerMethods):
         reason = clean_reason(require_text("reason", reason, scope=scope, trigger=trigger))
         require_text("scope", scope, scope=scope, trigger=trigger)
         signed = approvals_of(approvals, scope=scope, trigger=trigger)
-        state = self._coordinator.read() if on is None else on
+        state = self._coordinator.read(scopes=(scope,)) if on is None else on
         return self._store(self._decide(state, trigger, who, reason, scope, signed), state)
 
     def halt(self, *, actor: Actor | str, reason: str, scope: str = VENUE) -> TransitionRecord | None:
@@ -120,7 +120,7 @@ class CoordinatedController(TriggerMethods):
         reason = clean_reason(require_text("reason", reason, scope=scope, trigger=trigger))
         require_text("scope", scope, scope=scope, trigger=trigger)
         for attempt in range(1, self._halt_attempts + 1):
-            state = self._coordinator.read()
+            state = self._coordinator.read(scopes=(scope,))  # a halt needs its own scope only
             if self._phase_in(state, scope) == self._policy.fail_safe:
                 return None
             record = self._decide(state, trigger, who, reason, scope, ())

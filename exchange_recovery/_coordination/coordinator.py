@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import attrs
@@ -42,8 +42,9 @@ Unsubscribe = Callable[[], None]
 class Coordinator(Protocol):
     """Where the authoritative phases live; see the module docstring for the contract."""
 
-    def read(self) -> CoordinatorState:
-        """A consistent snapshot of every scope's record and the version.
+    def read(self, scopes: Iterable[str] | None = None) -> CoordinatorState:
+        """A consistent snapshot of every scope's record and the version (or of `scopes` only:
+        a decision about one scope reads nothing else, so a halt does not depend on the rest).
 
         Raises:
             CoordinatorError: the coordinator did not answer in time.
@@ -83,10 +84,14 @@ class LocalCoordinator:
         self._version = 0
         self._followers: list[Follower] = []
 
-    def read(self) -> CoordinatorState:
-        """Every scope's record and the version."""
+    def read(self, scopes: Iterable[str] | None = None) -> CoordinatorState:
+        """Every scope's record and the version (or `scopes`' records only)."""
         with self._lock:
-            return CoordinatorState.of(self._records, self._version)
+            if scopes is None:
+                return CoordinatorState.of(self._records, self._version)
+            wanted = set(scopes)
+            return CoordinatorState.of({s: r for s, r in self._records.items() if s in wanted},
+                                       self._version)
 
     def propose(self, record: TransitionRecord, expected: int) -> TransitionRecord:
         """Store `record` if its scope is still at version `expected` (compare-and-swap)."""

@@ -34,6 +34,7 @@ from .._core.errors import ConfigurationError, render_context
 from .._core.gate import Gate
 from .._core.model import VENUE
 from .._core.policy import Policy
+from .._core.text import escape_text
 from .._decide.decide import misfit
 from .._decide.records import Clock, TransitionRecord
 from .._trust.directory import Directory
@@ -228,11 +229,19 @@ class Follower:
         return True
 
     def reject(self, scope: str, version: int, detail: str) -> None:
-        """An update of `scope` that is not a valid record: fail the scope safe, alarm."""
+        """An update of `scope` that is not a valid record: fail the scope safe, alarm.
+
+        A `scope` that names no scope (empty, not a str, not printable) cannot be held: the
+        venue is, since nothing says which instrument it was meant for.
+        """
+        if type(version) is not int:
+            version = self._version
+        held = scope if type(scope) is str and scope.isprintable() and scope.strip() else VENUE
         with self._lock:
             self._heard = self._clock()
             self._version = max(self._version, version)
-            self._refuse_locked(scope, self._own_phase(scope), version, detail)
+            self._refuse_locked(held, self._own_phase(held), version,
+                                escape_text(f"{scope!r}: {detail}", 400))
 
     def heard(self) -> None:
         """The coordinator answered (a keep-alive): push the staleness deadline back."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import base64
+import binascii
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
 
 import attrs
 
@@ -77,3 +80,43 @@ to refuse it (anything but None or True refuses: an authorizer fails closed)."""
 Clock = Callable[[], float]
 """A clock in seconds (the epoch for records, monotonic for staleness); injectable so tests
 and simulations control time."""
+
+
+TRUST_FIELDS: Final = ("policy", "visit", "approvals", "signature")
+"""The fields a sealed record adds (stored only when set)."""
+
+
+def trust_fields(record: TransitionRecord) -> dict[str, object]:
+    """A sealed record's trust fields as plain JSON values (the signature in base64); empty
+    for a record that carries none, so unsealed records are stored as before."""
+    if not (record.policy or record.visit or record.approvals or record.signature):
+        return {}
+    return {"policy": record.policy, "visit": record.visit,
+            "approvals": [a.to_dict() for a in record.approvals],
+            "signature": base64.b64encode(record.signature).decode("ascii")}
+
+
+def parse_trust_fields(body: Mapping[str, object]) -> dict[str, Any]:
+    """The trust fields of a stored record (a journal line, an etcd value) as record fields.
+
+    Raises:
+        ValueError: a trust field is missing (when any is present) or malformed.
+    """
+    present = [name for name in TRUST_FIELDS if name in body]
+    if not present:
+        return {}
+    if len(present) != len(TRUST_FIELDS):
+        msg = f"a sealed record needs all of {list(TRUST_FIELDS)}, got {present}"
+        raise ValueError(msg)
+    policy, visit, approvals, signature = (body[name] for name in TRUST_FIELDS)
+    if type(policy) is not str or type(visit) is not int or type(signature) is not str \
+            or not isinstance(approvals, list) or len(approvals) > 16:
+        msg = "a trust field has the wrong type"
+        raise ValueError(msg)
+    try:
+        raw = base64.b64decode(signature, validate=True)
+        signed = tuple(SignedApproval.from_dict(a) for a in approvals)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        msg = f"a trust field is malformed: {exc}"
+        raise ValueError(msg) from None
+    return {"policy": policy, "visit": visit, "approvals": signed, "signature": raw}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from .._decide.records import TransitionRecord
+from .._decide.records import TRUST_FIELDS, TransitionRecord, parse_trust_fields, trust_fields
 
 MAX_RECORD_BYTES = 16 * 1024
 """The default size cap of one stored record (a record is ~250 bytes plus its reason)."""
@@ -20,7 +20,8 @@ _TEXTS = ("scope", "source", "dest", "trigger", "actor", "reason")
 
 def encode(record: TransitionRecord) -> bytes:
     """The stored value of `record` (its version is the key's mod_revision, not stored)."""
-    body = {f: getattr(record, f) for f in _FIELDS}
+    body: dict[str, object] = {f: getattr(record, f) for f in _FIELDS}
+    body.update(trust_fields(record))  # a sealed record's fingerprint, approvals, signature
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -43,7 +44,7 @@ def decode(scope: str, value: bytes, revision: int, *,
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         msg = f"value is not JSON: {exc}"
         raise ValueError(msg) from None
-    if not isinstance(body, dict) or set(body) != set(_FIELDS):
+    if not isinstance(body, dict) or not set(_FIELDS) <= set(body) <= {*_FIELDS, *TRUST_FIELDS}:
         msg = f"value is not a transition record: {value[:200]!r}"
         raise ValueError(msg)
     if not all(type(body[f]) is str for f in _TEXTS) or type(body["relaxing"]) is not bool \
@@ -53,7 +54,8 @@ def decode(scope: str, value: bytes, revision: int, *,
     if body["scope"] != scope:
         msg = f"record for scope {body['scope'][:100]!r} stored under {scope!r}"
         raise ValueError(msg)
-    return TransitionRecord(version=revision, **body)
+    sealed = parse_trust_fields(body)
+    return TransitionRecord(version=revision, **{f: body[f] for f in _FIELDS}, **sealed)
 
 
 def scope_of(suffix: bytes) -> str | None:
