@@ -460,3 +460,21 @@ def _one_tighter(report: Any, phases: dict[str, str], before: dict[str, str],
             and len(changed) <= 1
             and not any(POLICY.is_relaxing(before.get(s, POLICY.normal), phases[s])
                         for s in changed))
+
+
+def test_a_journal_opened_by_a_relative_path_survives_a_change_of_directory(
+        tmp_path: pathlib.Path, key: JournalKey, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path check and the anchor use what the path named at open, not the current
+    directory: a chdir is not a replaced journal."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    controller = recover("journal.jsonl", POLICY, key=key, create=True, durability="none")
+    monkeypatch.chdir(tmp_path / "b")
+
+    controller.halt(actor="ops:alice", reason="zone down")
+
+    assert controller.unjournaled == []
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == []
+    report = verify_journal(tmp_path / "a" / "journal.jsonl", POLICY, key=key)
+    assert (report.trusted, report.version) == (True, 1)

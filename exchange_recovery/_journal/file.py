@@ -116,8 +116,10 @@ class FileJournal:
             msg = f"max_record must be an int of at least 256 bytes, got {max_record!r}"
             raise ConfigurationError(msg)
         self._path = pathlib.Path(path)
+        self._absolute = self._path.absolute()  # what the path named at open, whatever the cwd
         self._key = key
-        self._anchor = anchor_path(self._path, anchor)
+        where = anchor_path(self._path, anchor)
+        self._anchor = None if where is None else where.absolute()  # rewritten after a chdir too
         self._durable = durability == "fsync"
         self._max_record = max_record
         self._fsync = fsync
@@ -280,7 +282,7 @@ class FileJournal:
         """Refuse (and latch) if the path no longer names the open file, or its size moved."""
         opened = os.fstat(self._file.fileno())
         try:
-            named = os.stat(self._path)
+            named = os.stat(self._absolute)
         except FileNotFoundError:
             named = None
         if named is not None and (named.st_dev, named.st_ino) != self._identity:
