@@ -26,8 +26,10 @@ from exchange_recovery import (
     recover,
     verify_journal,
 )
+from exchange_recovery._decide.records import parse_trust_fields
 from exchange_recovery._journal.file import _TAIL_CHUNK
 from exchange_recovery._journal.format import encode, transition_fields
+from exchange_recovery._trust.approvals import SignedApproval
 
 POLICY = default_policy()
 
@@ -401,3 +403,26 @@ def test_a_halt_whose_reason_cannot_be_encoded_is_journaled_and_recovers(
         assert (restarted.phase(), restarted.version) == ("HALTED", 1)
         assert restarted.recovery is not None
         assert restarted.recovery.trusted
+
+
+def test_a_sealed_record_keeps_its_signatures_and_exact_time_in_the_journal(
+        tmp_path: pathlib.Path) -> None:
+    """A signed record's policy fingerprint, visit, approvals and signature, and its float
+    timestamp (which its signature covers), read back exactly from its line; it verifies."""
+    path = tmp_path / "journal.jsonl"
+    approval = SignedApproval("ops:bob", "venue", "pre_open", "HALTED", "PRE_OPEN", 1,
+                              1671349260.123456789, "f" * 64, b"\x01" * 64)
+    sealed = attrs.evolve(_record(2, "HALTED", "PRE_OPEN", "pre_open"), policy="f" * 64, visit=1,
+                          approvals=(approval,), signature=b"\x02" * 64,
+                          timestamp=1671349260.987654321)
+    with FileJournal(path, durability="none") as journal:
+        journal.append(_record(1))
+        journal.append(sealed)
+    with FileJournal(path, durability="none") as journal:
+        assert journal.version == 2
+
+    line = _lines(path)[1]
+    assert parse_trust_fields(line) == {"policy": sealed.policy, "visit": 1,
+                                        "approvals": (approval,), "signature": sealed.signature}
+    assert line["timestamp"] == sealed.timestamp
+    assert verify_journal(path, POLICY).problems == ()

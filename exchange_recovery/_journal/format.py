@@ -16,6 +16,10 @@ SHA-256 of the body; ``mac`` is the HMAC-SHA256 of the same body under the journ
 stored, a verifier never re-encodes a record: it hashes a slice of the line. Anyone can
 recompute a hash; only a holder of the key can compute a MAC.
 
+A record sealed by a controller with an identity directory also carries ``policy``,
+``visit``, ``approvals`` and ``signature`` (and its exact float ``timestamp``), so that its
+signatures can be checked again from the journal.
+
 A ``snapshot`` record (kind ``snapshot``) carries every scope's phase and the version instead
 of from/to/trigger; it starts a compacted journal (its ``prev`` is the last hash of the archived
 file) or a journal restarted in the fail-safe phase.
@@ -32,6 +36,8 @@ import hashlib
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
+
+from .._decide.records import trust_fields
 
 if TYPE_CHECKING:
     from .._decide.records import TransitionRecord
@@ -100,11 +106,21 @@ def line_hash(line: bytes) -> tuple[str, str] | None:
 
 
 def transition_fields(record: TransitionRecord) -> dict[str, Any]:
-    """The journaled fields of a transition record."""
-    return {"kind": "transition", "version": record.version, "time": utc_text(record.timestamp),
-            "scope": record.scope, "from": record.source, "to": record.dest,
-            "trigger": record.trigger, "actor": record.actor, "reason": record.reason,
-            "relaxing": record.relaxing}
+    """The journaled fields of a transition record.
+
+    A sealed record (one a controller with an identity directory signed) also keeps what
+    makes it verifiable later: its policy fingerprint, visit, signed approvals, signature
+    (`trust_fields`) and its exact ``timestamp`` (the signature covers the float, which the
+    microsecond ``time`` text does not always give back).
+    """
+    fields = {"kind": "transition", "version": record.version,
+              "time": utc_text(record.timestamp), "scope": record.scope, "from": record.source,
+              "to": record.dest, "trigger": record.trigger, "actor": record.actor,
+              "reason": record.reason, "relaxing": record.relaxing}
+    sealed = trust_fields(record)
+    if sealed:
+        fields.update(sealed, timestamp=record.timestamp)
+    return fields
 
 
 def snapshot_fields(phases: Mapping[str, str], version: int, *, actor: str, reason: str,
