@@ -79,9 +79,9 @@ def _load(name: str) -> object:
     except ImportError as exc:
         if (exc.name or "").partition(".")[0] != "hypothesis":
             raise
-        msg = (f"exchange_recovery.testing.{name} needs hypothesis: "
-               "pip install 'exchange-recovery[testing]'")
-        raise ImportError(msg, name=exc.name) from exc
+        msg = (f"exchange_recovery.testing.{name} needs the 'testing' extra (hypothesis is not "
+               "installed): pip install 'exchange-recovery[testing]'")
+        raise ModuleNotFoundError(msg, name=exc.name) from exc
     namespace = globals()
     for module in modules:
         for public in __all__:
