@@ -73,6 +73,7 @@ from ._decide.records import Guard as Guard
 from ._decide.records import TransitionContext as TransitionContext
 from ._decide.records import TransitionRecord as TransitionRecord
 from ._journal.file import FileJournal as FileJournal
+from ._journal.keys import JournalKey as JournalKey
 from ._journal.protocol import Journal as Journal
 from ._journal.protocol import MemoryJournal as MemoryJournal
 from ._journal.replay import JournalProblem as JournalProblem
@@ -160,6 +161,7 @@ __all__ = [
     "InvalidRequestError",
     "Journal",
     "JournalError",
+    "JournalKey",
     "JournalProblem",
     "KeyFileSigner",
     "LocalCoordinator",

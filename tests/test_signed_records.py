@@ -17,6 +17,7 @@ from exchange_recovery import (
     Follower,
     Guard,
     HealthChecks,
+    IntegrityCode,
     KeyFileSigner,
     LocalCoordinator,
     Principal,
@@ -29,6 +30,7 @@ from exchange_recovery import (
     generate_keypair,
     policy_fingerprint,
     policy_guards,
+    recover,
     restart_policy,
     sign_approval,
 )
@@ -230,3 +232,37 @@ def test_no_unsigned_or_under_approved_record_reaches_a_relaxed_phase(door: str,
         follower.apply(attrs.evolve(bad, version=3, visit=2 if tamper != "other_visit" else 3))
         phase = follower.gate.phase()
     assert phase == POLICY.fail_safe
+
+
+def test_recovery_with_a_directory_restores_signed_records_and_their_visits(tmp_path) -> None:
+    """A signed, approved journal recovers trusted, and approvals for the replayed visit count."""
+    path = tmp_path / "journal.jsonl"
+    clock = ManualClock(1_000.0)
+    options = {"directory": DIRECTORY, "signer": signer("alice"), "clock": clock,
+               "authorizer": RoleAuthorizer(POLICY), "guards": _guards()}
+    c = recover(path, POLICY, create=True, durability="none", **options)
+    c.halt(actor="ops:alice", reason="down")
+    c.pre_open(actor="ops:alice", reason="back")
+
+    again = recover(path, POLICY, durability="none", **options)
+    assert again.recovery is not None
+    assert again.recovery.trusted
+    assert again.phase() == "PRE_OPEN"
+    clock.advance(60)
+    again.fire("open", actor="ops:alice", reason="r",
+               approvals=[approval("bob", again, "open", "PRE_OPEN", "FULL_OPEN")])
+    assert again.phase() == "FULL_OPEN"
+
+
+def test_recovery_with_a_directory_refuses_an_unsigned_relaxing_record(tmp_path) -> None:
+    """A journal whose pre-open nobody signed (hashes recomputed) restarts fail-safe."""
+    path = tmp_path / "journal.jsonl"
+    c = recover(path, POLICY, create=True, durability="none", guards=_guards())  # no directory
+    c.halt(actor="ops:alice", reason="down")
+    c.pre_open(actor="ops:alice", reason="forged: nobody signed this")
+
+    again = recover(path, POLICY, durability="none", directory=DIRECTORY, guards=_guards())
+    assert again.recovery is not None
+    assert not again.recovery.trusted
+    assert IntegrityCode.SIGNATURE_INVALID in again.recovery.codes
+    assert again.phase() == POLICY.fail_safe

@@ -155,6 +155,7 @@ class Controller(TriggerMethods):
         signer: Signer | None = None,
         instruments: Collection[str] | None = None,
         max_instruments: int = 100_000,
+        visits: Mapping[str, int] | None = None,
     ) -> None:
         if not isinstance(policy, Policy):
             msg = f"Controller needs a Policy, got {policy!r}"
@@ -197,8 +198,9 @@ class Controller(TriggerMethods):
         """What `recover` found in the journal this controller was rebuilt from (else None)."""
         # The gate holds every scope's own phase (one small int per instrument); this keeps no
         # copy. Entry times are kept only where they differ from the controller's start.
-        self._visits: dict[str, int] = {}
-        """Per scope, the version at which it entered its phase (only with a directory)."""
+        self._visits: dict[str, int] = dict(visits or {}) if self._trust.enabled else {}
+        """Per scope, the version at which it entered its phase (only with a directory):
+        what approvals sign. `recover` passes the replayed ones."""
         self._born = clock()
         self._entered: dict[str, float] = {VENUE: self._born}
         for scope, since in (entered_at or {}).items():  # when phases decided elsewhere began

@@ -11,15 +11,17 @@ from typing import Any
 from .._core.codes import IntegrityCode
 from .._core.errors import ConfigurationError
 from .._core.policy import Policy
-from .._decide.records import Clock
+from .._decide.decide import Misfit
+from .._decide.records import Clock, TransitionRecord
 from .._journal.anchor import Anchor, AnchorOption, write_anchor
 from .._journal.file import Durability, FileJournal, Opener
 from .._journal.format import MAX_RECORD
 from .._journal.keys import JournalKey
 from .._journal.replay import examine, no_journal, restart, truncate, untrusted_name
-from .._journal.scan import JournalProblem
+from .._journal.scan import JournalProblem, RecordCheck
 from .audit import audit_logger
 from .controller import Controller
+from .trust import Trust
 
 
 def recover(path: str | os.PathLike[str], policy: Policy, *, key: JournalKey | None = None,
@@ -44,8 +46,10 @@ def recover(path: str | os.PathLike[str], policy: Policy, *, key: JournalKey | N
             anchor) in the policy's initial phase. Never needed again afterwards; a missing
             journal whose anchor exists is ``JOURNAL_MISSING`` (fail-safe) either way.
         durability, max_record, opener, fsync: passed to `FileJournal`.
-        **controller_options: passed to `Controller` (guards, authorizer, clock, logger); not
-            journal, phases or version, which recovery decides.
+        **controller_options: passed to `Controller` (guards, authorizer, clock, logger,
+            directory, signer, ...); not journal, phases, version or visits, which recovery
+            decides. With a ``directory``, every relaxing record replayed must carry valid
+            signatures and approvals (`SIGNATURE_INVALID` otherwise: a fail-safe start).
 
     Raises:
         ConfigurationError: bad arguments.
@@ -63,13 +67,14 @@ def recover(path: str | os.PathLike[str], policy: Policy, *, key: JournalKey | N
         ('HALTED', 1, True, False)
     """
     path = pathlib.Path(path)
-    taken = sorted({"journal", "phases", "version"} & set(controller_options))
+    taken = sorted({"journal", "phases", "version", "visits"} & set(controller_options))
     if taken:
         msg = f"recover() decides {taken} itself; do not pass them"
         raise ConfigurationError(msg)
     log = audit_logger(controller_options.get("logger"))
     clock: Clock = controller_options.get("clock", time.time)
-    exam = examine(path, policy, key, anchor)
+    trust = Trust.of(policy, controller_options.get("directory"), None)
+    exam = examine(path, policy, key, anchor, check=_checker(trust))
     if exam.fresh and not create:
         raise no_journal(path)
     where = False if exam.anchor_path is None else exam.anchor_path
@@ -95,10 +100,26 @@ def recover(path: str | os.PathLike[str], policy: Policy, *, key: JournalKey | N
                      line=fatal.line, detail=fatal.detail,
                      moved_to=None if moved is None else str(moved),
                      phases=dict(report.phases), version=report.version)
+    # Approvals name the visit: the version at which each scope entered its phase, as replayed
+    # (a fail-safe restart enters every scope at its snapshot's version).
+    visits = (exam.scan.visits if exam.fatal is None and exam.scan is not None
+              else dict.fromkeys(report.phases, report.version))
     controller = Controller(policy, journal=journal, phases=report.phases,
-                            version=report.version, **controller_options)
+                            version=report.version, visits=visits, **controller_options)
     controller.recovery = report
     return controller
+
+
+def _checker(trust: Trust) -> RecordCheck | None:
+    """The replay's record check: `Trust.check` as a misfit, or None without a directory."""
+    if not trust.enabled:
+        return None
+
+    def check(record: TransitionRecord, visit: int) -> Misfit | None:
+        refusal = trust.check(record, visit)
+        return None if refusal is None else Misfit(refusal.code, refusal.context)
+
+    return check
 
 
 _EVENTS = {IntegrityCode.TORN_TAIL: "journal_torn_tail_dropped",

@@ -120,6 +120,7 @@ class IntegrityCode(_Code):
     JOURNAL_RESIZED = "JOURNAL_RESIZED"
     JOURNAL_BROKEN = "JOURNAL_BROKEN"
     RECORD_TOO_LARGE = "RECORD_TOO_LARGE"
+    SIGNATURE_INVALID = "SIGNATURE_INVALID"
 
 
 _DESCRIPTIONS: dict[_Code, str] = {
@@ -206,6 +207,9 @@ _DESCRIPTIONS: dict[_Code, str] = {
         "directory, or it was signed for another visit of the phase."
     ),
     RefusalCode.POLICY_MISMATCH: "A record was decided under another policy (its fingerprint differs).",
+    IntegrityCode.SIGNATURE_INVALID: (
+        "A relaxing record's signatures or approvals do not verify against the identity directory."
+    ),
     IntegrityCode.TORN_TAIL: (
         "The last line is incomplete (a crash mid-write); it is dropped, the rest is trusted."
     ),

@@ -37,10 +37,9 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from .._decide.records import trust_fields
+from .._decide.records import TransitionRecord, parse_trust_fields, trust_fields
 
 if TYPE_CHECKING:
-    from .._decide.records import TransitionRecord
     from .keys import JournalKey
 
 FORMAT: Final = 1
@@ -121,6 +120,21 @@ def transition_fields(record: TransitionRecord) -> dict[str, Any]:
     if sealed:
         fields.update(sealed, timestamp=record.timestamp)
     return fields
+
+
+def record_of(obj: Mapping[str, Any]) -> TransitionRecord:
+    """The transition record a journal line's JSON object holds (trust fields included).
+
+    Raises:
+        ValueError, KeyError, TypeError: the object is not a well-formed transition record.
+    """
+    timestamp = obj.get("timestamp", 0.0)
+    if type(timestamp) not in (int, float):
+        msg = f"timestamp must be a number, got {timestamp!r}"
+        raise TypeError(msg)
+    return TransitionRecord(obj["version"], obj["scope"], obj["from"], obj["to"], obj["trigger"],
+                            obj["actor"], obj["reason"], float(timestamp), obj["relaxing"],
+                            **parse_trust_fields(obj))
 
 
 def snapshot_fields(phases: Mapping[str, str], version: int, *, actor: str, reason: str,

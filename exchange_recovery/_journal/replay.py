@@ -63,7 +63,7 @@ from .file import Durability, FileJournal, Opener
 from .format import GENESIS, MAX_RECORD
 from .keys import JournalKey
 from .scan import JournalProblem as JournalProblem  # noqa: PLC0414 - the package imports it from here
-from .scan import OnProgress, Parsed, _Scan, parse, scan_file
+from .scan import OnProgress, Parsed, RecordCheck, _Scan, parse, scan_file
 
 _T = IntegrityCode
 
@@ -144,14 +144,15 @@ class Examination:
 
 
 def examine(path: pathlib.Path, policy: Policy, key: JournalKey | None, anchor: AnchorOption,
-            on_progress: OnProgress | None = None) -> Examination:
+            on_progress: OnProgress | None = None,
+            check: RecordCheck | None = None) -> Examination:
     """Scan the journal at `path` and hold it against its anchor; change nothing."""
     _check_policy(policy)
     if key is not None and not isinstance(key, JournalKey):
         msg = f"key must be a JournalKey or None, got {type(key).__name__}"
         raise ConfigurationError(msg)
     where = anchor_path(path, anchor)
-    scan = scan_file(path, policy, key, on_progress)
+    scan = scan_file(path, policy, key, on_progress, check)
     exam = Examination(path, scan, where)
     if scan is not None:
         exam.problems.extend(scan.problems)

@@ -27,11 +27,13 @@ from typing import IO, Final
 import attrs
 
 from .._core.codes import IntegrityCode, RefusalCode
-from .._core.errors import ConfigurationError
+from .._core.errors import ConfigurationError, render_context
 from .._core.model import VENUE
 from .._core.policy import Policy
+from .._core.text import escape_text
 from .._decide.decide import Misfit, misfit
-from .format import GENESIS, body_of, split_line
+from .._decide.records import TransitionRecord
+from .format import GENESIS, body_of, record_of, split_line
 from .keys import JournalKey
 
 _T = IntegrityCode
@@ -69,6 +71,9 @@ class _Scan:
     """The version before the last record (to set a never-anchored relaxing record aside)."""
     last: bytes = b""
     """The last complete record line, without its newline."""
+    visits: dict[str, int] = attrs.Factory(dict)
+    """Per scope, the version at which it entered its replayed phase (kept when records are
+    checked against an identity directory: approvals name the visit)."""
 
 
 _Fields = tuple[tuple[str, type], ...]
@@ -111,8 +116,12 @@ OnProgress = Callable[[int, int], None]
 _BLOCK: Final = 1 << 20
 
 
+RecordCheck = Callable[[TransitionRecord, int], "Misfit | None"]
+"""Checks a replayed relaxing record against its scope's visit (signatures, approvals)."""
+
+
 def scan(file: IO[bytes], policy: Policy, key: JournalKey | None = None,
-         on_progress: OnProgress | None = None) -> _Scan:
+         on_progress: OnProgress | None = None, check: RecordCheck | None = None) -> _Scan:
     """Verify and replay a journal file line by line; stop replaying at the first fatal problem.
 
     Memory holds the phases and one line, never the file: a million records stream through.
@@ -129,7 +138,7 @@ def scan(file: IO[bytes], policy: Policy, key: JournalKey | None = None,
         if on_progress is not None and not number % _PROGRESS_EVERY:
             on_progress(number, total)
         last = raw
-        problem = _verify(raw[:-1], number, file, result, policy, normal, key)
+        problem = _verify(raw[:-1], number, file, result, policy, normal, key, check)
         if problem is not None:
             result.fatal = problem
             result.problems.append(problem)
@@ -244,7 +253,8 @@ _MISFIT_CODES: Final[Mapping[RefusalCode, IntegrityCode]] = {
 
 
 def _verify(raw: bytes, number: int, rest: IO[bytes], scan: _Scan, policy: Policy,
-            normal: str, key: JournalKey | None) -> JournalProblem | None:
+            normal: str, key: JournalKey | None,
+            check: RecordCheck | None = None) -> JournalProblem | None:
     """Check one line against everything before it and apply it to `scan`; or say why not.
 
     `rest` is the file, positioned just after this line.
@@ -270,16 +280,40 @@ def _verify(raw: bytes, number: int, rest: IO[bytes], scan: _Scan, policy: Polic
         problem = _apply_snapshot(snap, number, scan, policy)
         if problem is not None:
             return problem
+        if check is not None:
+            scan.visits = dict.fromkeys(snap, version)
     else:
         wrong = misfit(policy, phases.get(scope, normal), source, trigger, dest, relax)
         if wrong is not None:
             return JournalProblem(_MISFIT_CODES[wrong.code], number,
                                   _misfit_detail(wrong, version, scope, trigger))
+        if check is not None:
+            problem = _check_record(raw, number, version, scope, relax, scan, check)
+            if problem is not None:
+                return problem
         phases[scope] = dest
     scan.prior_version = scan.version
     scan.version = scan.top_version = version
     scan.head = digest
     scan.records += 1
+    return None
+
+
+def _check_record(raw: bytes, number: int, version: int, scope: str, relax: bool, scan: _Scan,
+                  check: RecordCheck) -> JournalProblem | None:
+    """A relaxing record must pass `check` (its signatures and approvals, for its visit)."""
+    if relax:
+        try:
+            record = record_of(json.loads(raw))
+        except (ValueError, TypeError, KeyError) as exc:
+            return JournalProblem(_T.SIGNATURE_INVALID, number, f"version {version}: "
+                                  f"its trust fields do not parse: {exc}")
+        bad = check(record, scan.visits.get(scope, 0))
+        if bad is not None:
+            return JournalProblem(_T.SIGNATURE_INVALID, number, f"version {version} by "
+                                  f"{escape_text(record.actor, 80)}: {bad.code.value} "
+                                  f"{escape_text(render_context(bad.context), 300)}")
+    scan.visits[scope] = version
     return None
 
 
@@ -363,7 +397,8 @@ def _collect_scopes(first: Iterable[bytes], rest: IO[bytes], number: int,
 
 
 def scan_file(path: pathlib.Path, policy: Policy, key: JournalKey | None = None,
-              on_progress: OnProgress | None = None) -> _Scan | None:
+              on_progress: OnProgress | None = None,
+              check: RecordCheck | None = None) -> _Scan | None:
     """`scan` of the journal at `path`, or None if there is none."""
     try:
         file = open(path, "rb")  # noqa: SIM115 - closed below; open() alone may raise
@@ -373,4 +408,4 @@ def scan_file(path: pathlib.Path, policy: Policy, key: JournalKey | None = None,
         msg = f"journal path {path} is a directory"
         raise ConfigurationError(msg) from None
     with file:
-        return scan(file, policy, key, on_progress)
+        return scan(file, policy, key, on_progress, check)
