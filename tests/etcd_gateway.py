@@ -13,11 +13,11 @@ clock in every process on the machine), ``accepts`` (whether a new limit order i
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 import time
 
-import structlog
 from etcd_support import Creds
 
 from exchange_recovery import Follower, OrderType, Request, default_policy
@@ -26,12 +26,12 @@ from exchange_recovery.etcd import EtcdCoordinator
 
 def main(endpoint: str, prefix: str, name: str, staleness: str, refresh: str, ttl: str,
          log: str = "") -> None:
-    if log:  # audit events as lines in LOG_FILE, else nowhere
-        sink = open(log, "a", buffering=1)  # noqa: SIM115 - open for the process' lifetime
-        structlog.configure(processors=[structlog.processors.KeyValueRenderer()],
-                            logger_factory=structlog.PrintLoggerFactory(sink))
-    else:
-        structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
+    if log:  # audit events (stdlib records on the "exchange_recovery" logger) as lines in LOG_FILE
+        handler = logging.FileHandler(log)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        audit = logging.getLogger("exchange_recovery")
+        audit.addHandler(handler)
+        audit.setLevel(logging.INFO)
     policy = default_policy()
     etcd = EtcdCoordinator(endpoint, prefix=prefix, refresh=float(refresh), lease_ttl=int(ttl),
                            timeout=1.0, **Creds.from_env().options())
