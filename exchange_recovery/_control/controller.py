@@ -173,12 +173,7 @@ class Controller(TriggerMethods):
         if type(version) is not int or version < 0:
             msg = f"version must be an int >= 0, got {version!r}"
             raise ConfigurationError(msg)
-        if authorizer is not None and not callable(authorizer):
-            msg = f"authorizer must be callable, got {authorizer!r}"
-            raise ConfigurationError(msg)
-        if not callable(clock):
-            msg = f"clock must be callable, got {clock!r}"
-            raise ConfigurationError(msg)
+        check_seams(authorizer, clock)
         if journal is not None and not callable(getattr(journal, "append", None)):
             msg = f"journal must have an append(record) method, got {journal!r}"
             raise ConfigurationError(msg)
@@ -490,6 +485,21 @@ class Controller(TriggerMethods):
         self._log.warning("transition_refused", code=refusal.code.value, scope=refusal.scope,
                           phase=refusal.phase, trigger=refusal.trigger, actor=actor,
                           detail=refusal.detail, reason=reason)
+
+
+def check_seams(authorizer: object, clock: object) -> None:
+    """Check the authorizer (optional) and the clock a controller is given, now, not at the
+    first transition (a broken one found at 3 a.m. is a halt that fails).
+
+    Raises:
+        ConfigurationError: either is not callable.
+    """
+    if authorizer is not None and not callable(authorizer):
+        msg = f"authorizer must be callable, got {authorizer!r}"
+        raise ConfigurationError(msg)
+    if not callable(clock):
+        msg = f"clock must be callable, got {clock!r}"
+        raise ConfigurationError(msg)
 
 
 def check_guards(policy: Policy, guards: Mapping[str, Guard] | None) -> dict[str, Guard]:

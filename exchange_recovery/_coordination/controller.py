@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._control.audit import audit_logger
-from .._control.controller import TriggerMethods, check_guards
+from .._control.controller import TriggerMethods, check_guards, check_seams
 from .._control.trust import Trust, approvals_of
 from .._core.errors import ConfigurationError, TransitionConflict, TransitionRefused
 from .._core.model import VENUE, Actor
@@ -61,12 +61,7 @@ class CoordinatedController(TriggerMethods):
             raise ConfigurationError(msg)
         self._policy = policy
         self._coordinator = coordinator
-        if authorizer is not None and not callable(authorizer):
-            msg = f"authorizer must be callable, got {authorizer!r}"
-            raise ConfigurationError(msg)
-        if not callable(clock):
-            msg = f"clock must be callable, got {clock!r}"
-            raise ConfigurationError(msg)
+        check_seams(authorizer, clock)
         self._trust = Trust.of(policy, directory, signer)
         # fail now on missing guards, not at 3 a.m.
         self._guards = self._trust.guards(check_guards(policy, guards))
