@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pathlib
+import tempfile
+
 import attrs
 import pytest
 from hypothesis import given
@@ -193,7 +196,7 @@ def test_a_coordinated_operator_needs_a_signature_and_an_approval_too() -> None:
     assert follower.quarantined == frozenset()
 
 
-DOORS = st.sampled_from(["apply", "follower"])
+DOORS = st.sampled_from(["apply", "follower", "recover"])
 TAMPER = st.sampled_from(["unsigned", "other_signer", "no_approval", "self_approval",
                           "other_policy", "other_visit"])
 
@@ -203,8 +206,9 @@ def test_no_unsigned_or_under_approved_record_reaches_a_relaxed_phase(door: str,
                                                                        tamper: str) -> None:
     """Whatever is wrong with a relaxing record, no door adopts it: the scope ends fail-safe."""
     clock = ManualClock(1_000.0)
-    alice = console(clock=clock)
-    good = [alice.pre_open(actor="ops:alice", reason="zone back")]
+    alice = console(phase="NORMAL", clock=clock)
+    good = [alice.halt(actor="ops:alice", reason="down"),
+            alice.pre_open(actor="ops:alice", reason="zone back")]
     clock.advance(60)
     bob = approval("bob", alice, "open", "PRE_OPEN", "FULL_OPEN")
     opened = alice.fire("open", actor="ops:alice", reason="r", approvals=[bob])
@@ -218,19 +222,28 @@ def test_no_unsigned_or_under_approved_record_reaches_a_relaxed_phase(door: str,
         "other_visit": attrs.evolve(opened, visit=opened.visit + 1),
     }[tamper]
     if door == "apply":
-        receiver = Controller(POLICY, phases={VENUE: "HALTED"}, directory=DIRECTORY,
-                              guards=_guards())
-        receiver.apply(good[0])
+        receiver = Controller(POLICY, directory=DIRECTORY, guards=_guards())
+        for record in good:
+            receiver.apply(record)
         with pytest.raises(TransitionRefused):
             receiver.apply(bad)
         phase = receiver.phase()
-    else:
+    elif door == "follower":
         follower = Follower(POLICY, directory=DIRECTORY)
         follower.adopt(LocalCoordinator().read(), follower.clock())
-        follower.apply(TransitionRecord(1, VENUE, "NORMAL", "HALTED", "halt", "x", "r", 0.0, False))
-        follower.apply(attrs.evolve(good[0], version=2))
-        follower.apply(attrs.evolve(bad, version=3, visit=2 if tamper != "other_visit" else 3))
+        for record in (*good, bad):
+            follower.apply(record)
         phase = follower.gate.phase()
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            path = pathlib.Path(folder) / "journal.jsonl"
+            writer = recover(path, POLICY, create=True, durability="none", guards=_guards())
+            for record in good:  # no directory here: taken as they come
+                writer.apply(record)
+            assert writer.journal is not None
+            writer.journal.append(bad)  # written behind the controller's back
+            phase = recover(path, POLICY, durability="none", directory=DIRECTORY,
+                            guards=_guards()).phase()
     assert phase == POLICY.fail_safe
 
 
