@@ -15,10 +15,13 @@ import re
 import sys
 from collections.abc import Callable
 
+import exchange_recovery
 from exchange_recovery import Policy, default_policy, dump_policy, restart_policy
 from exchange_recovery._cli.render import diagram_mermaid, matrix_markdown, matrix_table
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+PACKAGE = pathlib.Path(exchange_recovery.__file__).resolve().parent
+"""The package imported: the source tree's, or an installed wheel's (whose copies are checked)."""
 
 
 def venue_modes_policy() -> Policy:
@@ -67,10 +70,10 @@ def expected() -> dict[pathlib.Path, str]:
     default_toml = dump_policy(default_policy())
     restart_toml = dump_policy(restart_policy())
     files = {
-        ROOT / "exchange_recovery" / "policies" / "default.toml": default_toml,
+        PACKAGE / "policies" / "default.toml": default_toml,
         ROOT / "examples" / "default_policy.toml": default_toml,
         ROOT / "examples" / "venue_modes_policy.toml": dump_policy(venue_modes_policy()),
-        ROOT / "exchange_recovery" / "policies" / "restart.toml": restart_toml,
+        PACKAGE / "policies" / "restart.toml": restart_toml,
         ROOT / "examples" / "restart_policy.toml": restart_toml,
     }
     sections = _sections()
@@ -89,7 +92,7 @@ def main(argv: list[str]) -> int:
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current == content:
             continue
-        stale.append(path.relative_to(ROOT))
+        stale.append(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
         if not check:
             path.write_text(content, encoding="utf-8")
     verb = "stale" if check else "rewritten"
