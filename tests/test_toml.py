@@ -265,3 +265,65 @@ def test_every_file_problem_code_has_a_test_here() -> None:
     assert COVERED >= FILE_CODES
 
 
+
+
+# -- source lists --------------------------------------------------------------------------------
+
+_HALTS = """
+[[transitions]]
+trigger = "halt"
+source = {sources}
+dest = "{dest}"
+"""
+
+
+def _with_halts(sources: str, dest: str = "HALTED") -> str:
+    """The default policy file with its four halt transitions written as one table."""
+    kept = [t for t in DEFAULT_TEXT.split("\n[[transitions]]\n")
+            if not t.startswith('trigger = "halt"\n')]
+    return "\n[[transitions]]\n".join(kept).rstrip("\n") + "\n" + _HALTS.format(
+        sources=sources, dest=dest)
+
+
+ALL_HALTS = '["NORMAL", "DEGRADED", "PRE_OPEN", "FULL_OPEN"]'
+
+
+def test_a_source_list_is_one_transition_per_source() -> None:
+    """``source = [...]`` (as transitions accepts) expands to the same edges, in list order."""
+    policy = loads_policy(_with_halts(ALL_HALTS))
+
+    assert set(policy.transitions) == set(default_policy().transitions)
+    assert [t.source for t in policy.transitions if t.trigger == "halt"] == [
+        "NORMAL", "DEGRADED", "PRE_OPEN", "FULL_OPEN"]
+    assert loads_policy(dump_policy(policy)) == policy  # written back one edge per table
+
+
+def test_a_problem_in_a_source_list_names_the_entry() -> None:
+    """A misspelt source: a problem at its index, on the table's line, then the phase it leaves
+    without a halt; the other sources count (none of their phases is reported)."""
+    text = _with_halts('["NORMAL", "DEGRADED", "PRE_OPN", "FULL_OPEN"]')
+
+    problems = problems_of(text).problems
+
+    assert [(p.code, p.location) for p in problems] == [
+        (ProblemCode.UNKNOWN_PHASE, "transitions[6].source[2]"),
+        (ProblemCode.MISSING_HALT_TRIGGER, "phases.PRE_OPEN")]
+    assert problems[0].line == text.splitlines().index(
+        'source = ["NORMAL", "DEGRADED", "PRE_OPN", "FULL_OPEN"]') + 1
+
+
+def test_a_bad_dest_shared_by_a_source_list_is_reported_once() -> None:
+    problems = problems_of(_with_halts(ALL_HALTS, dest="HALTD")).problems
+
+    assert [p.location for p in problems if p.code is ProblemCode.UNKNOWN_PHASE] == [
+        "transitions[6].dest"]
+
+
+@pytest.mark.parametrize(("sources", "location"), [
+    ("[]", "transitions[6].source"),
+    ('["NORMAL", 3, "PRE_OPEN", "FULL_OPEN", "DEGRADED"]', "transitions[6].source[1]"),
+])
+def test_an_empty_or_mistyped_source_list_is_an_invalid_value(sources: str, location: str) -> None:
+    problems = problems_of(_with_halts(sources)).problems
+
+    assert (ProblemCode.INVALID_VALUE, location) == (problems[0].code, problems[0].location)

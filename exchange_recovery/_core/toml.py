@@ -13,7 +13,7 @@ A policy file holds exactly what a `Policy` holds::
 
     [[transitions]]               # one per edge, in order
     trigger = "open"
-    source = "PRE_OPEN"
+    source = "PRE_OPEN"           # or a list, ["A", "B"]: one transition from each (as transitions)
     dest = "FULL_OPEN"
     guards = ["books_uncrossed"]  # names only; the callables are passed to the Controller
 
@@ -58,6 +58,8 @@ class _Problems:
 
     def __init__(self) -> None:
         self.items: list[tuple[ProblemCode, str, str]] = []
+        self.transitions: list[tuple[str, str]] = []
+        """Per transition of the policy, where it is in the file: (its table, its source key)."""
 
     def add(self, code: ProblemCode, where: str, message: str) -> None:
         self.items.append((code, where, message))
@@ -256,17 +258,52 @@ PHASE_FIELDS: Final[tuple[_Field, ...]] = (
 )
 """``[phases.NAME]``: a `PhaseSpec`; its name is the table's key."""
 
+def _read_sources(value: object, where: str, problems: _Problems) -> object:
+    """A phase name, or a non-empty list of them (a tuple: one transition from each)."""
+    if not isinstance(value, list):
+        return _read_str(value, where, problems)
+    if not value:
+        problems.add(ProblemCode.INVALID_VALUE, where,
+                     "expected a phase name or a non-empty array of them, got an empty array")
+        return _BAD
+    names = [v for i, v in enumerate(value) if _read_str(v, f"{where}[{i}]", problems) is not _BAD]
+    return tuple(names) or _BAD  # the good ones still count: no knock-on problems from the rest
+
+
 TRANSITION_FIELDS: Final[tuple[_Field, ...]] = (
     _Field("trigger", "trigger", _read_str, _same, required=True),
-    _Field("source", "source", _read_str, _same, required=True),
+    _Field("source", "source", _read_sources, _same, required=True),
     _Field("dest", "dest", _read_str, _same, required=True),
     _Field("guards", "guards", _read_str_list, _write_names),
 )
-"""``[[transitions]]``: a `TransitionSpec`; guards are names, the callables come at run time."""
+"""``[[transitions]]``: a `TransitionSpec`, or one per source when ``source`` is an array (as
+``transitions`` accepts a list of sources); guards are names, the callables come at run time."""
 
 _read_phases = _named_tables(PhaseSpec, PHASE_FIELDS, "phase")
-_read_transitions = _table_array(TransitionSpec, TRANSITION_FIELDS,
-                                 lambda: TransitionSpec(None, None, None))  # type: ignore[arg-type]
+
+
+def _read_transitions(value: object, where: str, problems: _Problems) -> object:
+    """``[[transitions]]``: one `TransitionSpec` per table and source, noting where each came
+    from. A table that cannot be read keeps its place as an empty spec (whose problems
+    validation reports and loading suppresses) so that later locations still match the file."""
+    items = _read_list(value, where, problems)
+    if items is None:
+        return _BAD
+    specs: list[TransitionSpec] = []
+    spec: Any = TransitionSpec  # its fields are checked by validation, as the file's values are
+    for index, table in enumerate(items):
+        at = f"{where}[{index}]"
+        kwargs = _read_table(table, at, TRANSITION_FIELDS, problems)
+        if kwargs is None:
+            specs.append(spec(None, None, None))
+            problems.transitions.append((at, f"{at}.source"))
+            continue
+        sources = kwargs.get("source")
+        for n, source in enumerate(sources if isinstance(sources, tuple) else (sources,)):
+            specs.append(spec(**{**kwargs, "source": source}))
+            problems.transitions.append(
+                (at, f"{at}.source[{n}]" if isinstance(sources, tuple) else f"{at}.source"))
+    return tuple(specs)
 
 
 def _write_phases(value: tuple[PhaseSpec, ...]) -> dict[str, object]:
@@ -332,6 +369,21 @@ def _write_table(obj: object, fields: Sequence[_Field]) -> dict[str, object]:
 
 _AT_LINE: Final = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _PHASE_INDEX: Final = re.compile(r"^phases\[(\d+)\]")
+_TRANSITION_INDEX: Final = re.compile(r"^transitions\[(\d+)\](?P<source>\.source$)?")
+
+
+def _in_file(location: str, names: Sequence[str], transitions: Sequence[tuple[str, str]]) -> str:
+    """A validation problem's location (``phases[2]``, ``transitions[7].source``) in the file's
+    terms: the phase's table, and the ``[[transitions]]`` table (and source) it came from."""
+    location = _PHASE_INDEX.sub(lambda m: f"phases.{names[int(m.group(1))]}", location)
+
+    def table(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        if index >= len(transitions):
+            return match.group(0)
+        return transitions[index][1 if match.group("source") else 0]
+
+    return _TRANSITION_INDEX.sub(table, location)
 
 
 def loads_policy(text: str, source: str = "<string>") -> Policy:
@@ -380,10 +432,10 @@ def loads_policy(text: str, source: str = "<string>") -> Policy:
         except InvalidPolicyError as invalid:
             names = [p.name for p in kwargs["phases"]]  # type: ignore[attr-defined]
             for problem in invalid.problems:
-                where = _PHASE_INDEX.sub(lambda m: f"phases.{names[int(m.group(1))]}",
-                                         problem.location)
-                if not any(_within(where, bad) for _, bad, _ in problems.items):
-                    found.append((problem.code, where, problem.message))
+                where = _in_file(problem.location, names, problems.transitions)
+                item = (problem.code, where, problem.message)  # once per table, not per source
+                if item not in found and not any(_within(where, bad) for _, bad, _ in problems.items):
+                    found.append(item)
     if found or policy is None:
         lines = _Lines(text)
         raise InvalidPolicyError(
