@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, NoReturn
 
 from .codes import Reason
 from .errors import ConfigurationError
@@ -38,6 +38,8 @@ from .model import (
     Origin,
     Request,
     TimeInForce,
+    invalid,
+    shown,
 )
 from .phases import Verdict
 from .policy import Policy, gate_tables
@@ -147,11 +149,17 @@ class Gate:
     def __init__(self, policy: Policy, phases: Mapping[str, str] | None = None,
                  version: int = 0) -> None:
         if not isinstance(policy, Policy):
-            msg = f"Gate needs a Policy, got {policy!r}"
+            msg = f"Gate needs a Policy, got {shown(policy)}"
+            raise ConfigurationError(msg)
+        if phases is not None and not isinstance(phases, Mapping):
+            msg = f"phases must be a mapping of scope to phase name, got {shown(phases)}"
+            raise ConfigurationError(msg)
+        if type(version) is not int or version < 0:
+            msg = f"version must be an int >= 0, got {shown(version)}"
             raise ConfigurationError(msg)
         self._policy = policy
         self._compiled = gate_tables(policy, _Compiled)
-        venue, own = self._state(phases or {})
+        venue, own = self._state({} if phases is None else phases)
         self._venue = venue
         self._tables = venue.tables
         self._own = own
@@ -162,8 +170,12 @@ class Gate:
     def check(self, request: Request) -> Decision:
         """Return the decision for `request` in the current phases (preallocated, never None)."""
         # Branch-free: an instrument without a phase of its own (or None) finds index 0,
-        # FOLLOWS_VENUE (a literal here: a constant is faster than a global).
-        return self._tables[self._own.get(request.instrument, 0)][request.key]  # type: ignore[arg-type]
+        # FOLLOWS_VENUE (a literal here: a constant is faster than a global). A try costs
+        # nothing until it catches (3.11): only a non-Request pays for the error.
+        try:
+            return self._tables[self._own.get(request.instrument, 0)][request.key]  # type: ignore[arg-type]
+        except Exception:  # not a Request: no attribute, unhashable, a bad key
+            _not_a_request(request)
 
     def check_fields(
         self,
@@ -197,8 +209,8 @@ class Gate:
                          or (STRIP(instrument) is instrument  # type: ignore[arg-type]  # None: TypeError
                              and instrument not in RESERVED_NAMES))):
                 return self._tables[self._own.get(instrument, 0)][key]  # type: ignore[arg-type]
-        except (KeyError, TypeError):  # not a valid combination, an unhashable field, not a str
-            pass
+        except Exception:  # noqa: S110 - not a valid combination, an unhashable field,
+            pass  # not a str, a field whose hash raises: `Request` names the field
         return self._check_request(action, instrument, order_type, time_in_force, post_only,
                                    reduce_only, origin)
 
@@ -235,8 +247,15 @@ class Gate:
         return types.MappingProxyType(phases)
 
     def phase(self, scope: str = VENUE) -> str:
-        """The phase of a scope; an instrument without its own phase follows the venue."""
-        i = self._own.get(scope, FOLLOWS_VENUE)
+        """The phase of a scope; an instrument without its own phase follows the venue.
+
+        Raises:
+            ConfigurationError: `scope` cannot be looked up (unhashable).
+        """
+        try:
+            i = self._own.get(scope, FOLLOWS_VENUE)
+        except Exception:  # unhashable, or a hash that raises
+            _not_a_scope("scope", scope)
         return self._compiled.names[i] if i else self._venue.phase
 
     def matching(self, instrument: str | None = None) -> bool:
@@ -252,8 +271,15 @@ class Gate:
         return "liquidations" in self.capabilities(instrument)
 
     def capabilities(self, instrument: str | None = None) -> frozenset[str]:
-        """What the engine itself may do now: both the venue's and the instrument's phase allow."""
-        return self._venue.capabilities[self._own.get(instrument, FOLLOWS_VENUE)]  # type: ignore[arg-type]
+        """What the engine itself may do now: both the venue's and the instrument's phase allow.
+
+        Raises:
+            ConfigurationError: `instrument` cannot be looked up (unhashable).
+        """
+        try:
+            return self._venue.capabilities[self._own.get(instrument, FOLLOWS_VENUE)]  # type: ignore[arg-type]
+        except Exception:  # unhashable, or a hash that raises
+            _not_a_scope("instrument", instrument)
 
     def __repr__(self) -> str:
         phases = dict(self.phases)
@@ -305,10 +331,17 @@ class Gate:
 
     def _own_phase(self, scope: str) -> str | None:
         """The phase `scope` has of its own (the venue's for `VENUE`); None if it follows the
-        venue (for the controller and followers, which keep no copy of the phases)."""
-        if scope == VENUE:
-            return self._venue.phase
-        i = self._own.get(scope, FOLLOWS_VENUE)
+        venue (for the controller and followers, which keep no copy of the phases).
+
+        Raises:
+            ConfigurationError: `scope` cannot be looked up (unhashable, or comparing raises).
+        """
+        try:
+            if scope == VENUE:
+                return self._venue.phase
+            i = self._own.get(scope, FOLLOWS_VENUE)
+        except Exception:  # unhashable, or a hash or == that raises
+            _not_a_scope("scope", scope)
         return self._compiled.names[i] if i else None
 
     def _table(self, instrument: str | None) -> _Table:
@@ -325,7 +358,7 @@ class Gate:
         index = compiled.index
         try:
             known = index.keys() >= set(phases.values())
-        except TypeError:  # an unhashable phase: name it below
+        except Exception:  # an unhashable phase, a hash that raises: named below
             known = False
         if not known:
             for phase in phases.values():
@@ -343,15 +376,27 @@ class Gate:
 def _index(compiled: _Compiled, policy: Policy, phase: str) -> int:
     try:
         return compiled.index[phase]
-    except (KeyError, TypeError):
+    except Exception:  # unknown, unhashable, a hash that raises
         policy.phase(phase)  # raises ConfigurationError naming the known phases
         raise  # pragma: no cover - policy.phase knows no phase the index lacks
 
 
 def _check_scope(scope: object) -> None:
     if type(scope) is not str or not scope:
-        msg = f"scope names must be non-empty strs, got {scope!r}"
+        msg = f"scope names must be non-empty strs, got {shown(scope)}"
         raise ConfigurationError(msg)
+
+
+def _not_a_scope(field: str, value: object) -> NoReturn:
+    expected = "a str" if field == "scope" else "a str or None"
+    msg = f"{field} must be {expected} (a scope name), got {shown(value)}"
+    raise ConfigurationError(msg)
+
+
+def _not_a_request(value: object) -> NoReturn:
+    """`check` was given something else than a `Request` (the error path of the hot path)."""
+    raise invalid("request", value, "a Request (build one with Request(...) or use "
+                                    "check_fields)") from None
 
 
 _HALTED_FOR_SCOPE: Final = {VENUE: Reason.PHASE_HALTED, INSTRUMENT: Reason.INSTRUMENT_HALTED}

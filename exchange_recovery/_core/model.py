@@ -11,6 +11,7 @@ with one dict probe, and a request is filled in through plain slot stores (see `
 from __future__ import annotations
 
 import enum
+import reprlib
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -18,6 +19,62 @@ import attrs
 
 from .codes import Reason
 from .errors import ConfigurationError, InvalidRequestError
+from .text import escape_text
+
+_REPR: Final = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 100, 100, 100
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxfrozenset = _REPR.maxdict = 6
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """`value` as an error message shows it: its repr, bounded, escaped, on one line. Never raises.
+
+    A value whose repr raises (a hostile ``__repr__``, an int of more digits than ``str()``
+    converts) is shown by its type; containers are cut after a few items and levels; control,
+    format and bidi characters a custom repr lets through are escaped (`escape_text`); a long
+    text is cut, saying how long it was.
+
+    Example:
+        >>> shown("x" * 100, limit=10)
+        "'xxxxxxxxx...(102 chars)"
+        >>> shown(10**5000), shown([[[[[1]]]]])
+        ('<int of 16610 bits>', '[[[[...]]]]')
+    """
+    try:
+        if isinstance(value, str):
+            text = str.__repr__(value)  # not a subclass's own __repr__
+        elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+            text = f"<{type(value).__name__} of {value.bit_length()} bits>"
+        else:
+            text = _REPR.repr(value)
+    except Exception:  # a value that cannot be shown is shown by its type
+        text = f"<unrepresentable {type(value).__name__}>"
+    if not text.isprintable():  # a repr of a str is printable already: a custom repr may not be
+        text = "".join(ch if ch.isprintable() else escape_text(ch) for ch in text)
+    return text if len(text) <= limit else f"{text[:limit]}...({len(text)} chars)"
+
+
+class _Unshown:
+    """Stands in for a refused value that cannot be shown at all (its repr raises)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def invalid(field: str, value: object, expected: str) -> InvalidRequestError:
+    """The `InvalidRequestError` for `field`; a value whose repr raises is kept as its `shown`
+    form, so that building the error can never raise instead."""
+    try:
+        repr(value)
+    except Exception:  # see above
+        value = _Unshown(shown(value))
+    return InvalidRequestError(field, value, expected)
+
 
 VENUE: Final = "venue"
 """The scope name of the venue as a whole; any other scope is an instrument."""
@@ -233,20 +290,20 @@ def _expect(field: str, value: object, cls: type, allow_none: bool = False) -> N
         return
     if type(value) is not cls:
         names = f"a {cls.__name__}" + (" or None" if allow_none else "")
-        raise InvalidRequestError(field, value, names)
+        raise invalid(field, value, names)
 
 
 def _check_instrument(action: Action, instrument: object) -> None:
     if instrument is None:
         if action in INSTRUMENT_REQUIRED:
-            raise InvalidRequestError("instrument", None, f"an instrument for {action.name}")
+            raise invalid("instrument", None, f"an instrument for {action.name}")
         return
     if type(instrument) is not str:
-        raise InvalidRequestError("instrument", instrument, "a str or None")
+        raise invalid("instrument", instrument, "a str or None")
     if not instrument or instrument != instrument.strip():
-        raise InvalidRequestError("instrument", instrument, "a non-empty name, no outer spaces")
+        raise invalid("instrument", instrument, "a non-empty name, no outer spaces")
     if instrument == VENUE:
-        raise InvalidRequestError("instrument", instrument, f"any name but {VENUE!r} (reserved)")
+        raise invalid("instrument", instrument, f"any name but {VENUE!r} (reserved)")
 
 
 def _check_order_fields(action: Action, order_type: OrderType | None, tif: TimeInForce | None,
@@ -254,22 +311,22 @@ def _check_order_fields(action: Action, order_type: OrderType | None, tif: TimeI
     if action not in ORDER_ACTIONS:
         for field, value in (("order_type", order_type), ("time_in_force", tif)):
             if value is not None:
-                raise InvalidRequestError(field, value, f"None for {action.name}")
+                raise invalid(field, value, f"None for {action.name}")
         for field, flag in (("post_only", post_only), ("reduce_only", reduce_only)):
             if flag:
-                raise InvalidRequestError(field, flag, f"False for {action.name}")
+                raise invalid(field, flag, f"False for {action.name}")
         return
     if order_type is None:
-        raise InvalidRequestError("order_type", None, f"an OrderType for {action.name}")
+        raise invalid("order_type", None, f"an OrderType for {action.name}")
     if action is Action.AMEND and order_type is OrderType.MARKET:
-        raise InvalidRequestError("order_type", order_type, "a resting order type for AMEND")
+        raise invalid("order_type", order_type, "a resting order type for AMEND")
     if tif not in _tifs_for(action, order_type):
         allowed = ", ".join(t.name for t in _tifs_for(action, order_type))
-        raise InvalidRequestError(
+        raise invalid(
             "time_in_force", tif, f"one of {allowed} for {action.name} {order_type.name}"
         )
     if post_only and (order_type is not OrderType.LIMIT or tif not in _RESTING_TIFS):
-        raise InvalidRequestError(
+        raise invalid(
             "post_only", True, f"False for {order_type.name} {_name(tif)} (post-only needs LIMIT GTC/GTD)"
         )
 
@@ -307,7 +364,7 @@ def validate_fields(
     _check_order_fields(action, order_type, tif, post_only, reduce_only)
     entry = FIELDS.get((action, order_type, time_in_force, post_only, reduce_only, origin))
     if entry is None:  # pragma: no cover - the checks above admit only enumerated kinds
-        raise InvalidRequestError("action", action, "a valid combination of fields")
+        raise invalid("action", action, "a valid combination of fields")
     return entry
 
 
@@ -356,8 +413,8 @@ def _new_request(
                  and ((instrument is None and optional)
                       or (STRIP(instrument) is instrument  # type: ignore[arg-type]  # None: TypeError
                           and instrument not in RESERVED_NAMES)))
-    except (KeyError, TypeError):  # not a valid combination, an unhashable field, not a str
-        valid = False
+    except Exception:  # not a valid combination, an unhashable field, not a str,
+        valid = False  # a field whose hash raises: `validate_fields` names it
     if not valid:
         # Raises naming the field; returns only for good fields the probe did not take.
         key, *_, resolved = validate_fields(action, instrument, order_type, time_in_force,
@@ -481,6 +538,8 @@ class Request(_RequestSlots):
         cls, *, add: bool, instrument: str | None = None, origin: Origin = _CLIENT
     ) -> Request:
         """A margin change: adding margin (add=True) or removing it."""
+        if type(add) is not bool:
+            raise invalid("add", add, "a bool")
         action = _ADD_MARGIN if add else _REMOVE_MARGIN
         return _new_request(action, instrument, None, None, False, False, origin)
 
@@ -507,12 +566,12 @@ class Decision:
 
 
 def _roles(value: Iterable[str], field: str = "Actor.roles") -> frozenset[str]:
-    if isinstance(value, str):  # one role, not the set of its letters
+    if type(value) is str:  # one role, not the set of its letters
         return frozenset((value,))
     try:
         return frozenset(value)
-    except TypeError:
-        msg = f"{field} must be an iterable of strs, got {value!r}"
+    except Exception:  # not iterable, an unhashable or a hostile member
+        msg = f"{field} must be a str or an iterable of strs, got {shown(value)}"
         raise ConfigurationError(msg) from None
 
 
@@ -525,8 +584,8 @@ class Actor:
 
     def __attrs_post_init__(self) -> None:
         if type(self.name) is not str or not self.name.strip():
-            msg = f"Actor.name must be a non-empty str, got {self.name!r}"
+            msg = f"Actor.name must be a non-empty str, got {shown(self.name)}"
             raise ConfigurationError(msg)
         if not all(type(role) is str and role for role in self.roles):
-            msg = f"Actor.roles must be non-empty strs, got {sorted(map(repr, self.roles))}"
+            msg = f"Actor.roles must be non-empty strs, got {shown(sorted(map(shown, self.roles)))}"
             raise ConfigurationError(msg)
