@@ -6,12 +6,13 @@ importing `Policy` (and `Policy` can run validation without a cycle).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Callable, Iterable
+from typing import Final, TypeVar
 
 import attrs
 
 from .codes import ProblemCode, Reason
+from .errors import ConfigurationError
 from .model import (
     ORDER_ACTIONS,
     ORDER_ENTRY_ACTIONS,
@@ -20,6 +21,7 @@ from .model import (
     Origin,
     RequestKind,
     TimeInForce,
+    shown,
 )
 
 Verdict = tuple[Reason, str]
@@ -28,24 +30,57 @@ Verdict = tuple[Reason, str]
 _ACCEPT: Final[Verdict] = (Reason.ACCEPTED, "")
 
 
+_M = TypeVar("_M")
+
+
+def _member_set(where: str, members: str) -> Callable[[Iterable[_M]], frozenset[_M]]:
+    """A converter to a frozenset that names `where` when the value is no iterable of hashables.
+
+    What the members are is checked when a `Policy` is built (INVALID_VALUE, with every other
+    problem), so that a policy file reports them all at once.
+    """
+
+    def convert(value: Iterable[_M]) -> frozenset[_M]:
+        try:
+            return frozenset(value)
+        except Exception:  # not iterable, unhashable, a hostile member
+            msg = f"{where} must be an iterable of {members}, got {shown(value)}"
+            raise ConfigurationError(msg) from None
+
+    return convert
+
+
+_to_actions = _member_set("Acceptance.actions", "Action members")
+_to_order_types = _member_set("Acceptance.order_types", "OrderType members")
+_to_tifs = _member_set("Acceptance.time_in_force", "TimeInForce members")
+_to_origins = _member_set("Acceptance.origins", "Origin members")
+
+
+# Named functions: the attrs plugin of mypy types converters only so.
 def _actions(value: Iterable[Action]) -> frozenset[Action]:
-    return frozenset(value)
+    return _to_actions(value)
 
 
 def _order_types(value: Iterable[OrderType]) -> frozenset[OrderType]:
-    return frozenset(value)
+    return _to_order_types(value)
 
 
 def _tifs(value: Iterable[TimeInForce]) -> frozenset[TimeInForce]:
-    return frozenset(value)
+    return _to_tifs(value)
 
 
 def _origins(value: Iterable[Origin]) -> frozenset[Origin]:
-    return frozenset(value)
+    return _to_origins(value)
 
 
 def _names(value: Iterable[str]) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)
+    if isinstance(value, str):
+        return (value,)
+    try:
+        return tuple(value)
+    except Exception:  # not iterable, or its iterator raises
+        msg = f"TransitionSpec.guards must be a guard name or an iterable of them, got {shown(value)}"
+        raise ConfigurationError(msg) from None
 
 
 @attrs.frozen
@@ -80,7 +115,14 @@ class Acceptance:
         return cls()
 
     def evaluate(self, kind: RequestKind) -> Verdict:
-        """Return the verdict of these rules for one request kind."""
+        """Return the verdict of these rules for one request kind.
+
+        Raises:
+            ConfigurationError: `kind` is not a `RequestKind`.
+        """
+        if not isinstance(kind, RequestKind):
+            msg = f"kind must be a RequestKind (request.kind), got {shown(kind)}"
+            raise ConfigurationError(msg)
         if kind.action not in self.actions:
             closed = not (self.actions & ORDER_ENTRY_ACTIONS)
             reason = Reason.PHASE_HALTED if closed else Reason.ACTION_NOT_ALLOWED

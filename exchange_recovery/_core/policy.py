@@ -9,36 +9,70 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
-from .codes import Reason
+from .codes import ProblemCode, Reason
 from .errors import ConfigurationError, InvalidPolicyError
 from .model import (
     ALL_KINDS,
     Request,
     RequestKind,
+    shown,
 )
-from .phases import PhaseSpec, TransitionSpec, Verdict, is_relaxing
+from .phases import PhaseSpec, Problem, TransitionSpec, Verdict, is_relaxing
 from .specs import GuardSpec, Permission
 from .validation import find_problems
 
+_T = TypeVar("_T")
 
+
+def _tuple_of(field: str, what: str) -> Callable[[Iterable[_T]], tuple[_T, ...]]:
+    """A converter to a tuple; a value that is no iterable is the policy's INVALID_VALUE."""
+
+    def convert(value: Iterable[_T]) -> tuple[_T, ...]:
+        if not isinstance(value, str | bytes):  # a str is iterable, but never a list of specs
+            try:
+                return tuple(value)
+            except Exception:  # noqa: S110 - not iterable, or its iterator raises
+                pass
+        raise InvalidPolicyError([Problem(ProblemCode.INVALID_VALUE, field,
+                                          f"expected an iterable of {what}, got {shown(value)}")])
+
+    return convert
+
+
+_to_phases = _tuple_of("phases", "PhaseSpec")
+_to_transitions = _tuple_of("transitions", "TransitionSpec")
+_to_guards = _tuple_of("guards", "GuardSpec")
+_to_permissions = _tuple_of("permissions", "Permission")
+
+
+# Named functions: the attrs plugin of mypy types converters only so.
 def _phase_tuple(value: Iterable[PhaseSpec]) -> tuple[PhaseSpec, ...]:
-    return tuple(value)
+    return _to_phases(value)
 
 
 def _transition_tuple(value: Iterable[TransitionSpec]) -> tuple[TransitionSpec, ...]:
-    return tuple(value)
+    return _to_transitions(value)
 
 
 def _guard_tuple(value: Iterable[GuardSpec]) -> tuple[GuardSpec, ...]:
-    return tuple(value)
+    return _to_guards(value)
 
 
 def _permission_tuple(value: Iterable[Permission]) -> tuple[Permission, ...]:
-    return tuple(value)
+    return _to_permissions(value)
+
+
+def _lookup(table: Mapping[Any, _T], key: object, field: str) -> _T | None:
+    """``table.get(key)``; a key that cannot be looked up is a `ConfigurationError`."""
+    try:
+        return table.get(key)
+    except Exception:  # unhashable, or a hash that raises
+        msg = f"{field} must be a str, got {shown(key)}"
+        raise ConfigurationError(msg) from None
 
 
 class _Derived:
@@ -94,8 +128,6 @@ class Policy:
     _derived: _Derived = attrs.field(init=False, repr=False, eq=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
-
-
         problems = find_problems(self)
         if problems:
             raise InvalidPolicyError(problems)
@@ -115,28 +147,55 @@ class Policy:
         """Return the phase called `name`; raise `ConfigurationError` if there is none."""
         try:
             return self._derived.phases[name]
-        except (KeyError, TypeError):
-            msg = f"unknown phase {name!r}; expected one of {', '.join(self.phase_names)}"
+        except Exception:  # unknown, unhashable, a hash that raises
+            msg = f"unknown phase {shown(name)}; expected one of {', '.join(self.phase_names)}"
             raise ConfigurationError(msg) from None
 
     def transition(self, source: str, trigger: str) -> TransitionSpec | None:
-        """The transition `trigger` fires from `source`, or None if it fires none."""
-        return self._derived.edges.get((source, trigger))
+        """The transition `trigger` fires from `source`, or None if it fires none.
+
+        Raises:
+            ConfigurationError: `source` or `trigger` cannot be looked up (unhashable).
+        """
+        _lookup({}, source, "source")
+        return _lookup(self._derived.edges, (source, trigger), "trigger")
 
     def guard(self, name: str) -> GuardSpec | None:
-        """The built-in guard declared as `name`, or None (a custom guard, or no guard)."""
-        return self._derived.guards.get(name)
+        """The built-in guard declared as `name`, or None (a custom guard, or no guard).
+
+        Raises:
+            ConfigurationError: `name` cannot be looked up (unhashable).
+        """
+        return _lookup(self._derived.guards, name, "name")
 
     def permission(self, trigger: str) -> Permission | None:
-        """The permission for `trigger`, or None if the policy states none."""
-        return self._derived.permissions.get(trigger)
+        """The permission for `trigger`, or None if the policy states none.
+
+        Raises:
+            ConfigurationError: `trigger` cannot be looked up (unhashable).
+        """
+        return _lookup(self._derived.permissions, trigger, "trigger")
 
     def transitions_from(self, source: str) -> tuple[TransitionSpec, ...]:
-        """Every transition that leaves `source`."""
+        """Every transition that leaves `source` (none for a name that is no phase).
+
+        Raises:
+            ConfigurationError: `source` cannot be looked up (unhashable).
+        """
+        if _lookup(self._derived.phases, source, "source") is None:
+            return ()
         return tuple(t for t in self.transitions if t.source == source)
 
     def evaluate(self, phase: str, request: Request | RequestKind) -> Verdict:
-        """The rule's verdict for a request in a phase (slow path, for tools and tests)."""
+        """The rule's verdict for a request in a phase (slow path, for tools and tests).
+
+        Raises:
+            ConfigurationError: `phase` is no phase of the policy, or `request` is neither a
+                `Request` nor a `RequestKind`.
+        """
+        if not isinstance(request, Request | RequestKind):
+            msg = f"request must be a Request or a RequestKind, got {shown(request)}"
+            raise ConfigurationError(msg)
         kind = request.kind if isinstance(request, Request) else request
         return self.phase(phase).accepts.evaluate(kind)
 
@@ -161,7 +220,17 @@ class Policy:
         return len(ALL_KINDS) - len(self.accepted_keys(phase))
 
     def with_changes(self, **changes: object) -> Policy:
-        """A copy with some fields replaced, validated again."""
+        """A copy with some fields replaced, validated again.
+
+        Raises:
+            ConfigurationError: a change names no field of a policy.
+            InvalidPolicyError: the changed policy has problems (all are listed).
+        """
+        fields = [f.name for f in attrs.fields(Policy) if f.init]
+        unknown = sorted(set(changes) - set(fields))
+        if unknown:
+            msg = f"a Policy has no field {', '.join(unknown)}; expected some of {fields}"
+            raise ConfigurationError(msg)
         return attrs.evolve(self, **changes)  # type: ignore[arg-type]
 
 
@@ -170,7 +239,6 @@ def phases_by_name(policy: Policy) -> Mapping[str, PhaseSpec]:
     return policy._derived.phases
 
 
-_T = TypeVar("_T")
 _COMPILING = threading.Lock()
 
 

@@ -21,10 +21,50 @@ from typing import Final
 import attrs
 
 from .codes import ProblemCode
-from .model import _roles
+from .errors import ConfigurationError
+from .model import _roles, shown
 
 GUARD_KINDS: Final = frozenset({"dwell", "health", "approval"})
 """The built-in guard kinds a `GuardSpec` may declare."""
+
+MAX_SECONDS: Final = 10.0**12
+"""The longest duration a guard, a plan or a clock step takes (about 31,700 years): any finite
+float beyond it is a mistake, and ints beyond it would not even convert to a float."""
+
+
+def usable_name(value: object) -> bool:
+    """Whether `value` is a str that can be a key: its hash and equality work (a str subclass
+    overriding them to raise is not usable as a name, and is reported, never used)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        hash(value)
+        return bool(value == value)  # noqa: PLR0124 - a subclass's __eq__ may raise
+    except Exception:  # see above
+        return False
+
+
+def seconds_problem(value: object, *, allow_negative: bool = False) -> str | None:
+    """Why `value` is not a number of seconds (a real, not a bool, finite, in range), or None."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "expected a number of seconds (an int or a float)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "expected a finite number"
+    if not -MAX_SECONDS <= value <= MAX_SECONDS:  # an int of any size compares exactly
+        return f"expected at most {MAX_SECONDS:g} seconds"
+    if value < 0 and not allow_negative:
+        return "expected a number >= 0"
+    return None
+
+
+def seconds(field: str, value: object, *, allow_negative: bool = False) -> float:
+    """`value` as float seconds, or a `ConfigurationError` naming `field`, the value received
+    and what was expected."""
+    problem = seconds_problem(value, allow_negative=allow_negative)
+    if problem is not None:
+        msg = f"{field}: {problem}, got {shown(value)}"
+        raise ConfigurationError(msg)
+    return float(value)  # type: ignore[arg-type]  # checked above
 
 
 def _role_set(value: Iterable[str]) -> frozenset[str]:
@@ -103,11 +143,11 @@ def check_criteria(
     for index, spec in enumerate(guards):
         where = f"guards[{index}]"
         if not isinstance(spec, GuardSpec):
-            add(ProblemCode.INVALID_VALUE, where, f"expected a GuardSpec, got {spec!r}")
+            add(ProblemCode.INVALID_VALUE, where, f"expected a GuardSpec, got {shown(spec)}")
             continue
-        if not (isinstance(spec.name, str) and spec.name.isidentifier()):
+        if not (usable_name(spec.name) and spec.name.isidentifier()):
             add(ProblemCode.INVALID_NAME, f"{where}.name",
-                f"guard name {spec.name!r} must be an identifier")
+                f"guard name {shown(spec.name)} must be an identifier")
             continue
         if spec.name in seen:
             add(ProblemCode.DUPLICATE_GUARD, f"guards.{spec.name}",
@@ -119,11 +159,11 @@ def check_criteria(
     for index, perm in enumerate(permissions):
         where = f"permissions[{index}]"
         if not isinstance(perm, Permission):
-            add(ProblemCode.INVALID_VALUE, where, f"expected a Permission, got {perm!r}")
+            add(ProblemCode.INVALID_VALUE, where, f"expected a Permission, got {shown(perm)}")
             continue
-        if not (isinstance(perm.trigger, str) and perm.trigger in triggers):
+        if not (usable_name(perm.trigger) and perm.trigger in triggers):
             add(ProblemCode.PERMISSION_FOR_UNKNOWN_TRIGGER, f"{where}.trigger",
-                f"trigger {perm.trigger!r} is not a trigger of this policy; expected one of "
+                f"trigger {shown(perm.trigger)} is not a trigger of this policy; expected one of "
                 f"{sorted(triggers)}")
         elif perm.trigger in permitted:
             add(ProblemCode.DUPLICATE_PERMISSION, f"{where}.trigger",
@@ -134,9 +174,13 @@ def check_criteria(
 
 
 def _check_guard(spec: GuardSpec, where: str, add: _Add) -> None:
-    if spec.kind not in GUARD_KINDS:
+    if not (usable_name(spec.kind) and spec.kind in GUARD_KINDS):
         add(ProblemCode.INVALID_GUARD, f"{where}.kind",
-            f"kind {spec.kind!r} is not one of {sorted(GUARD_KINDS)}")
+            f"kind {shown(spec.kind)} is not one of {sorted(GUARD_KINDS)}")
+        return
+    if not usable_name(spec.check):
+        add(ProblemCode.INVALID_GUARD, f"{where}.check",
+            f"check must be a str (a health predicate's name, or empty), got {shown(spec.check)}")
         return
     extra = [field for field, set_ in (("seconds", spec.seconds is not None),
                                         ("check", spec.check != ""), ("roles", bool(spec.roles)))
@@ -145,17 +189,17 @@ def _check_guard(spec: GuardSpec, where: str, add: _Add) -> None:
         add(ProblemCode.INVALID_GUARD, where,
             f"a {spec.kind} guard takes no {', '.join(extra)}")
     if spec.kind == "dwell":
-        seconds = spec.seconds
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        given = spec.seconds
+        if not isinstance(given, int | float) or isinstance(given, bool):
             add(ProblemCode.INVALID_GUARD, f"{where}.seconds",
-                f"a dwell guard needs seconds (a number), got {seconds!r}")
-        elif not math.isfinite(seconds) or seconds < 0:
+                f"a dwell guard needs seconds (a number), got {shown(given)}")
+        elif seconds_problem(given) is not None:
             add(ProblemCode.NEGATIVE_DURATION, f"{where}.seconds",
-                f"seconds must be finite and >= 0, got {seconds!r}")
+                f"seconds must be finite, >= 0 and at most {MAX_SECONDS:g}, got {shown(given)}")
     elif spec.kind == "health":
-        if not (isinstance(spec.check, str) and (spec.check == "" or spec.check.isidentifier())):
+        if not (spec.check == "" or spec.check.isidentifier()):
             add(ProblemCode.INVALID_GUARD, f"{where}.check",
-                f"check must be the identifier of a health predicate, got {spec.check!r}")
+                f"check must be the identifier of a health predicate, got {shown(spec.check)}")
     else:
         _check_roles(spec.roles, f"{where}.roles", add)
 
@@ -164,6 +208,6 @@ _PARAMETER: Final[Mapping[str, str]] = {"dwell": "seconds", "health": "check", "
 
 
 def _check_roles(roles: frozenset[str], where: str, add: _Add) -> None:
-    if not roles or not all(isinstance(r, str) and r.strip() for r in roles):
+    if not roles or not all(usable_name(r) and r.strip() for r in roles):
         add(ProblemCode.INVALID_VALUE, where,
-            f"roles must be a non-empty set of non-empty strs, got {sorted(map(repr, roles))}")
+            f"roles must be a non-empty set of non-empty strs, got {shown(sorted(map(shown, roles)))}")

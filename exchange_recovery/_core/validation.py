@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Final
 
 from .codes import ProblemCode, Reason
-from .model import ALL_KINDS, Action, OrderType, Origin, TimeInForce
+from .model import ALL_KINDS, Action, OrderType, Origin, TimeInForce, shown
 from .phases import Acceptance, PhaseSpec, Problem, TransitionSpec, is_relaxing
+from .specs import check_criteria, usable_name
 
 if TYPE_CHECKING:
     from .policy import Policy
-from .specs import check_criteria
 
 RESERVED_TRIGGERS: Final = frozenset(
     {"state", "trigger", "fire", "apply", "phase", "phases", "gate", "policy", "version",
@@ -48,7 +48,8 @@ def find_problems(policy: Policy) -> list[Problem]:
     if _known(policy.fail_safe, phases):
         _check_fail_safe(phases[policy.fail_safe], accepted[policy.fail_safe], add)
     _check_graph(policy, phases, edges, accepted, add)
-    triggers = frozenset(t.trigger for t in policy.transitions if isinstance(t, TransitionSpec))
+    triggers = frozenset(t.trigger for t in policy.transitions
+                         if isinstance(t, TransitionSpec) and usable_name(t.trigger))
     check_criteria(policy.guards, policy.permissions, triggers, add)
     return problems
 
@@ -67,11 +68,11 @@ def _check_phases(items: Iterable[object], add: _Add) -> dict[str, PhaseSpec]:
     for index, spec in enumerate(items):
         where = f"phases[{index}]"
         if not isinstance(spec, PhaseSpec):
-            add(ProblemCode.INVALID_VALUE, where, f"expected a PhaseSpec, got {spec!r}")
+            add(ProblemCode.INVALID_VALUE, where, f"expected a PhaseSpec, got {shown(spec)}")
             continue
         if not _is_phase_name(spec.name):
             add(ProblemCode.INVALID_NAME, f"{where}.name",
-                f"phase name {spec.name!r} must be an identifier in upper case, e.g. PRE_OPEN")
+                f"phase name {shown(spec.name)} must be an identifier in upper case, e.g. PRE_OPEN")
             continue
         if spec.name in phases:
             add(ProblemCode.DUPLICATE_PHASE, f"phases.{spec.name}",
@@ -87,54 +88,54 @@ def _check_values(spec: PhaseSpec, add: _Add) -> bool:
     ok = True
     if not isinstance(spec.accepts, Acceptance):
         add(ProblemCode.INVALID_VALUE, f"{where}.accepts",
-            f"expected an Acceptance, got {spec.accepts!r}")
+            f"expected an Acceptance, got {shown(spec.accepts)}")
         return False
     for field in ("matching", "stop_triggers", "liquidations"):
         value = getattr(spec, field)
         if type(value) is not bool:
-            add(ProblemCode.INVALID_VALUE, f"{where}.{field}", f"expected a bool, got {value!r}")
+            add(ProblemCode.INVALID_VALUE, f"{where}.{field}", f"expected a bool, got {shown(value)}")
             ok = False
     for field in ("post_only", "reduce_only"):
         value = getattr(spec.accepts, field)
         if type(value) is not bool:
             add(ProblemCode.INVALID_VALUE, f"{where}.accepts.{field}",
-                f"expected a bool, got {value!r}")
+                f"expected a bool, got {shown(value)}")
             ok = False
     for field, enum_cls in _ENUM_FIELDS:
         bad = [v for v in getattr(spec.accepts, field) if not isinstance(v, enum_cls)]
         if bad:
             add(ProblemCode.INVALID_VALUE, f"{where}.accepts.{field}",
-                f"expected {enum_cls.__name__} members, got {bad!r}")
+                f"expected {enum_cls.__name__} members, got {shown(bad)}")
             ok = False
     return ok
 
 
 def _known(name: object, phases: Mapping[str, PhaseSpec]) -> bool:
     """Whether `name` is a defined phase (an unhashable value is simply not one)."""
-    return isinstance(name, str) and name in phases
+    return usable_name(name) and name in phases
 
 
 def _is_phase_name(name: object) -> bool:
-    return isinstance(name, str) and name.isidentifier() and name == name.upper()
+    return usable_name(name) and name.isidentifier() and name == name.upper()  # type: ignore[attr-defined]
 
 
 def _is_trigger_name(name: object) -> bool:
-    return (isinstance(name, str) and name.isidentifier() and name == name.lower()
-            and not name.startswith("_") and name not in RESERVED_TRIGGERS)
+    return (usable_name(name) and name.isidentifier() and name == name.lower()  # type: ignore[attr-defined]
+            and not name.startswith("_") and name not in RESERVED_TRIGGERS)  # type: ignore[attr-defined]
 
 
 def _check_settings(policy: Policy, phases: Mapping[str, PhaseSpec], add: _Add) -> None:
     if not isinstance(policy.name, str) or not policy.name.strip():
         add(ProblemCode.INVALID_NAME, "name", f"policy name must be a non-empty str, got "
-            f"{policy.name!r}")
+            f"{shown(policy.name)}")
     for field in ("initial", "normal", "fail_safe"):
         value = getattr(policy, field)
         if not _known(value, phases):
-            add(ProblemCode.UNKNOWN_PHASE, field, f"{field} names phase {value!r}, which the "
+            add(ProblemCode.UNKNOWN_PHASE, field, f"{field} names phase {shown(value)}, which the "
                 f"policy does not define")
     if not _is_trigger_name(policy.halt_trigger):
         add(ProblemCode.INVALID_NAME, "halt_trigger",
-            f"halt trigger {policy.halt_trigger!r} is not a usable trigger name")
+            f"halt trigger {shown(policy.halt_trigger)} is not a usable trigger name")
 
 
 def _check_transitions(
@@ -146,28 +147,28 @@ def _check_transitions(
     for index, spec in enumerate(policy.transitions):
         where = f"transitions[{index}]"
         if not isinstance(spec, TransitionSpec):
-            add(ProblemCode.INVALID_VALUE, where, f"expected a TransitionSpec, got {spec!r}")
+            add(ProblemCode.INVALID_VALUE, where, f"expected a TransitionSpec, got {shown(spec)}")
             continue
         ok = True
         if not _is_trigger_name(spec.trigger):
             add(ProblemCode.INVALID_NAME, f"{where}.trigger",
-                f"trigger {spec.trigger!r} must be a lower-case identifier, not one of "
+                f"trigger {shown(spec.trigger)} must be a lower-case identifier, not one of "
                 f"{sorted(RESERVED_TRIGGERS)}")
             ok = False
         for field in ("source", "dest"):
             value = getattr(spec, field)
             if not _known(value, phases):
                 add(ProblemCode.UNKNOWN_PHASE, f"{where}.{field}",
-                    f"{field} {value!r} is not a phase of this policy")
+                    f"{field} {shown(value)} is not a phase of this policy")
                 ok = False
         for guard in spec.guards:
-            if not (isinstance(guard, str) and guard.isidentifier()):
+            if not (usable_name(guard) and guard.isidentifier()):
                 add(ProblemCode.INVALID_NAME, f"{where}.guards",
-                    f"guard name {guard!r} must be an identifier")
+                    f"guard name {shown(guard)} must be an identifier")
                 ok = False
         if ok and (spec.source, spec.trigger) in seen:
             add(ProblemCode.DUPLICATE_TRIGGER, f"{where}.trigger",
-                f"trigger {spec.trigger!r} is defined more than once from {spec.source}")
+                f"trigger {shown(spec.trigger)} is defined more than once from {spec.source}")
             ok = False
         if ok:
             seen.add((spec.source, spec.trigger))
@@ -244,7 +245,8 @@ def _check_graph(
     if not _known(policy.fail_safe, phases):
         return
     reaches_halt = _reach(policy.fail_safe, backward)
-    halts = {(e.source, e.dest) for _, e in edges if e.trigger == policy.halt_trigger}
+    halt = policy.halt_trigger if _is_trigger_name(policy.halt_trigger) else None
+    halts = {(e.source, e.dest) for _, e in edges if e.trigger == halt}
     for name in phases:
         if name == policy.fail_safe:
             continue
@@ -253,7 +255,7 @@ def _check_graph(
                 f"no path leads from {name} to the fail-safe phase {policy.fail_safe}")
         if (name, policy.fail_safe) not in halts:
             add(ProblemCode.MISSING_HALT_TRIGGER, f"phases.{name}",
-                f"{name} has no {policy.halt_trigger!r} transition to {policy.fail_safe}")
+                f"{name} has no {shown(policy.halt_trigger)} transition to {policy.fail_safe}")
     _check_pre_open_path(policy.fail_safe, phases, edges, accepted, add)
     _check_capability_exits(policy.normal, phases, edges, add)
     for index, edge in edges:
@@ -275,7 +277,7 @@ def _check_capability_exits(
 ) -> None:
     """A phase that turned stops or liquidations off (a restart's full open) gives them back
     only with at least the guards of its planned exit to the normal phase, whichever way."""
-    if normal not in phases:
+    if not _known(normal, phases):
         return
     for name, spec in phases.items():
         off = (phases[normal].capabilities - spec.capabilities) & _PROTECTIONS
