@@ -45,6 +45,9 @@ from .errors import IdentityError, SigningError, bounded_repr
 from .ids import canonical_id, skeleton
 from .signing import SIGNATURE_BYTES, Signer, verify
 
+_MAX_FIELD: Final = 4096
+"""The longest text an approval field holds (a fingerprint is 64, a scope 64, a reason none)."""
+
 _DOMAIN: Final = re.compile(r"[a-z][a-z_]{0,31}")
 _EDGE: Final = ("scope", "trigger", "source", "dest", "visit", "policy")
 
@@ -122,21 +125,38 @@ def policy_fingerprint(policy: Policy) -> str:
     return hashlib.sha256(dump_policy(policy).encode("utf-8")).hexdigest()
 
 
+_MAX_VISIT: Final = 2**63 - 1
+"""The largest version a visit names (a journal's versions are 64-bit)."""
+
+
 def _visit(value: object) -> int | str:
-    if type(value) is int or type(value) is str:
+    if (type(value) is int and 0 <= value <= _MAX_VISIT) or (
+            type(value) is str and len(value) <= _MAX_FIELD):
         return value
-    msg = f"visit must be an int (the phase's entry version) or a str, got {bounded_repr(value)}"
-    raise TypeError(msg)
+    msg = (f"visit must be an int from 0 to 2**63-1 (the phase's entry version) or a str, got "
+           f"{bounded_repr(value)}")
+    raise SigningError(msg)
 
 
 def _at(value: object) -> float:
-    if type(value) in (int, float):
-        return float(value)  # type: ignore[arg-type]  # checked: an int or a float
-    msg = f"at must be a number of seconds, got {bounded_repr(value)}"
-    raise TypeError(msg)
+    if type(value) in (int, float) and -1e15 <= value <= 1e15:  # type: ignore[operator]  # nan: no
+        return float(value)  # type: ignore[arg-type]  # checked: an int or a float in range
+    msg = f"at must be a finite number of seconds (at most 1e15), got {bounded_repr(value)}"
+    raise SigningError(msg)
 
 
-_str = attrs.validators.instance_of(str)
+def _str(_instance: object, attribute: attrs.Attribute[str], value: object) -> None:
+    """An approval's text field: exactly a str (a subclass could hash or compare otherwise)."""
+    if type(value) is not str or len(value) > _MAX_FIELD:
+        msg = (f"approval {attribute.name} must be a str of at most {_MAX_FIELD} characters, "
+               f"got {bounded_repr(value)}")
+        raise SigningError(msg)
+
+
+def _bytes(_instance: object, attribute: attrs.Attribute[bytes], value: object) -> None:
+    if type(value) is not bytes:
+        msg = f"approval {attribute.name} must be bytes, got {bounded_repr(value)}"
+        raise SigningError(msg)
 
 
 @attrs.frozen
@@ -145,6 +165,11 @@ class SignedApproval:
 
     `signature` is the principal's Ed25519 signature of `message()`: every other field, as
     `canonical_bytes`. Build one with `sign_approval`; carry it as `to_dict` / `from_dict`.
+
+    Raises:
+        SigningError: a field has the wrong type (texts are exactly strs, at most 4096
+            characters; `visit` an int from 0 to 2**63-1 or a str; `at` a finite number of
+            seconds; `signature` bytes).
     """
 
     principal: str = attrs.field(validator=_str)
@@ -155,8 +180,7 @@ class SignedApproval:
     visit: int | str = attrs.field(converter=_visit)
     at: float = attrs.field(converter=_at)
     policy: str = attrs.field(validator=_str)
-    signature: bytes = attrs.field(validator=attrs.validators.instance_of(bytes),
-                                   repr=lambda s: f"<{len(s)} bytes>")
+    signature: bytes = attrs.field(validator=_bytes, repr=lambda s: f"<{len(s)} bytes>")
 
     def fields(self) -> dict[str, object]:
         """The signed fields (all but the signature)."""
@@ -218,12 +242,29 @@ def sign_approval(signer: Signer, *, scope: str, trigger: str, source: str, dest
 
     Raises:
         IdentityError: the signer's id is refused.
-        SigningError: a field cannot be encoded, or the signer returned no 64-byte signature.
+        SigningError: `signer` is no `Signer`, a field is refused or cannot be encoded, or the
+            signer failed or returned no 64-byte signature.
     """
-    principal = canonical_id(signer.principal_id, field="principal_id")
+    principal_id: object = None
+    try:
+        if isinstance(signer, Signer):
+            principal_id = signer.principal_id
+    except Exception:  # a hostile object: not a signer either
+        principal_id = None
+    if principal_id is None:
+        msg = f"signer must be a Signer (principal_id and sign(message)), got {bounded_repr(signer)}"
+        raise SigningError(msg)
+    principal = canonical_id(principal_id, field="principal_id")
     unsigned = SignedApproval(principal, scope, trigger, source, dest, visit, at, policy_fingerprint,
                               b"")
-    signature = signer.sign(unsigned.message())
+    message = unsigned.message()
+    try:
+        signature = signer.sign(message)
+    except SigningError:
+        raise
+    except Exception as error:  # an HSM or a KMS that failed: say which signer, keep the cause
+        msg = f"the signer of {principal!r} failed: {bounded_repr(error)}"
+        raise SigningError(msg) from error
     if not isinstance(signature, bytes) or len(signature) != SIGNATURE_BYTES:
         msg = f"the signer of {principal!r} returned {bounded_repr(signature)}, not a 64-byte signature"
         raise SigningError(msg)
@@ -302,21 +343,44 @@ def verify_approvals(directory: Directory, approvals: Iterable[object], *, scope
         A `VerifyResult`: ``ok``, the approvers counted, and each rejected entry with its code.
 
     Raises:
-        ConfigurationError: `needed` is not a non-negative int, or `roles` not a set of strs.
+        ConfigurationError: `needed` is not a non-negative int, `roles` not a set of strs,
+            `directory` no `Directory`, `approvals` not iterable, or a field of the transition
+            not a str (`visit`: an int or a str).
         IdentityError: `firer` is refused (see `canonical_id`).
     """
     if type(needed) is not int or needed < 0:
         msg = f"needed must be a non-negative int, got {bounded_repr(needed)}"
         raise ConfigurationError(msg)
-    if not isinstance(roles, frozenset | set) or not all(isinstance(r, str) for r in roles):
+    if not isinstance(roles, frozenset | set) or not all(type(r) is str for r in roles):
         msg = f"roles must be a frozenset of role names, got {bounded_repr(roles)}"
         raise ConfigurationError(msg)
-    firer_key = skeleton(firer, field="firer")
     expected: dict[str, object] = {"scope": scope, "trigger": trigger, "source": source, "dest": dest,
                                    "visit": visit, "policy": policy_fingerprint}
+    for name, value in expected.items():
+        if not (type(value) is str or (name == "visit" and type(value) is int)):
+            kind = "an int or a str" if name == "visit" else "a str"
+            field = "policy_fingerprint" if name == "policy" else name
+            msg = f"{field} must be {kind}, got {bounded_repr(value)}"
+            raise ConfigurationError(msg)
+    try:
+        is_directory = isinstance(directory, Directory)
+    except Exception:  # a hostile object is no directory either
+        is_directory = False
+    if not is_directory:
+        msg = (f"directory must be a Directory (principal() and principals()), got "
+               f"{bounded_repr(directory)}")
+        raise ConfigurationError(msg)
+    try:
+        entries = list(approvals) if not isinstance(approvals, str | bytes) else None
+    except Exception:  # not iterable, or its iterator raises
+        entries = None
+    if entries is None:
+        msg = f"approvals must be an iterable, got {bounded_repr(approvals)}"
+        raise ConfigurationError(msg)
+    firer_key = skeleton(firer, field="firer")
     counted: dict[str, str] = {}
     rejected: list[Rejection] = []
-    for index, approval in enumerate(approvals):
+    for index, approval in enumerate(entries):
         if not isinstance(approval, SignedApproval):
             rejected.append(Rejection(index, bounded_repr(approval), TrustCode.NOT_AN_APPROVAL))
             continue

@@ -32,7 +32,7 @@ import attrs
 
 from .errors import DirectoryError, DirectoryProblem, IdentityError, bounded_repr
 from .ids import canonical_id, check_label, skeleton
-from .signing import PUBLIC_KEY_BYTES, public_key_valid
+from .signing import PUBLIC_KEY_BYTES, file_path, public_key_valid
 
 _MAX_FILE: Final = 1024 * 1024
 """A directory file larger than this is refused unread."""
@@ -45,9 +45,15 @@ def _principal_id(value: str) -> str:
 
 
 def _roles(value: object) -> frozenset[str]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+    items = None
+    if not isinstance(value, str | bytes) and isinstance(value, Iterable):
+        try:
+            items = list(value)
+        except Exception:  # an iterable whose iterator raises
+            items = None
+    if items is None:
         raise IdentityError("roles", value, "expected a collection of role names")
-    return frozenset(check_label(role, field="role") for role in value)
+    return frozenset(check_label(role, field="role") for role in items)
 
 
 def _check_display_name(value: object) -> None:
@@ -158,8 +164,15 @@ class StaticDirectory:
     """
 
     def __init__(self, principals: Iterable[Principal]) -> None:
-        items = tuple(principals)
-        problems = [DirectoryProblem(f"principals[{i}]", f"expected a Principal, got {p!r}")
+        try:
+            items = tuple(principals) if not isinstance(principals, str | bytes) else None
+        except Exception:  # not iterable, or its iterator raises
+            items = None
+        if items is None:
+            raise DirectoryError([DirectoryProblem(
+                "principals", f"expected an iterable of Principal, got {bounded_repr(principals)}")])
+        problems = [DirectoryProblem(f"principals[{i}]",
+                                     f"expected a Principal, got {bounded_repr(p)}")
                     for i, p in enumerate(items) if not isinstance(p, Principal)]
         if problems:
             raise DirectoryError(problems)
@@ -218,6 +231,7 @@ class FileDirectory(StaticDirectory):
     """
 
     def __init__(self, principals: Iterable[Principal], *, source: str = "<memory>") -> None:
+        _check_source(source)
         self.source = source
         super().__init__(principals)
 
@@ -229,9 +243,10 @@ class FileDirectory(StaticDirectory):
             DirectoryError: the file cannot be read, is writable by others, or has problems
                 (every problem found, with its line).
         """
-        source = os.fspath(path)
+        source = file_path(path, "directory file",
+                           lambda message: DirectoryError([DirectoryProblem("file", message)]))
         try:
-            with open(path, "rb") as handle:
+            with open(source, "rb") as handle:
                 mode = os.fstat(handle.fileno()).st_mode
                 data = handle.read(_MAX_FILE + 1)
         except OSError as error:
@@ -254,8 +269,14 @@ class FileDirectory(StaticDirectory):
         """The directory written in `text` (TOML); `source` names it in problems.
 
         Raises:
-            DirectoryError: every problem found, with its line.
+            DirectoryError: every problem found, with its line (also: `text` or `source` is
+                not a str).
         """
+        _check_source(source)
+        if type(text) is not str:
+            raise DirectoryError([DirectoryProblem(
+                "file", f"expected the text of a TOML file (a str), got {bounded_repr(text)}",
+                source)])
         return cls(_parse(text, source), source=source)
 
     def _raise_collisions(self, items: Sequence[Principal]) -> None:
@@ -263,6 +284,13 @@ class FileDirectory(StaticDirectory):
 
     def __repr__(self) -> str:
         return f"FileDirectory({self.source!r}, {[p.id for p in self.principals()]!r})"
+
+
+def _check_source(source: object) -> None:
+    if type(source) is not str:
+        raise DirectoryError([DirectoryProblem(
+            "source", f"expected a str naming where the directory comes from, got "
+            f"{bounded_repr(source)}")])
 
 
 _AT_LINE: Final = re.compile(r"\(at line (\d+), column \d+\)")
@@ -366,6 +394,9 @@ def _parse(text: str, source: str) -> list[Principal]:
     except tomllib.TOMLDecodeError as error:
         match = _AT_LINE.search(str(error))
         add("file", f"not valid TOML: {error}", int(match.group(1)) if match else None)
+        raise DirectoryError(problems) from None
+    except RecursionError:  # arrays or tables nested past the interpreter's recursion limit
+        add("file", "not a directory: values nested too deeply")
         raise DirectoryError(problems) from None
     lines = _Lines(text)
     problems += [DirectoryProblem(key, "unknown key; expected only [[principals]] tables", source)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import attrs
 
 from .._core.errors import ExchangeRecoveryError
+from .._core.model import shown
 
 _SHOWN = 80
 """At most this many characters of a refused value are shown (an id may be hostile and long)."""
@@ -23,12 +24,19 @@ _SHOWN = 80
 def bounded_repr(value: object, limit: int = _SHOWN) -> str:
     """`repr(value)` cut to about `limit` characters, so a hostile value cannot flood a message.
 
+    Escaped to one line, and never raising: a value whose repr raises is shown by its type
+    (see `exchange_recovery._core.model.shown`).
+
     Example:
         >>> bounded_repr("x" * 500).endswith("...(502 chars)")
         True
     """
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}...({len(text)} chars)"
+    return shown(value, limit)
+
+
+def _text(value: object) -> str:
+    """A str argument of an error as itself, anything else bounded (never raises)."""
+    return value if type(value) is str else bounded_repr(value)
 
 
 class IdentityError(ExchangeRecoveryError, ValueError):
@@ -38,7 +46,7 @@ class IdentityError(ExchangeRecoveryError, ValueError):
         self.field = field
         self.value = value
         self.problem = problem
-        msg = f"invalid {field}: {problem}; got {bounded_repr(value)}"
+        msg = f"invalid {_text(field)}: {_text(problem)}; got {bounded_repr(value)}"
         super().__init__(msg)
 
     def __reduce__(self) -> tuple[object, ...]:
@@ -55,16 +63,22 @@ class DirectoryProblem:
     line: int | None = None
 
     def __str__(self) -> str:
-        at = ":".join(str(part) for part in (self.source, self.line) if part is not None)
-        return f"{at + ': ' if at else ''}{self.where}: {self.message}"
+        at = ":".join(_text(part) if not isinstance(part, int) else str(part)
+                      for part in (self.source, self.line) if part is not None)
+        return f"{at + ': ' if at else ''}{_text(self.where)}: {_text(self.message)}"
 
 
 class DirectoryError(ExchangeRecoveryError, ValueError):
     """A directory of principals cannot be used; `problems` lists every problem found."""
 
     def __init__(self, problems: Sequence[DirectoryProblem]) -> None:
-        self.problems: tuple[DirectoryProblem, ...] = tuple(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
+        try:
+            listed = tuple(problems)
+        except Exception:  # an exception must be built whatever it is given
+            listed = (DirectoryProblem("problems", f"not a list of problems: {bounded_repr(problems)}"),)
+        self.problems: tuple[DirectoryProblem, ...] = listed
+        lines = "\n".join(f"  - {p if isinstance(p, DirectoryProblem) else bounded_repr(p)}"
+                          for p in self.problems)
         msg = f"directory has {len(self.problems)} problem(s):\n{lines}"
         super().__init__(msg)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from typing import Final, Protocol, runtime_checkable
 
 import attrs
@@ -25,7 +26,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .errors import SigningError
+from .._core.errors import ConfigurationError
+from .errors import SigningError, bounded_repr
 from .ids import canonical_id
 
 PUBLIC_KEY_BYTES: Final = 32
@@ -73,10 +75,34 @@ def _private_key(data: bytes, source: str) -> Ed25519PrivateKey:
     return key
 
 
-def _read_key_file(path: str | os.PathLike[str], *, check_permissions: bool) -> bytes:
-    where = os.fspath(path)
+def file_path(path: object, what: str,
+              error: Callable[[str], Exception] = SigningError) -> str:
+    """`path` as a str, if it names a file at all (a str or an `os.PathLike` of one, not
+    empty, without NUL), else `error` naming `what`, the value received and what was expected."""
+    problem = None
     try:
-        with open(path, "rb") as handle:
+        where = os.fspath(path) if isinstance(path, str | os.PathLike) else None
+    except Exception:  # a PathLike whose __fspath__ raises
+        where = None
+    if type(where) is not str:
+        problem = "expected a path (a str or an os.PathLike of a str)"
+    elif not where:
+        problem = "expected a path, got an empty one"
+    elif "\0" in where:
+        problem = "a path cannot hold a NUL character"
+    if problem is not None:
+        msg = f"{what}: {problem}, got {bounded_repr(path)}"
+        raise error(msg)
+    return where  # type: ignore[return-value]  # a str: checked above
+
+
+def _read_key_file(path: str | os.PathLike[str], *, check_permissions: bool) -> bytes:
+    where = file_path(path, "key file")
+    if type(check_permissions) is not bool:
+        msg = f"check_permissions must be a bool, got {bounded_repr(check_permissions)}"
+        raise ConfigurationError(msg)
+    try:
+        with open(where, "rb") as handle:
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):
                 msg = f"{where}: not a regular file"
@@ -87,7 +113,7 @@ def _read_key_file(path: str | os.PathLike[str], *, check_permissions: bool) -> 
                 raise SigningError(msg)
             data = handle.read(_MAX_KEY_FILE + 1)
     except OSError as error:
-        msg = f"{where}: cannot read the key file ({error.strerror or error})"
+        msg = f"{bounded_repr(where)}: cannot read the key file ({error.strerror or error})"
         raise SigningError(msg) from None
     if len(data) > _MAX_KEY_FILE:
         msg = f"{where}: larger than {_MAX_KEY_FILE} bytes, not a key file"
@@ -97,6 +123,12 @@ def _read_key_file(path: str | os.PathLike[str], *, check_permissions: bool) -> 
 
 def _principal_id(value: str) -> str:
     return canonical_id(value, field="principal_id")
+
+
+def _check_private_key(_instance: object, _attribute: object, value: Ed25519PrivateKey) -> None:
+    if not isinstance(value, Ed25519PrivateKey):
+        msg = f"key: expected an Ed25519PrivateKey, got {bounded_repr(value)}"
+        raise SigningError(msg)
 
 
 @attrs.frozen
@@ -113,7 +145,7 @@ class KeyFileSigner:
     """
 
     principal_id: str = attrs.field(converter=_principal_id)
-    _key: Ed25519PrivateKey = attrs.field(repr=False)
+    _key: Ed25519PrivateKey = attrs.field(repr=False, validator=_check_private_key)
 
     @classmethod
     def load(cls, principal_id: str, path: str | os.PathLike[str], *,
@@ -130,8 +162,9 @@ class KeyFileSigner:
             SigningError: the file cannot be read, is too open, or holds no Ed25519 key.
             IdentityError: `principal_id` is refused (see `canonical_id`).
         """
+        principal_id = _principal_id(principal_id)  # refused before the file is read
         data = _read_key_file(path, check_permissions=check_permissions)
-        return cls(principal_id, _private_key(data, os.fspath(path)))
+        return cls(principal_id, _private_key(data, file_path(path, "key file")))
 
     @classmethod
     def from_bytes(cls, principal_id: str, data: bytes) -> KeyFileSigner:
@@ -140,6 +173,7 @@ class KeyFileSigner:
         Raises:
             SigningError: `data` holds no Ed25519 private key.
         """
+        principal_id = _principal_id(principal_id)
         if not isinstance(data, bytes):
             msg = f"private key: expected bytes, got {type(data).__name__}"
             raise SigningError(msg)
@@ -152,7 +186,14 @@ class KeyFileSigner:
                                                     serialization.PublicFormat.Raw)
 
     def sign(self, message: bytes) -> bytes:
-        """The Ed25519 signature of `message` (64 bytes)."""
+        """The Ed25519 signature of `message` (64 bytes).
+
+        Raises:
+            SigningError: `message` is not bytes.
+        """
+        if not isinstance(message, bytes):
+            msg = f"message: expected bytes, got {bounded_repr(message)}"
+            raise SigningError(msg)
         return self._key.sign(message)
 
 
