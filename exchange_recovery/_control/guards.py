@@ -21,17 +21,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 
 from .._core.codes import RefusalCode
 from .._core.errors import ConfigurationError, TransitionRefused
-from .._core.model import VENUE, Actor
+from .._core.model import VENUE, Actor, shown
 from .._core.policy import Policy
-from .._core.specs import GuardSpec, _duration
+from .._core.specs import GuardSpec, _duration, seconds_problem, usable_name
 from .._core.text import escape_text
-from .._decide.decide import actor_of
+from .._decide.decide import actor_of, clean_reason, require_text
 from .._decide.records import Clock, Guard, TransitionContext
 from .audit import audit_logger
 
@@ -52,27 +52,40 @@ class HealthChecks:
     """
 
     def __init__(self, checks: Mapping[str, HealthCheck | bool] | None = None) -> None:
+        if checks is not None and not isinstance(checks, Mapping):
+            msg = f"checks must be a mapping of name to predicate or bool, got {shown(checks)}"
+            raise ConfigurationError(msg)
         self._checks: dict[str, HealthCheck] = {}
-        for name, check in (checks or {}).items():
+        for name, check in ({} if checks is None else checks).items():
             self.register(name, check)
 
     def register(self, name: str, check: HealthCheck | bool) -> None:
-        """Register (or replace) the predicate `name`; a bool registers a fixed answer."""
-        if not (isinstance(name, str) and name.isidentifier()):
-            msg = f"health check name must be an identifier, got {name!r}"
-            raise ConfigurationError(msg)
+        """Register (or replace) the predicate `name`; a bool registers a fixed answer.
+
+        Raises:
+            ConfigurationError: `name` is not an identifier, or `check` neither callable nor
+                a bool.
+        """
+        _check_name(name)
         if isinstance(check, bool):
             value = check
             self._checks[name] = lambda: value
         elif callable(check):
             self._checks[name] = check
         else:
-            msg = f"health check {name!r} must be callable or a bool, got {check!r}"
+            msg = f"health check {name!r} must be callable or a bool, got {shown(check)}"
             raise ConfigurationError(msg)
 
     def set(self, name: str, healthy: bool) -> None:
-        """Fix the answer of `name` (simulations and tests)."""
-        self.register(name, bool(healthy))
+        """Fix the answer of `name` (simulations and tests).
+
+        Raises:
+            ConfigurationError: `name` is not an identifier, or `healthy` not a bool.
+        """
+        if type(healthy) is not bool:
+            msg = f"healthy must be a bool, got {shown(healthy)}"
+            raise ConfigurationError(msg)
+        self.register(name, healthy)
 
     @property
     def names(self) -> frozenset[str]:
@@ -80,15 +93,20 @@ class HealthChecks:
         return frozenset(self._checks)
 
     def evaluate(self, name: str) -> tuple[bool, str]:
-        """(healthy, detail as ``name=value``) for the check `name`."""
+        """(healthy, detail as ``name=value``) for the check `name`.
+
+        Raises:
+            ConfigurationError: `name` is not an identifier.
+        """
+        _check_name(name)
         check = self._checks.get(name)
         if check is None:
             return False, f"{name}=unregistered"
         try:
             value = check()
-        except Exception as exc:
-            return False, f"{name} raised {exc!r}"
-        return value is True, f"{name}={value!r}"
+        except Exception as exc:  # raising counts as unhealthy
+            return False, f"{name} raised {shown(exc)}"
+        return value is True, f"{name}={shown(value)}"
 
 
 @attrs.frozen
@@ -120,8 +138,9 @@ class Approvals:
     def __init__(self, policy: Policy, *, clock: Clock = time.time,
                  logger: Any = None) -> None:
         if not isinstance(policy, Policy):
-            msg = f"Approvals needs a Policy, got {policy!r}"
+            msg = f"Approvals needs a Policy, got {shown(policy)}"
             raise ConfigurationError(msg)
+        _read_clock(clock)  # checked when given: a clock that cannot tell the time is refused now
         self._roles: dict[str, frozenset[str]] = {}
         for spec in policy.transitions:
             for name in spec.guards:
@@ -135,7 +154,14 @@ class Approvals:
         self._approvals: list[Approval] = []
 
     def approver_roles(self, trigger: str) -> frozenset[str]:
-        """The roles that may approve `trigger` (empty: it needs no approval)."""
+        """The roles that may approve `trigger` (empty: it needs no approval).
+
+        Raises:
+            ConfigurationError: `trigger` is not a str.
+        """
+        if type(trigger) is not str:
+            msg = f"trigger must be a str, got {shown(trigger)}"
+            raise ConfigurationError(msg)
         return self._roles.get(trigger, frozenset())
 
     def approve(self, actor: Actor | str, trigger: str, *, scope: str = VENUE,
@@ -144,10 +170,16 @@ class Approvals:
 
         Raises:
             TransitionRefused: APPROVER_UNAUTHORIZED if the actor holds no approving role,
-                UNKNOWN_TRIGGER or INVALID_ARGUMENT for a trigger that needs no approval.
-                Nothing is recorded; the refusal is logged with the actor.
+                UNKNOWN_TRIGGER or INVALID_ARGUMENT for a trigger that needs no approval, or
+                INVALID_ARGUMENT for an actor, trigger, scope or reason that is not a clean
+                str (naming the field). Nothing is recorded; the refusal is logged with the
+                actor.
         """
-        who = actor_of(actor, scope=scope, trigger=trigger)
+        for field, value in (("trigger", trigger), ("scope", scope), ("reason", reason)):
+            _text(field, value, scope=scope, trigger=trigger)
+        who = actor_of(check_actor(actor, scope=scope, trigger=trigger), scope=scope,
+                       trigger=trigger)
+        reason = clean_reason(reason)
         roles = self._roles.get(trigger)
         refusal: TransitionRefused | None = None
         if trigger not in self._triggers:
@@ -166,21 +198,44 @@ class Approvals:
             self._log.warning("approval_refused", code=refusal.code.value, scope=scope,
                               trigger=str(trigger), actor=who.name, detail=refusal.detail)
             raise refusal
+        at = _read_clock(self._clock)
         with self._lock:
-            approval = Approval(who.name, who.roles, trigger, scope, self._clock(), reason)
+            approval = Approval(who.name, who.roles, trigger, scope, at, reason)
             self._approvals.append(approval)
         self._log.info("approval_recorded", scope=scope, trigger=trigger, actor=who.name,
                        reason=reason, at=approval.at)
         return approval
 
     def clear(self, scope: str = VENUE) -> None:
-        """Withdraw every approval given for `scope` (a halt does this through the authorizer)."""
+        """Withdraw every approval given for `scope` (a halt does this through the authorizer).
+
+        Raises:
+            ConfigurationError: `scope` is not a str.
+        """
+        if type(scope) is not str:
+            msg = f"scope must be a str, got {shown(scope)}"
+            raise ConfigurationError(msg)
         with self._lock:
             self._approvals = [a for a in self._approvals if a.scope != scope]
 
     def current(self, scope: str, trigger: str, since: float,
                 roles: frozenset[str]) -> tuple[Approval, ...]:
-        """The approvals that count now for `trigger` on `scope` in a visit entered at `since`."""
+        """The approvals that count now for `trigger` on `scope` in a visit entered at `since`.
+
+        Raises:
+            ConfigurationError: `scope` or `trigger` is not a str, `since` not a finite number,
+                or `roles` not a set of strs.
+        """
+        for field, value in (("scope", scope), ("trigger", trigger)):
+            if type(value) is not str:
+                msg = f"{field} must be a str, got {shown(value)}"
+                raise ConfigurationError(msg)
+        if seconds_problem(since, allow_negative=True) is not None:
+            msg = f"since must be a finite number of seconds, got {shown(since)}"
+            raise ConfigurationError(msg)
+        if not isinstance(roles, frozenset | set) or not all(type(r) is str for r in roles):
+            msg = f"roles must be a set of role names (strs), got {shown(roles)}"
+            raise ConfigurationError(msg)
         with self._lock:
             return tuple(a for a in self._approvals
                          if a.scope == scope and a.trigger == trigger and a.at >= since
@@ -275,9 +330,19 @@ def policy_guards(policy: Policy, *, health: HealthChecks | None = None,
     Merge your custom guards in: ``guards={**policy_guards(p, health=h), "mine": fn}``.
 
     Raises:
-        ConfigurationError: the policy declares health guards and no `health` was given, or
+        ConfigurationError: `policy` is no `Policy`, `health` or `approvals` is of the wrong
+            type, or the policy declares health guards and no `health` was given, or
             approval guards and no `approvals`.
     """
+    if not isinstance(policy, Policy):
+        msg = f"policy_guards needs a Policy, got {shown(policy)}"
+        raise ConfigurationError(msg)
+    if health is not None and not isinstance(health, HealthChecks):
+        msg = f"health must be a HealthChecks or None, got {shown(health)}"
+        raise ConfigurationError(msg)
+    if approvals is not None and not isinstance(approvals, Approvals):
+        msg = f"approvals must be an Approvals book or None, got {shown(approvals)}"
+        raise ConfigurationError(msg)
     kinds = {g.kind for g in policy.guards}
     if "health" in kinds and not isinstance(health, HealthChecks):
         msg = f"policy {policy.name!r} declares health guards; pass health=HealthChecks(...)"
@@ -298,25 +363,45 @@ class RoleAuthorizer:
 
     Raises:
         ConfigurationError: the policy states no permissions (every relaxing trigger would be
-            refused).
+            refused), or `approvals` is not an `Approvals` book.
     """
 
     def __init__(self, policy: Policy, *, approvals: Approvals | None = None,
                  logger: Any = None) -> None:
         if not isinstance(policy, Policy) or not policy.permissions:
-            msg = f"RoleAuthorizer needs a Policy with permissions, got {policy!r}"
+            msg = f"RoleAuthorizer needs a Policy with permissions, got {shown(policy)}"
+            raise ConfigurationError(msg)
+        if approvals is not None and not isinstance(approvals, Approvals):
+            msg = f"approvals must be an Approvals book or None, got {shown(approvals)}"
             raise ConfigurationError(msg)
         self._policy = policy
         self._approvals = approvals
         self._log = audit_logger(logger)
 
     def permitted(self, actor: Actor, trigger: str) -> bool:
-        """Whether `actor` holds a role the policy permits to fire `trigger`."""
+        """Whether `actor` holds a role the policy permits to fire `trigger`.
+
+        Raises:
+            ConfigurationError: `actor` is not an `Actor`, or `trigger` not a str.
+        """
+        if not isinstance(actor, Actor):
+            msg = f"actor must be an Actor, got {shown(actor)}"
+            raise ConfigurationError(msg)
+        if type(trigger) is not str:
+            msg = f"trigger must be a str, got {shown(trigger)}"
+            raise ConfigurationError(msg)
         permission = self._policy.permission(trigger)
         return permission is not None and bool(actor.roles & permission.roles)
 
     def check(self, ctx: TransitionContext) -> TransitionRefused | None:
-        """The refusal this transition would get, or None; no side effects."""
+        """The refusal this transition would get, or None; no side effects.
+
+        Raises:
+            ConfigurationError: `ctx` is not a `TransitionContext`.
+        """
+        if not isinstance(ctx, TransitionContext):
+            msg = f"ctx must be a TransitionContext, got {shown(ctx)}"
+            raise ConfigurationError(msg)
         if not ctx.relaxing or self.permitted(ctx.actor, ctx.trigger):
             return None
         permission = self._policy.permission(ctx.trigger)
@@ -339,3 +424,53 @@ class RoleAuthorizer:
                               reason=ctx.reason)
         if self._approvals is not None:
             self._approvals.clear(ctx.scope)
+
+
+def _check_name(name: object) -> None:
+    if not (usable_name(name) and name.isidentifier()):  # type: ignore[attr-defined]
+        msg = f"health check name must be an identifier, got {shown(name)}"
+        raise ConfigurationError(msg)
+
+
+def _read_clock(clock: object) -> float:
+    """The time `clock` tells now, or `ConfigurationError` naming the clock and what it did."""
+    if not callable(clock):
+        msg = f"clock must be callable (returning seconds), got {shown(clock)}"
+        raise ConfigurationError(msg)
+    try:
+        now = clock()
+    except Exception as exc:
+        msg = f"clock {shown(clock)} raised {shown(exc)}"
+        raise ConfigurationError(msg) from exc
+    if seconds_problem(now, allow_negative=True) is not None:
+        msg = f"clock {shown(clock)} must return a finite number of seconds, returned {shown(now)}"
+        raise ConfigurationError(msg)
+    return float(now)
+
+
+def check_actor(actor: object, *, scope: object, trigger: object) -> Actor | str:
+    """`actor` itself if it is an `Actor` or a str (`actor_of` checks the rest), else
+    TransitionRefused INVALID_ARGUMENT naming the field."""
+    if not (isinstance(actor, Actor) or type(actor) is str):
+        _invalid_argument("actor", actor, scope, trigger)
+    return actor
+
+
+def _text(field: str, value: object, *, scope: object, trigger: object) -> None:
+    """`value` as a clean, bounded str for `field`, or TransitionRefused INVALID_ARGUMENT.
+
+    Checks the type first, so that `require_text` only ever shows a str.
+    """
+    if type(value) is not str:
+        _invalid_argument(field, value, scope, trigger)
+    require_text(field, value, scope=scope if type(scope) is str else "?",
+                 trigger=trigger if type(trigger) is str else "?")
+
+
+def _invalid_argument(field: str, value: object, scope: object, trigger: object) -> NoReturn:
+    raise TransitionRefused(RefusalCode.INVALID_ARGUMENT,
+                            scope=escape_text(scope, 64) if type(scope) is str else "?",
+                            phase="?",
+                            trigger=escape_text(trigger, 64) if type(trigger) is str else "?",
+                            context={"field": field, "got": shown(value),
+                                     "expected": "a non-empty printable str"})

@@ -16,10 +16,11 @@ import attrs
 
 from .._core.codes import ProblemCode
 from .._core.defaults import default_policy
-from .._core.errors import InvalidPlanError
+from .._core.errors import ConfigurationError, InvalidPlanError
+from .._core.model import shown
 from .._core.phases import Problem, TransitionSpec
 from .._core.policy import Policy
-from .._core.specs import GuardSpec, Permission
+from .._core.specs import GuardSpec, Permission, seconds, usable_name
 
 OPERATOR: Final = "operator"
 """Role of the people who run a restart (may fire every trigger of `restart_policy()`)."""
@@ -39,7 +40,13 @@ class PlanStep:
 
 
 def _steps(value: Iterable[PlanStep]) -> tuple[PlanStep, ...]:
-    return tuple(value)
+    if not isinstance(value, str | bytes):  # iterable, but never a list of steps
+        try:
+            return tuple(value)
+        except Exception:  # noqa: S110 - not iterable, or its iterator raises
+            pass
+    raise InvalidPlanError([Problem(ProblemCode.INVALID_VALUE, "steps",
+                                    f"expected an iterable of PlanSteps, got {shown(value)}")])
 
 
 @attrs.frozen
@@ -69,37 +76,68 @@ class RestartPlan:
             raise InvalidPlanError(problems)
 
     def index(self, phase: str) -> int | None:
-        """The index of the step holding `phase`, or None if no step does."""
+        """The index of the step holding `phase`, or None if no step does.
+
+        Raises:
+            ConfigurationError: `phase` is not a str.
+        """
+        if not usable_name(phase):
+            msg = f"phase must be a str (a phase name), got {shown(phase)}"
+            raise ConfigurationError(msg)
         for i, step in enumerate(self.steps):
             if step.phase == phase:
                 return i
         return None
 
     def transition(self, index: int) -> TransitionSpec | None:
-        """The transition that leaves step `index` (None for the last step)."""
-        step = self.steps[index]
+        """The transition that leaves step `index` (None for the last step).
+
+        Raises:
+            ConfigurationError: `index` is not the index of a step (an int from 0).
+        """
+        step = self.steps[self._step_index(index)]
         return None if step.trigger is None else self.policy.transition(step.phase, step.trigger)
 
     def exit_criteria(self, index: int) -> tuple[str, ...]:
-        """The guard names that must all hold before step `index` may be left."""
+        """The guard names that must all hold before step `index` may be left.
+
+        Raises:
+            ConfigurationError: `index` is not the index of a step (an int from 0).
+        """
         spec = self.transition(index)
         return () if spec is None else spec.guards
+
+    def _step_index(self, index: object) -> int:
+        if type(index) is not int or not 0 <= index < len(self.steps):
+            msg = (f"index must be the index of a step, an int from 0 to {len(self.steps) - 1}, "
+                   f"got {shown(index)}")
+            raise ConfigurationError(msg)
+        return index
 
 
 def _plan_problems(plan: RestartPlan) -> list[Problem]:
     problems: list[Problem] = []
     policy = plan.policy
+    if not isinstance(plan.name, str):
+        problems.append(Problem(ProblemCode.INVALID_NAME, "name",
+                                f"expected a str, got {shown(plan.name)}"))
     if not isinstance(policy, Policy):
-        return [Problem(ProblemCode.INVALID_VALUE, "policy", f"expected a Policy, got {policy!r}")]
+        return [*problems, Problem(ProblemCode.INVALID_VALUE, "policy",
+                                   f"expected a Policy, got {shown(policy)}")]
     steps = plan.steps
     if any(not isinstance(s, PlanStep) for s in steps) or len(steps) < 2:
-        return [Problem(ProblemCode.INVALID_VALUE, "steps",
-                        f"expected at least two PlanSteps, got {steps!r}")]
+        return [*problems, Problem(ProblemCode.INVALID_VALUE, "steps",
+                                   f"expected at least two PlanSteps, got {shown(steps)}")]
     known = set(policy.phase_names)
     for i, step in enumerate(steps):
-        if step.phase not in known:
+        if not (usable_name(step.phase) and step.phase in known):
             problems.append(Problem(ProblemCode.UNKNOWN_PHASE, f"steps[{i}].phase",
-                                    f"phase {step.phase!r} is not a phase of {policy.name!r}"))
+                                    f"phase {shown(step.phase)} is not a phase of {policy.name!r}"))
+        if step.trigger is not None and not usable_name(step.trigger):
+            problems.append(Problem(ProblemCode.PLAN_STEP_MISMATCH, f"steps[{i}].trigger",
+                                    f"expected a trigger name or None, got {shown(step.trigger)}"))
+    if problems:  # the checks below compare names: only names that can be compared
+        return problems
     if steps[0].phase != policy.fail_safe or steps[-1].phase != policy.normal:
         problems.append(Problem(
             ProblemCode.PLAN_ENDPOINTS, "steps",
@@ -109,14 +147,14 @@ def _plan_problems(plan: RestartPlan) -> list[Problem]:
         if nxt is None:
             if step.trigger is not None:
                 problems.append(Problem(ProblemCode.PLAN_STEP_MISMATCH, f"steps[{i}].trigger",
-                                        f"the last step fires nothing, got {step.trigger!r}"))
+                                        f"the last step fires nothing, got {shown(step.trigger)}"))
             continue
         spec = (policy.transition(step.phase, step.trigger)
-                if isinstance(step.trigger, str) and step.phase in known else None)
+                if isinstance(step.trigger, str) else None)
         if spec is None or spec.dest != nxt.phase:
             problems.append(Problem(
                 ProblemCode.PLAN_STEP_MISMATCH, f"steps[{i}].trigger",
-                f"trigger {step.trigger!r} does not lead from {step.phase} to {nxt.phase}"))
+                f"trigger {shown(step.trigger)} does not lead from {step.phase} to {nxt.phase}"))
     return problems
 
 
@@ -140,7 +178,12 @@ def restart_policy(*, min_pre_open: float = 600.0, full_open_dwell: float = 1800
     Example:
         >>> restart_policy().permission("halt").roles == {"operator", "supervisor", "automation"}
         True
+
+    Raises:
+        ConfigurationError: a duration is not a finite number of seconds from 0 to 1e12.
     """
+    min_pre_open = seconds("min_pre_open", min_pre_open)
+    full_open_dwell = seconds("full_open_dwell", full_open_dwell)
     base = default_policy()
     guards = {
         ("HALTED", "pre_open"): ("cloud_zone_healthy",),
@@ -178,6 +221,9 @@ def default_restart_plan(*, min_pre_open: float = 600.0,
     Example:
         >>> default_restart_plan().exit_criteria(2)
         ('full_open_dwell', 'supervisor_approval')
+
+    Raises:
+        ConfigurationError: a duration is not a finite number of seconds from 0 to 1e12.
     """
     return RestartPlan(
         name="default restart",

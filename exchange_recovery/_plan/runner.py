@@ -17,13 +17,21 @@ import attrs
 
 from .._control.audit import audit_logger
 from .._control.controller import Controller
-from .._control.guards import Approval, Approvals, BuiltinGuard, Criterion, HealthChecks, RoleAuthorizer
+from .._control.guards import (
+    Approval,
+    Approvals,
+    BuiltinGuard,
+    Criterion,
+    HealthChecks,
+    RoleAuthorizer,
+    check_actor,
+)
 from .._control.guards import policy_guards as _policy_guards
 from .._core.codes import RefusalCode
 from .._core.errors import ConfigurationError, TransitionRefused
-from .._core.model import VENUE, Actor
+from .._core.model import VENUE, Actor, shown
 from .._core.text import escape_text
-from .._decide.decide import actor_of
+from .._decide.decide import LIMITS, actor_of
 from .._decide.records import Clock, Guard, TransitionContext, TransitionRecord
 from .._journal.protocol import Journal
 from .plan import RestartPlan
@@ -112,8 +120,13 @@ class PlanRunner:
                  approvals: Approvals | None = None, scope: str = VENUE,
                  logger: Any = None) -> None:
         if not isinstance(plan, RestartPlan) or not isinstance(controller, Controller):
-            msg = f"PlanRunner needs a RestartPlan and a Controller, got {plan!r}, {controller!r}"
+            msg = (f"PlanRunner needs a RestartPlan and a Controller, got {shown(plan)}, "
+                   f"{shown(controller)}")
             raise ConfigurationError(msg)
+        if approvals is not None and not isinstance(approvals, Approvals):
+            msg = f"approvals must be an Approvals book or None, got {shown(approvals)}"
+            raise ConfigurationError(msg)
+        _check_scope(scope)
         if controller.policy != plan.policy:
             msg = (f"the controller enforces policy {controller.policy.name!r}, the plan runs "
                    f"on {plan.policy.name!r}; they must be the same policy")
@@ -136,7 +149,18 @@ class PlanRunner:
 
         The controller gets the plan policy's built-in guards (plus your custom `guards`), a
         `RoleAuthorizer` if the policy states permissions, and a fresh `Approvals` book.
+
+        Raises:
+            ConfigurationError: an argument is unusable (named, with the value received);
+                checked before anything is built.
         """
+        if not isinstance(plan, RestartPlan):
+            msg = f"plan must be a RestartPlan, got {shown(plan)}"
+            raise ConfigurationError(msg)
+        if guards is not None and not isinstance(guards, Mapping):
+            msg = f"guards must be a mapping of guard name to callable, got {shown(guards)}"
+            raise ConfigurationError(msg)
+        _check_scope(scope)
         policy = plan.policy
         approvals = Approvals(policy, clock=clock, logger=logger)
         authorizer = (RoleAuthorizer(policy, approvals=approvals, logger=logger)
@@ -166,7 +190,7 @@ class PlanRunner:
 
     def status(self, actor: Actor | str | None = None) -> PlanStatus:
         """Where the plan stands now; with `actor`, also whether that actor may take the step."""
-        who = None if actor is None else actor_of(actor, scope=self._scope, trigger="status")
+        who = None if actor is None else self._actor(actor, "status")
         with self._lock:
             return self._status(who)
 
@@ -175,6 +199,7 @@ class PlanRunner:
         if self._approvals is None:
             msg = "this runner has no Approvals book; build it with approvals=..."
             raise ConfigurationError(msg)
+        actor = self._actor(actor, "approve")
         with self._lock:
             status = self._status(None)
         trigger = status.next_trigger
@@ -191,7 +216,12 @@ class PlanRunner:
                 criterion (UNAUTHORIZED, DWELL_NOT_MET, HEALTH_CHECK_FAILED, APPROVAL_MISSING,
                 SELF_APPROVAL, ...); nothing changed. Logged as ``plan_advance_refused``.
         """
-        who = actor_of(actor, scope=self._scope, trigger="advance")
+        who = self._actor(actor, "advance")
+        if not (reason is None or type(reason) is str):
+            raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=self._scope, phase="?",
+                                    trigger="advance", context={
+                                        "field": "reason", "got": shown(reason),
+                                        "expected": "a str or None"})
         with self._lock:
             status = self._status(who)
             if status.step is None:
@@ -205,10 +235,10 @@ class PlanRunner:
                 self._refuse(status, code, "; ".join(f"{c.name}: {c.detail}" for c in blocking),
                              who)
             step = status.step + 1
-            record = self._controller.fire(
-                status.next_trigger, actor=who, scope=self._scope,
-                reason=reason or f"plan {self._plan.name!r} step {step + 1}/{status.steps}",
-            )
+            if reason is None or (type(reason) is str and not reason):
+                reason = f"plan {self._plan.name!r} step {step + 1}/{status.steps}"
+            record = self._controller.fire(status.next_trigger, actor=who, scope=self._scope,
+                                           reason=reason)
             self._last_step = step
             return record
 
@@ -217,17 +247,27 @@ class PlanRunner:
 
         The plan is back at its first step; returns the halt's record, None if already halted.
         """
+        name = self._actor(actor, "abort").name
+        if type(reason) is not str:  # the controller refuses it too: here it is named safely
+            raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=self._scope, phase="?",
+                                    trigger="abort", context={
+                                        "field": "reason", "got": shown(reason),
+                                        "expected": "a non-empty printable str"})
         with self._lock:
             record = self._controller.halt(actor=actor, reason=reason, scope=self._scope)
             if self._approvals is not None:
                 self._approvals.clear(self._scope)
             self._sync()
-            name = actor_of(actor, scope=self._scope, trigger="abort").name
             self._log.warning("plan_aborted", plan=self._plan.name, scope=self._scope,
                               actor=name, reason=reason)
             return record
 
     # -- internals (lock held) -----------------------------------------------------------------
+
+    def _actor(self, actor: object, trigger: str) -> Actor:
+        """`actor` as an `Actor`, or TransitionRefused INVALID_ARGUMENT (no lock needed)."""
+        return actor_of(check_actor(actor, scope=self._scope, trigger=trigger), scope=self._scope,
+                        trigger=trigger)
 
     def _sync(self) -> int | None:
         step = self._plan.index(self._controller.phase(self._scope))
@@ -289,3 +329,13 @@ class PlanRunner:
                           scope=self._scope, phase=status.phase, trigger=refusal.trigger,
                           actor=name, detail=detail)
         raise refusal
+
+
+def _check_scope(scope: object) -> None:
+    """A runner's scope: a name as the controller takes it (checked before anything is built)."""
+    limit = LIMITS["scope"]
+    if not (type(scope) is str and scope and len(scope) <= limit and scope.isprintable()
+            and scope == scope.strip()):
+        msg = (f"scope must be a non-empty printable str of at most {limit} characters, no "
+               f"outer spaces, got {shown(scope)}")
+        raise ConfigurationError(msg)

@@ -17,61 +17,98 @@ from .._control.guards import HealthChecks
 from .._core.clock import ManualClock
 from .._core.codes import RefusalCode
 from .._core.errors import ConfigurationError, TransitionRefused
-from .._core.model import VENUE, Actor
+from .._core.model import VENUE, Actor, shown
+from .._core.specs import seconds, usable_name
 from .._decide.records import TransitionRecord
 from .._journal.protocol import MemoryJournal
 from .plan import RestartPlan
 from .runner import PlanRunner, PlanStatus
 
 
+def _seconds(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    seconds(f"Wait.{attribute.name}", value)
+
+
+def _actor(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not (isinstance(value, Actor) or type(value) is str):
+        msg = (f"{type(instance).__name__}.{attribute.name} must be an Actor or an actor id "
+               f"(a str), got {shown(value)}")
+        raise ConfigurationError(msg)
+
+
+def _text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not str:
+        msg = f"{type(instance).__name__}.{attribute.name} must be a str, got {shown(value)}"
+        raise ConfigurationError(msg)
+
+
+def _bool(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not bool:
+        msg = f"{type(instance).__name__}.{attribute.name} must be a bool, got {shown(value)}"
+        raise ConfigurationError(msg)
+
+
+def _name(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not (usable_name(value) and value.isidentifier()):  # type: ignore[attr-defined]
+        msg = (f"{type(instance).__name__}.{attribute.name} must be an identifier, got "
+               f"{shown(value)}")
+        raise ConfigurationError(msg)
+
+
+# Each event checks its fields when it is built (ConfigurationError naming the field): a script
+# that would fail half-way fails before the simulation starts.
+
+
 @attrs.frozen
 class Wait:
-    """Move the simulated clock forward by `seconds`."""
+    """Move the simulated clock forward by `seconds` (a finite number from 0 to 1e12)."""
 
-    seconds: float
+    seconds: float = attrs.field(validator=_seconds)
 
 
 @attrs.frozen
 class SetHealth:
-    """Set the health check `name` to `healthy`."""
+    """Set the health check `name` (an identifier) to `healthy` (a bool)."""
 
-    name: str
-    healthy: bool
+    name: str = attrs.field(validator=_name)
+    healthy: bool = attrs.field(validator=_bool)
 
 
 @attrs.frozen
 class Approve:
     """`actor` approves the plan's next step."""
 
-    actor: Actor | str
+    actor: Actor | str = attrs.field(validator=_actor)
 
 
 @attrs.frozen
 class Advance:
     """`actor` tries to take the plan's next step."""
 
-    actor: Actor | str
+    actor: Actor | str = attrs.field(validator=_actor)
 
 
 @attrs.frozen
 class Abort:
     """`actor` aborts the plan: the scope halts and the plan goes back to its first step."""
 
-    actor: Actor | str
-    reason: str
+    actor: Actor | str = attrs.field(validator=_actor)
+    reason: str = attrs.field(validator=_text)
 
 
 @attrs.frozen
 class Fire:
     """`actor` fires `trigger` on the controller directly, outside the plan."""
 
-    trigger: str
-    actor: Actor | str
-    reason: str
+    trigger: str = attrs.field(validator=_text)
+    actor: Actor | str = attrs.field(validator=_actor)
+    reason: str = attrs.field(validator=_text)
 
 
 SimulationEvent = Wait | SetHealth | Approve | Advance | Abort | Fire
 """One event of a scripted timeline."""
+
+_EVENTS = (Wait, SetHealth, Approve, Advance, Abort, Fire)
 
 
 @attrs.frozen
@@ -117,7 +154,7 @@ class Timeline:
         return tuple(e for e in self.entries if e.refusal is not None)
 
 
-def _name(actor: Actor | str) -> str:
+def _who(actor: Actor | str) -> str:
     return actor.name if isinstance(actor, Actor) else actor
 
 
@@ -134,7 +171,30 @@ def simulate(plan: RestartPlan, events: Iterable[SimulationEvent], *,
         >>> timeline = simulate(default_restart_plan(), [Advance(ops)])
         >>> timeline.entries[1].refusal.value  # entries[0] is the start
         'HEALTH_CHECK_FAILED'
+
+    Raises:
+        ConfigurationError: an argument is unusable, or an event is none of the
+            `SimulationEvent` types (checked before the simulation starts).
     """
+    if not isinstance(plan, RestartPlan):
+        msg = f"plan must be a RestartPlan, got {shown(plan)}"
+        raise ConfigurationError(msg)
+    try:
+        script = tuple(events) if not isinstance(events, str | bytes) else None
+    except Exception:  # not iterable, or its iterator raises
+        script = None
+    if script is None:
+        msg = f"events must be an iterable of simulation events, got {shown(events)}"
+        raise ConfigurationError(msg)
+    unknown = [(i, e) for i, e in enumerate(script) if not isinstance(e, _EVENTS)]
+    if unknown:
+        index, event = unknown[0]
+        msg = (f"events[{index}] must be one of {', '.join(t.__name__ for t in _EVENTS)}, got "
+               f"{shown(event)}")
+        raise ConfigurationError(msg)
+    if health is not None and not isinstance(health, Mapping):
+        msg = f"health must be a mapping of check name to bool, got {shown(health)}"
+        raise ConfigurationError(msg)
     clock = ManualClock()
     checks = HealthChecks(health or {})
     journal = MemoryJournal()
@@ -142,7 +202,7 @@ def simulate(plan: RestartPlan, events: Iterable[SimulationEvent], *,
                                scope=scope)
     start = runner.status()
     entries = [TimelineEntry(clock.now, "start", start.phase, start.step, status=start)]
-    for event in events:
+    for event in script:
         refusal: TransitionRefused | None = None
         detail = ""
         try:
@@ -163,9 +223,6 @@ def _apply(event: object, runner: PlanRunner, checks: HealthChecks,
            clock: ManualClock) -> tuple[str, str]:
     words = _words(event)
     if isinstance(event, Wait):
-        if not event.seconds >= 0:
-            msg = f"Wait.seconds must be >= 0, got {event.seconds!r}"
-            raise ConfigurationError(msg)
         clock.advance(event.seconds)
         return "", words
     if isinstance(event, SetHealth):
@@ -194,11 +251,11 @@ def _words(event: object) -> str:
     if isinstance(event, SetHealth):
         return f"{event.name} -> {'healthy' if event.healthy else 'UNHEALTHY'}"
     if isinstance(event, Approve):
-        return f"approve by {_name(event.actor)}"
+        return f"approve by {_who(event.actor)}"
     if isinstance(event, Advance):
-        return f"advance by {_name(event.actor)}"
+        return f"advance by {_who(event.actor)}"
     if isinstance(event, Abort):
-        return f"abort by {_name(event.actor)}: {event.reason}"
+        return f"abort by {_who(event.actor)}: {event.reason}"
     if isinstance(event, Fire):
-        return f"{event.trigger} by {_name(event.actor)}: {event.reason}"
+        return f"{event.trigger} by {_who(event.actor)}: {event.reason}"
     return repr(event)
