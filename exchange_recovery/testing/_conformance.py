@@ -18,9 +18,9 @@ from hypothesis.stateful import Bundle, MultipleResults, RuleBasedStateMachine, 
 
 from .._control.controller import Controller
 from .._core.defaults import default_policy
-from .._core.errors import ConformanceFailure
+from .._core.errors import ConfigurationError, ConformanceFailure, InvalidRequestError
 from .._core.gate import Gate
-from .._core.model import VENUE, Action, Decision, OrderType, Request, TimeInForce
+from .._core.model import VENUE, Action, Decision, OrderType, Request, TimeInForce, shown
 from .._core.policy import Policy
 from ._strategies import order_requests
 
@@ -110,15 +110,37 @@ def _fail(message: str) -> NoReturn:
     raise ConformanceFailure(message)
 
 
-@st.composite
 def order_tickets(
-    draw: st.DrawFn,
     instrument: str,
     *,
     prices: tuple[int, int] = (97, 103),
     quantities: tuple[int, int] = (1, 5),
-) -> OrderTicket:
-    """New orders on one instrument around a narrow price band, so that they often cross."""
+) -> st.SearchStrategy[OrderTicket]:
+    """New orders on one instrument around a narrow price band, so that they often cross.
+
+    Raises:
+        ConfigurationError: `instrument` is no instrument name `Request` takes, or `prices`
+            and `quantities` are not ``(low, high)`` pairs of ints with ``0 < low <= high``.
+    """
+    try:
+        Request.cancel(instrument)
+    except InvalidRequestError:
+        msg = f"instrument must be an instrument name Request takes, got {shown(instrument)}"
+        raise ConfigurationError(msg) from None
+    return _order_tickets(instrument, _band("prices", prices), _band("quantities", quantities))
+
+
+def _band(field: str, value: object) -> tuple[int, int]:
+    if not (type(value) is tuple and len(value) == 2
+            and all(type(v) is int and 0 < v <= 10**12 for v in value) and value[0] <= value[1]):
+        msg = f"{field} must be a (low, high) pair of ints, 0 < low <= high, got {shown(value)}"
+        raise ConfigurationError(msg)
+    return value
+
+
+@st.composite
+def _order_tickets(draw: st.DrawFn, instrument: str, prices: tuple[int, int],
+                   quantities: tuple[int, int]) -> OrderTicket:
     request = draw(order_requests(Action.NEW_ORDER, instruments=(instrument,)))
     market = request.order_type in (OrderType.MARKET, OrderType.STOP_MARKET)
     price = None if market else draw(st.integers(*prices))

@@ -16,7 +16,8 @@ import attrs
 from hypothesis import strategies as st
 
 from .._core.codes import ProblemCode
-from .._core.model import Action, OrderType, Origin, Request, TimeInForce
+from .._core.errors import ConfigurationError, InvalidRequestError
+from .._core.model import Action, OrderType, Origin, Request, TimeInForce, shown
 from .._core.phases import Acceptance, PhaseSpec, TransitionSpec
 from .._core.policy import Policy
 from .._core.specs import GuardSpec, Permission
@@ -28,21 +29,61 @@ _RESTING: Final = (TimeInForce.GTC, TimeInForce.GTD)
 _IMMEDIATE: Final = (TimeInForce.IOC, TimeInForce.FOK)
 
 
+# -- arguments --------------------------------------------------------------------------------
+# Checked when a strategy is asked for, not when it is first drawn from: a mistake shows at the
+# line that made it, as a ConfigurationError naming the argument.
+
+
+def _items(field: str, value: object, what: str) -> tuple[Any, ...]:
+    """`value` as a non-empty tuple, or `ConfigurationError` naming `field`."""
+    try:
+        items = tuple(value) if not isinstance(value, str | bytes) else ()  # type: ignore[arg-type]
+    except Exception:  # not iterable, or its iterator raises
+        items = ()
+    if not items:
+        msg = f"{field} must be a non-empty sequence of {what}, got {shown(value)}"
+        raise ConfigurationError(msg)
+    return items
+
+
+def _instruments(value: object) -> tuple[str, ...]:
+    names = _items("instruments", value, "instrument names")
+    for name in names:
+        try:
+            Request.cancel(name)
+        except InvalidRequestError:
+            msg = f"instruments must be instrument names Request takes, got {shown(name)}"
+            raise ConfigurationError(msg) from None
+    return names
+
+
+def _origins(value: object) -> tuple[Origin, ...]:
+    origins = _items("origins", value, "Origin members")
+    bad = [o for o in origins if type(o) is not Origin]
+    if bad:
+        msg = f"origins must be Origin members, got {shown(bad)}"
+        raise ConfigurationError(msg)
+    return origins
+
+
 # -- requests ---------------------------------------------------------------------------------
 
 
-@st.composite
 def order_requests(
-    draw: st.DrawFn,
     action: Action = Action.NEW_ORDER,
     *,
     instruments: Sequence[str] = DEFAULT_INSTRUMENTS,
     origins: Sequence[Origin] = tuple(Origin),
-) -> Request:
+) -> st.SearchStrategy[Request]:
     """A new order (or, with ``action=Action.AMEND``, an amend) with consistent fields.
 
     The time in force is sometimes left out (so the default applies); post-only is drawn only
     where it is allowed (limit GTC/GTD).
+
+    Raises:
+        ConfigurationError: `action` is neither NEW_ORDER nor AMEND, `instruments` no
+            non-empty sequence of instrument names, `origins` no non-empty sequence of
+            `Origin` members.
 
     Example:
         >>> from hypothesis import given
@@ -50,9 +91,15 @@ def order_requests(
         ... def test_orders_carry_an_order_type(request):
         ...     assert request.order_type is not None
     """
-    if action not in (Action.NEW_ORDER, Action.AMEND):
-        msg = f"order_requests() needs NEW_ORDER or AMEND, got {action!r}"
-        raise ValueError(msg)
+    if type(action) is not Action or action not in (Action.NEW_ORDER, Action.AMEND):
+        msg = f"order_requests() needs NEW_ORDER or AMEND, got {shown(action)}"
+        raise ConfigurationError(msg)
+    return _order_requests(action, _instruments(instruments), _origins(origins))
+
+
+@st.composite
+def _order_requests(draw: st.DrawFn, action: Action, instruments: tuple[str, ...],
+                    origins: tuple[Origin, ...]) -> Request:
     types_ = [t for t in OrderType if not (action is Action.AMEND and t is OrderType.MARKET)]
     order_type = draw(st.sampled_from(types_))
     if action is Action.AMEND:
@@ -76,6 +123,9 @@ def requests(
 ) -> st.SearchStrategy[Request]:
     """Any valid request: new orders, amends, cancels, mass cancels, margin changes, transfers.
 
+    Raises:
+        ConfigurationError: as `order_requests`.
+
     Example:
         >>> from hypothesis import given
         >>> from exchange_recovery import Gate, default_policy
@@ -84,6 +134,8 @@ def requests(
         ... def test_the_gate_answers_everything(request):
         ...     assert gate.check(request) is not None
     """
+    instruments = _instruments(instruments)
+    origins = _origins(origins)
     instrument = st.sampled_from(instruments)
     maybe_instrument = st.none() | instrument
     origin = st.sampled_from(origins)
@@ -208,7 +260,16 @@ class BrokenPolicy:
     fields: Mapping[str, Any] = attrs.field(eq=False)
 
     def build(self) -> Policy:
-        """Build the policy; this raises `InvalidPolicyError`, or the validator has a hole."""
+        """Build the policy; this raises `InvalidPolicyError`, or the validator has a hole.
+
+        Raises:
+            ConfigurationError: `fields` is not a mapping of `Policy` fields.
+        """
+        known = {f.name for f in attrs.fields(Policy) if f.init}
+        if not (isinstance(self.fields, Mapping) and all(
+                type(key) is str and key in known for key in self.fields)):
+            msg = f"fields must be a mapping of Policy fields, got {shown(self.fields)}"
+            raise ConfigurationError(msg)
         return Policy(**self.fields)
 
     def __repr__(self) -> str:
@@ -399,6 +460,9 @@ def broken_policies(
     Args:
         codes: only mutations for these codes (default: one for every code).
 
+    Raises:
+        ConfigurationError: `codes` is not a non-empty sequence of codes with a mutation.
+
     Example:
         >>> import pytest
         >>> from hypothesis import given
@@ -409,11 +473,11 @@ def broken_policies(
         ...         broken.build()
         ...     assert caught.value.codes == broken.codes
     """
-    chosen = list(MUTATIONS) if codes is None else list(codes)
-    unknown = [c for c in chosen if c not in MUTATIONS]
+    chosen = list(MUTATIONS) if codes is None else list(_items("codes", codes, "ProblemCodes"))
+    unknown = [c for c in chosen if type(c) is not ProblemCode or c not in MUTATIONS]
     if unknown:
-        msg = f"no mutation for {unknown!r}; known: {sorted(c.value for c in MUTATIONS)}"
-        raise ValueError(msg)
+        msg = f"no mutation for {shown(unknown)}; known: {sorted(c.value for c in MUTATIONS)}"
+        raise ConfigurationError(msg)
 
     def mutate(parts: _Parts, code: ProblemCode) -> BrokenPolicy:
         companions, mutation = MUTATIONS[code]
@@ -426,14 +490,17 @@ def broken_policies(
 # -- transitions ------------------------------------------------------------------------------
 
 
-@st.composite
 def transition_sequences(
-    draw: st.DrawFn, policy: Policy, *, start: str | None = None, max_size: int = 12
-) -> list[TransitionSpec]:
+    policy: Policy, *, start: str | None = None, max_size: int = 12
+) -> st.SearchStrategy[list[TransitionSpec]]:
     """A walk through `policy`'s graph from `start` (default: its initial phase).
 
     Each element is the transition taken; fire them in order (``controller.fire(t.trigger,
     ...)``) and every one is legal. Guards are the caller's business.
+
+    Raises:
+        ConfigurationError: `policy` is no `Policy`, `start` no phase of it, or `max_size`
+            not an int from 0 to 10,000.
 
     Example:
         >>> from hypothesis import given
@@ -445,7 +512,21 @@ def transition_sequences(
         ...     for t in walk:
         ...         assert c.fire(t.trigger, actor="ops:test", reason="walk").dest == t.dest
     """
+    if not isinstance(policy, Policy):
+        msg = f"policy must be a Policy, got {shown(policy)}"
+        raise ConfigurationError(msg)
     here = policy.initial if start is None else policy.phase(start).name
+    if type(max_size) is not int or not 0 <= max_size <= _MAX_WALK:
+        msg = f"max_size must be an int from 0 to {_MAX_WALK}, got {shown(max_size)}"
+        raise ConfigurationError(msg)
+    return _walks(policy, here, max_size)
+
+
+_MAX_WALK: Final = 10_000
+
+
+@st.composite
+def _walks(draw: st.DrawFn, policy: Policy, here: str, max_size: int) -> list[TransitionSpec]:
     size = draw(st.integers(min_value=0, max_value=max_size))
     walk: list[TransitionSpec] = []
     for _ in range(size):
