@@ -10,9 +10,10 @@ import sys
 
 import pytest
 
-from exchange_recovery import default_policy, dump_policy
-from exchange_recovery._cli.main import COMMANDS, main
+from exchange_recovery import default_policy, dump_policy, loads_policy, recover, restart_policy
+from exchange_recovery._cli.main import COMMANDS, build_parser, main
 from exchange_recovery._cli.progress import Progress
+from exchange_recovery.testing import ManualClock
 
 ROOT = pathlib.Path(__file__).parent.parent
 DEFAULT_TOML = ROOT / "examples" / "default_policy.toml"
@@ -217,3 +218,238 @@ def test_verify_of_a_missing_journal_is_a_usage_error(tmp_path: pathlib.Path) ->
     done = run("verify", str(tmp_path / "nope.jsonl"))
     assert done.returncode == 2
     assert "no such journal file" in done.stderr
+
+
+# -- status ----------------------------------------------------------------------------------------
+
+
+def _in_process(*args: str) -> tuple[int, str, str]:
+    """main() with its own streams: exit code, stdout, stderr (fast: no interpreter start)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _restart_journal(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A journal under restart_policy(): the venue pre-opened, one instrument halted since."""
+    clock = ManualClock(1_700_000_000.0)
+    path = tmp_path / "restart.jsonl"
+    policy = restart_policy()
+    always = {name: (lambda _ctx: True) for t in policy.transitions for name in t.guards}
+    controller = recover(path, policy, create=True, durability="none", clock=clock, guards=always)
+    controller.halt(actor="ops:alice", reason="zone down")
+    clock.advance(60)
+    controller.halt(actor="ops:alice", reason="book crossed", scope="ETH-USDT-SWAP")
+    return path
+
+
+def test_status_shows_every_scope_since_when_and_what_the_plan_waits_on(
+        tmp_path: pathlib.Path) -> None:
+    """Venue first, then instruments; each with its record's version and time, and its step."""
+    path = _restart_journal(tmp_path)
+
+    code, out, err = _in_process("status", str(path), "--policy", "@restart")
+
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0].endswith(": trusted; 2 record(s), version 2")
+    assert lines[1].split()[:2] == ["venue", "HALTED"]
+    assert "since 2023-11-14T22:13:20" in lines[1]
+    assert "(v1)" in lines[1]
+    assert "plan 'default restart': step 1/4; next: pre_open -> PRE_OPEN" in lines[2]
+    assert any(line.split()[:2] == ["ETH-USDT-SWAP", "HALTED"] and "(v2)" in line for line in lines)
+    assert "unknown  cloud_zone_healthy: health check cloud_zone_healthy" in out
+
+
+def test_status_json_has_each_criterion_with_its_own_state_and_code(tmp_path: pathlib.Path) -> None:
+    path = _restart_journal(tmp_path)
+
+    code, out, _ = _in_process("status", str(path), "--policy", "@restart", "--json")
+
+    data = json.loads(out)
+    assert code == 0
+    assert [s["scope"] for s in data["scopes"]] == ["venue", "ETH-USDT-SWAP"]
+    venue = data["scopes"][0]
+    assert (venue["phase"], venue["version"]) == ("HALTED", 1)
+    assert venue["plan"]["step"] == 1
+    assert venue["plan"]["next_phase"] == "PRE_OPEN"
+    assert {c["guard"]: c["state"] for c in venue["plan"]["criteria"]} == {
+        "cloud_zone_healthy": "unknown"}
+
+
+def test_status_judges_a_dwell_from_the_records_time(tmp_path: pathlib.Path) -> None:
+    """A pre-open entered just now is blocked by its minimum stay, with DWELL_NOT_MET."""
+    path = tmp_path / "j.jsonl"
+    controller = recover(path, default_policy(), create=True, durability="none")
+    controller.halt(actor="ops:alice", reason="zone down")
+    controller.pre_open(actor="ops:alice", reason="zone back")
+    policy = tmp_path / "restart.toml"
+    policy.write_text(dump_policy(restart_policy()).replace('name = "default"', 'name = "r"'),
+                      encoding="utf-8")
+
+    code, out, _ = _in_process("status", str(path), "--policy", str(policy), "--json")
+
+    criteria = {c["guard"]: c for c in json.loads(out)["scopes"][0]["plan"]["criteria"]}
+    assert code == 0
+    assert criteria["pre_open_min_stay"]["state"] == "blocked"
+    assert criteria["pre_open_min_stay"]["code"] == "DWELL_NOT_MET"
+
+
+def test_status_of_an_untrusted_journal_exits_1_and_says_so(tmp_path: pathlib.Path) -> None:
+    path = _journal(tmp_path)
+    path.write_bytes(path.read_bytes().replace(b'"to":"HALTED"', b'"to":"NORMAL"'))
+
+    code, out, _ = _in_process("status", str(path))
+
+    assert code == 1
+    assert "NOT TRUSTED" in out
+    assert "since: not known from the journal" in out
+
+
+# -- every command: --json, plain help, names people type -----------------------------------------
+
+
+def test_every_command_takes_json() -> None:
+    parser = build_parser()
+    for name in COMMANDS:
+        sub = next(a for a in parser._actions if a.dest == "command").choices[name]  # type: ignore[union-attr]
+        assert any("--json" in a.option_strings for a in sub._actions), name
+
+
+def test_demo_and_diagram_print_json() -> None:
+    code, out, _ = _in_process("demo", "--json")
+    demo = json.loads(out)
+    assert code == 0
+    assert [s["trigger"] for s in demo["steps"]][:3] == ["degrade", "halt", "open"]
+    assert demo["steps"][2]["refused"]["code"] == "NOT_ALLOWED_FROM_PHASE" or demo["steps"][2]["refused"]
+    assert demo["final"] == {"transitions": 5, "phase": "NORMAL", "version": 5}
+    refused = next(e for e in demo["plan"]["entries"] if len(e["blockers"]) > 1)
+    assert [b["code"] for b in refused["blockers"]] == [
+        "DWELL_NOT_MET", "HEALTH_CHECK_FAILED", "APPROVAL_MISSING"]
+
+    code, out, _ = _in_process("diagram", "@default", "--json")
+    diagram = json.loads(out)
+    assert code == 0
+    assert diagram["diagram"].startswith("stateDiagram-v2")
+    assert {"trigger": "open", "source": "PRE_OPEN", "dest": "FULL_OPEN", "guards": []} in (
+        diagram["transitions"])
+
+
+def test_a_refused_plan_step_lists_each_blocker_under_its_own_code() -> None:
+    code, out, _ = _in_process("demo")
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if "REFUSED, blocked by 3:" in line)
+    assert code == 0
+    assert [lines[at + n].split()[0] for n in (1, 2, 3)] == [
+        "DWELL_NOT_MET", "HEALTH_CHECK_FAILED", "APPROVAL_MISSING"]
+
+
+def test_help_is_plain_text() -> None:
+    """No reStructuredText or Markdown markup (double backticks, backticks) in any --help."""
+    for name in ("", *COMMANDS):
+        code, out, _ = _in_process(*name.split(), "--help")
+        assert code == 0
+        assert "`" not in out, name
+
+
+@pytest.mark.parametrize("given", ["PRE_OPEN", "pre_open", "Pre-Open", "pre-open"])
+def test_phase_names_ignore_case_and_dashes(given: str) -> None:
+    code, out, _ = _in_process("explain", "@default", given, "cancel")
+    assert code == 0
+    assert "phase     PRE_OPEN" in out
+
+
+def test_a_misspelt_phase_gets_a_suggestion() -> None:
+    code, _, err = _in_process("explain", "@default", "pre_opn", "cancel")
+    assert code == 2
+    assert "unknown phase 'pre_opn' (did you mean PRE_OPEN?)" in err
+
+
+def test_at_restart_names_the_packaged_restart_policy() -> None:
+    code, out, _ = _in_process("check", "@restart")
+    assert code == 0
+    assert "@restart: policy 'restart'" in out or "is valid" in out
+    code, _, err = _in_process("check", "@restat")
+    assert code == 2
+    assert "(did you mean @restart?)" in err
+
+
+def test_the_packaged_policies_are_the_python_ones() -> None:
+    assert loads_policy(_packaged("restart")) == restart_policy()
+    assert loads_policy(_packaged("default")) == default_policy()
+
+
+def _packaged(name: str) -> str:
+    import importlib.resources  # noqa: PLC0415
+
+    return (importlib.resources.files("exchange_recovery") / "policies" / f"{name}.toml").read_text(
+        encoding="utf-8")
+
+
+# -- no traceback, whatever the command line -----------------------------------------------------
+
+
+def _bad_command_lines(tmp_path: pathlib.Path) -> list[list[str]]:
+    """About a hundred wrong command lines: missing, unknown, unreadable, malformed."""
+    files = {
+        "empty.toml": b"",
+        "binary.toml": b"\x00\xff\xfe garbage \x80",
+        "syntax.toml": b'name = "x"\ninitial = NORMAL\n',
+        "latin1.toml": 'name = "caf\xe9"\n'.encode("latin-1"),
+        "journal.jsonl": b'{"not": "a record"}\nnot json at all\n',
+        "binary.jsonl": b"\x00\x01\x02\xff",
+        "empty.jsonl": b"",
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    (tmp_path / "dir.toml").mkdir()
+    (tmp_path / "dir.jsonl").mkdir()
+    t = {name: str(tmp_path / name) for name in [*files, "dir.toml", "dir.jsonl"]}
+    missing = str(tmp_path / "missing")
+    long = "x" * 5000
+    weird = ["\x1b[31mred", "ops\nHALTED", "\u202eevil", "", " ", "-", "--", "@", "@@default",
+             long]
+    lines: list[list[str]] = [
+        [], ["--bogus"], ["frobnicate"], ["DEMO"], ["help"], ["--json"], ["demo", "extra"],
+        ["demo", "--json", "--json", "x"], ["check"], ["check", "a", "b"], ["check", "--format"],
+        ["matrix", "@default", "--format"], ["matrix", "@default", "--format", "html"],
+        ["diagram", "@default", "--format", "svg"], ["explain"], ["explain", "@default"],
+        ["explain", "@default", "PRE_OPEN"], ["explain", "@default", "NOPE", "cancel"],
+        ["explain", "@default", "PRE_OPEN", "nonsense"], ["explain", "@default", "PRE_OPEN", "new", "new",
+                                                            "cancel"],
+        ["explain", "@default", "PRE_OPEN", "type=rocket"], ["explain", "@default", "PRE_OPEN", "x=y"],
+        ["explain", "@default", "PRE_OPEN", "instrument="], ["explain", "@default", "PRE_OPEN",
+                                                             f"instrument={long}"],
+        ["explain", "@default", "PRE_OPEN", "market", "post-only"],
+        ["explain", "@default", "PRE_OPEN", "limit", "limit=", "="],
+        ["replay"], ["verify"], ["status"], ["status", "--policy"],
+        ["replay", missing], ["verify", missing], ["status", missing],
+        ["status", t["journal.jsonl"], "--policy", missing],
+        ["status", t["journal.jsonl"], "--policy", "@nope"],
+    ]
+    for command in ("check", "matrix", "diagram"):
+        lines += [[command, p] for p in (missing, t["empty.toml"], t["binary.toml"], t["syntax.toml"],
+                                         t["latin1.toml"], t["dir.toml"], "@nope", *weird)]
+        lines.append([command, t["syntax.toml"], "--json"])
+    for command in ("replay", "verify", "status"):
+        lines += [[command, p] for p in (t["journal.jsonl"], t["binary.jsonl"], t["empty.jsonl"],
+                                         t["dir.jsonl"], t["binary.toml"], *weird[:4])]
+        lines.append([command, t["journal.jsonl"], "--policy", t["syntax.toml"]])
+        lines.append([command, t["journal.jsonl"], "--json"])
+    lines += [["explain", "@default", w, "cancel"] for w in weird]
+    lines += [["explain", "@default", "PRE_OPEN", w] for w in weird]
+    return lines
+
+
+def test_no_command_line_ends_in_a_traceback(tmp_path: pathlib.Path) -> None:
+    """Every wrong command line: exit 1 or 2, at most one line on stderr (one when it is 2), and
+    never a traceback."""
+    lines = _bad_command_lines(tmp_path)
+    assert len(lines) >= 100
+    for argv in lines:
+        code, out, err = _in_process(*argv)
+        where = f"{argv!r} -> {code}: {err!r}"
+        assert code in (1, 2), where
+        assert "Traceback" not in out + err, where
+        assert "internal error" not in err, where
+        assert len(err.splitlines()) == (1 if code == 2 else len(err.splitlines())) <= 1, where

@@ -3,9 +3,9 @@
 One test per fenced block, in page order; the blocks of a page share one namespace and one
 temporary working directory (holding a link to ``examples/``), as a doctest file does.
 
-- ``python``: executed. When a ``text`` block follows it (directly, or after one paragraph ending
-  in ``:``), that is what it prints on standard output and standard error, compared as doctest
-  compares (``...`` matches anything).
+- ``python``: executed. When a ``text`` block (not a transcript) follows it (directly, or after
+  one paragraph ending in ``:``), that is what it prints on standard output and standard error,
+  compared as doctest compares (``...`` matches anything).
 - ``pycon``, or ``python`` starting with ``>>>``: checked as a doctest.
 - ``text`` starting with ``$ exchange-recovery``: a transcript; each command runs (in process)
   and prints what follows it. Other ``text`` blocks are output or pictures, not code.
@@ -87,7 +87,8 @@ def blocks(page: pathlib.Path) -> list[Block]:
     result: list[Block] = []
     for n, (line, language, text, closing) in enumerate(found):
         output = None
-        if language == "python" and n + 1 < len(found) and found[n + 1][1] == "text":
+        if (language == "python" and n + 1 < len(found) and found[n + 1][1] == "text"
+                and not found[n + 1][2].startswith("$ ")):  # a transcript is not its output
             between = [t for t in lines[closing + 1:found[n + 1][0] - 1] if t.strip()]
             if not between or between[-1].rstrip().endswith(":"):
                 output = found[n + 1][2]

@@ -16,7 +16,7 @@ import argparse
 import datetime as dt
 import os
 import sys
-from collections.abc import Iterator
+from typing import Any
 
 import structlog
 
@@ -26,7 +26,6 @@ from exchange_recovery import (
     Advance,
     Approve,
     Controller,
-    Decision,
     MemoryJournal,
     OrderType,
     Origin,
@@ -34,7 +33,6 @@ from exchange_recovery import (
     SetHealth,
     SimulationEvent,
     TimeInForce,
-    TransitionRecord,
     TransitionRefused,
     Wait,
     default_policy,
@@ -78,35 +76,50 @@ def _stamp(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).strftime("%H:%M UTC")
 
 
-def _decisions(controller: Controller) -> Iterator[tuple[str, Decision]]:
-    check = controller.gate.check
-    for label, request in SAMPLES:
-        yield label, check(request)
-
-
-def _show(record: TransitionRecord | None, controller: Controller, out: list[str]) -> None:
-    if record is not None:
-        out.append(
-            f"\n{_stamp(record.timestamp)}  v{record.version}  {record.source} -> {record.dest}"
-            f"  [{record.trigger} by {record.actor}]  {record.reason}"
-        )
+def _state(controller: Controller) -> dict[str, object]:
+    """The gate's phase, whether it matches, and its decision for every sample request."""
     gate = controller.gate
-    out.append(f"    phase {gate.phase()}: matching={'on' if gate.matching() else 'off'}")
-    for label, decision in _decisions(controller):
-        verdict = "ACCEPT" if decision.accepted else "reject"
-        detail = "" if decision.accepted else decision.message
-        out.append(f"      {verdict}  {label:<18}  {detail}".rstrip())
+    check = gate.check
+    decisions = []
+    for label, request in SAMPLES:
+        decision = check(request)
+        decisions.append({"request": label, "accepted": decision.accepted,
+                          "reason": decision.reason.value, "message": decision.message})
+    return {"phase": gate.phase(), "matching": gate.matching(), "decisions": decisions}
 
 
-def _audit_trail(events: list[str]) -> structlog.typing.WrappedLogger:
-    """A structlog logger that keeps each audit event as one key=value line."""
+def _state_lines(state: dict[str, Any]) -> list[str]:
+    out = [f"    phase {state['phase']}: matching={'on' if state['matching'] else 'off'}"]
+    for d in state["decisions"]:
+        verdict = "ACCEPT" if d["accepted"] else "reject"
+        detail = "" if d["accepted"] else d["message"]
+        out.append(f"      {verdict}  {d['request']:<18}  {detail}".rstrip())
+    return out
+
+
+def _audit_trail(events: list[dict[str, object]]) -> structlog.typing.WrappedLogger:
+    """A structlog logger that keeps each audit event as a dict (its level, name and fields)."""
 
     def keep(_logger: object, method: str, event: structlog.typing.EventDict) -> str:
-        fields = " ".join(f"{k}={v}" for k, v in event.items() if k != "event")
-        events.append(f"    audit {method}: {event['event']} {fields}")
+        events.append({"level": method, **event})
         raise structlog.DropEvent
 
     return structlog.wrap_logger(structlog.PrintLogger(), processors=[keep])
+
+
+def _audit_lines(events: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for e in events:
+        fields = " ".join(f"{k}={v}" for k, v in e.items() if k not in ("event", "level"))
+        out.append(f"    audit {e['level']}: {e['event']} {fields}")
+    return out
+
+
+def _taken(events: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The events so far, leaving `events` empty for the next step."""
+    taken = list(events)
+    events.clear()
+    return taken
 
 
 def _resume_at(phase: str) -> int:
@@ -120,17 +133,20 @@ def _resume_at(phase: str) -> int:
     return landed[-1] + 1 if landed else 0
 
 
-def run(journal: str | os.PathLike[str] | None = None, steps: int | None = None) -> list[str]:
-    """Replay the timeline; return the printed lines (the tests read them).
+def _iso(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def story(journal: str | os.PathLike[str] | None = None, steps: int | None = None) -> dict[str, Any]:
+    """Replay the timeline; return every step as data (what ``demo --json`` prints).
 
     With `journal` (a file path) the controller is recovered from that journal and writes to
     it, so a later run resumes where this one stopped; `steps` stops after that many steps.
     """
     clock = ManualClock(START.timestamp())  # the replay runs instantly, at the story's times
-    audit: list[str] = []
+    audit: list[dict[str, object]] = []
     if journal is None:
-        memory = MemoryJournal()
-        controller = Controller(default_policy(), journal=memory, clock=clock,
+        controller = Controller(default_policy(), journal=MemoryJournal(), clock=clock,
                                 logger=_audit_trail(audit))
     else:
         # A demo run may always be the first: create=True starts from nothing only where no
@@ -139,66 +155,143 @@ def run(journal: str | os.PathLike[str] | None = None, steps: int | None = None)
                              logger=_audit_trail(audit))
     start = 0
     report = controller.recovery
+    resumed: dict[str, object] | None = None
     if report is not None and report.records:
         start = _resume_at(controller.phase())
-        out = [(f"resumed from journal {journal}: phase {controller.phase()}, version "
-               f"{controller.version} ({report.records} records verified)")]
-        out.extend(f"    journal problem: {problem}" for problem in report.problems)
+        resumed = {"journal": os.fspath(journal or ""), "phase": controller.phase(),
+                   "version": controller.version, "records": report.records,
+                   "problems": [str(problem) for problem in report.problems]}
         if start:
             clock.now = START.timestamp() + 60 * TIMELINE[start - 1][0]
-    else:
-        out = [f"18 Dec 2022, {_stamp(clock.now)}: normal trading on {SWAP}"]
-    out.extend(audit)
-    audit.clear()
-    _show(None, controller, out)
+    data: dict[str, Any] = {"instrument": SWAP, "time": _iso(clock.now), "resumed": resumed,
+                            "audit": _taken(audit), "state": _state(controller), "steps": []}
     fired = 0
     for minute, trigger, actor, reason in TIMELINE[start:][:steps]:
         clock.now = START.timestamp() + 60 * minute
+        step: dict[str, Any] = {"time": _iso(clock.now), "trigger": trigger, "actor": actor,
+                                "reason": reason, "refused": None, "record": None, "state": None}
         try:
             record = controller.fire(trigger, actor=actor, reason=reason)
         except TransitionRefused as refusal:
-            out.append(f"\n{_stamp(clock.now)}  REFUSED {trigger} by {actor}: {refusal}")
-            out.extend(audit)
-            audit.clear()
+            step["refused"] = {"code": refusal.code.value, "message": str(refusal)}
+        else:
+            fired += 1
+            if record is not None:
+                step["record"] = {"version": record.version, "from": record.source,
+                                  "to": record.dest}
+            step["state"] = _state(controller)
+        step["audit"] = _taken(audit)
+        data["steps"].append(step)
+    data["final"] = {"transitions": fired, "phase": controller.phase(),
+                     "version": controller.version}
+    data["plan"] = plan_data() if steps is None else None  # a run stopped early: no epilogue
+    return data
+
+
+def _stamp_of(iso: str) -> str:
+    return f"{iso[11:16]} UTC"
+
+
+def run(journal: str | os.PathLike[str] | None = None, steps: int | None = None) -> list[str]:
+    """Replay the timeline; return the printed lines (the tests read them)."""
+    data = story(journal, steps)
+    resumed = data["resumed"]
+    if resumed is not None:
+        out = [(f"resumed from journal {resumed['journal']}: phase {resumed['phase']}, version "
+                f"{resumed['version']} ({resumed['records']} records verified)")]
+        out.extend(f"    journal problem: {problem}" for problem in resumed["problems"])
+    else:
+        out = [f"18 Dec 2022, {_stamp_of(data['time'])}: normal trading on {SWAP}"]
+    out.extend(_audit_lines(data["audit"]))
+    out.extend(_state_lines(data["state"]))
+    for step in data["steps"]:
+        stamp = _stamp_of(step["time"])
+        if step["refused"] is not None:
+            out.append(f"\n{stamp}  REFUSED {step['trigger']} by {step['actor']}: "
+                       f"{step['refused']['message']}")
+        else:
+            record = step["record"]
+            if record is not None:
+                out.append(f"\n{stamp}  v{record['version']}  {record['from']} -> {record['to']}"
+                           f"  [{step['trigger']} by {step['actor']}]  {step['reason']}")
+            out.extend(_state_lines(step["state"]))
+        out.extend(_audit_lines(step["audit"]))
+    final = data["final"]
+    out.append(f"\n{final['transitions']} transitions journaled; final phase {final['phase']}, "
+               f"version {final['version']}")
+    if data["plan"] is not None:
+        out.extend(plan_lines(data["plan"]))
+    return out
+
+
+_PLAN_EVENTS: tuple[SimulationEvent, ...] = (
+    Advance(Actor("ops:alice", {"operator"})),            # minute 0: zone restored -> pre-open
+    Wait(300), Advance(Actor("ops:alice", {"operator"})),  # minute 5: too early, book crossed
+    Wait(180), SetHealth("book_uncrossed", True),          # minute 8
+    Wait(60), Approve(Actor("ops:alice", {"operator"})),   # minute 9: only a supervisor approves
+    Approve(Actor("ops:bob", {"supervisor"})),
+    Wait(120), Advance(Actor("ops:bob", {"supervisor"})),  # minute 11: bob approved, may not fire
+    Wait(60), Advance(Actor("ops:alice", {"operator"})),   # minute 12: open
+    Wait(1800), Approve(Actor("ops:bob", {"supervisor"})),  # minute 42: normal
+    Advance(Actor("ops:alice", {"operator"})),
+)
+
+
+def plan_data() -> dict[str, Any]:
+    """The same restart run as a plan (`default_restart_plan`): why not at minute 5, why at 12."""
+    timeline = simulate(default_restart_plan(min_pre_open=600, full_open_dwell=1800),
+                        list(_PLAN_EVENTS),
+                        health={"cloud_zone_healthy": True, "market_data_fresh": True,
+                                "book_uncrossed": False},
+                        logger=_audit_trail([]))
+    entries = []
+    for entry in timeline.entries:
+        if entry.event.startswith("wait"):
             continue
-        fired += 1
-        _show(record, controller, out)
-        out.extend(audit)
-        audit.clear()
-    out.append(f"\n{fired} transitions journaled; final phase {controller.phase()}, "
-               f"version {controller.version}")
-    if steps is None:  # a run stopped early (as if it crashed) does not get to the epilogue
-        out.extend(plan_story())
+        blockers = []
+        blocking = () if entry.status is None else entry.status.blocking
+        if entry.refusal is not None and blocking and blocking[0].code is entry.refusal:
+            # refused for its exit criteria: each one that blocks, with its own code
+            blockers = [{"criterion": c.name, "code": None if c.code is None else c.code.value,
+                         "detail": c.detail} for c in blocking]
+        entries.append({"minute": entry.at / 60, "phase": entry.phase, "event": entry.event,
+                        "refused": None if entry.refusal is None else entry.refusal.value,
+                        "detail": entry.detail, "blockers": blockers, "text": str(entry)})
+    statuses = []
+    for minute in (5, 12):  # the status as the clock reaches the minute, before anyone acts
+        status = next(e.status for e in timeline.entries
+                      if e.at == 60 * minute and e.event.startswith("wait"))
+        assert status is not None  # noqa: S101 - simulate gives every entry its status
+        statuses.append({"minute": minute, "ready": status.ready,
+                         "blocking": [{"criterion": c.name,
+                                       "code": None if c.code is None else c.code.value}
+                                      for c in status.blocking],
+                         "text": str(status)})
+    return {"plan": "default restart", "entries": entries, "statuses": statuses}
+
+
+def plan_lines(plan: dict[str, Any]) -> list[str]:
+    """The plan epilogue in words; a refused step lists each blocker under its own code."""
+    out = ["\nThe same restart as a plan (default_restart_plan, 10 min minimum pre-open),",
+           "simulated; ops:alice is an operator, ops:bob a supervisor:"]
+    for entry in plan["entries"]:
+        if len(entry["blockers"]) > 1:
+            out.append(f"  {entry['minute']:6.1f} min  {entry['phase']:<9}  {entry['event']}  "
+                       f"REFUSED, blocked by {len(entry['blockers'])}:")
+            width = max(len(b["code"] or "") for b in entry["blockers"])
+            out += [f"{'':32}{b['code'] or '':<{width}}  {b['criterion']}: {b['detail']}"
+                    for b in entry["blockers"]]
+        else:
+            out.append(f"  {entry['text']}")
+    for status in plan["statuses"]:
+        out.append(f"\nStatus at minute {status['minute']}:")
+        out += [f"  {line}" for line in status["text"].splitlines()]
     return out
 
 
 def plan_story() -> list[str]:
-    """The same restart run as a plan (`default_restart_plan`): why not at minute 5, why at 12."""
-    alice = Actor("ops:alice", {"operator"})
-    bob = Actor("ops:bob", {"supervisor"})
-    events: list[SimulationEvent] = [
-        Advance(alice),                                   # minute 0: zone restored -> pre-open
-        Wait(300), Advance(alice),                        # minute 5: too early, book crossed
-        Wait(180), SetHealth("book_uncrossed", True),     # minute 8
-        Wait(60), Approve(alice), Approve(bob),           # minute 9: only a supervisor approves
-        Wait(120), Advance(bob),                          # minute 11: bob approved, bob may not fire
-        Wait(60), Advance(alice),                         # minute 12: open
-        Wait(1800), Approve(bob), Advance(alice),         # minute 42: normal
-    ]
-    audit: list[str] = []
-    timeline = simulate(default_restart_plan(min_pre_open=600, full_open_dwell=1800), events,
-                        health={"cloud_zone_healthy": True, "market_data_fresh": True,
-                                "book_uncrossed": False},
-                        logger=_audit_trail(audit))
-    out = ["\nThe same restart as a plan (default_restart_plan, 10 min minimum pre-open),",
-           "simulated; ops:alice is an operator, ops:bob a supervisor:"]
-    out += [f"  {entry}" for entry in timeline.entries if not entry.event.startswith("wait")]
-    for minute in (5, 12):  # the status as the clock reaches the minute, before anyone acts
-        status = next(e.status for e in timeline.entries
-                      if e.at == 60 * minute and e.event.startswith("wait"))
-        out.append(f"\nStatus at minute {minute}:")
-        out += [f"  {line}" for line in str(status).splitlines()]
-    return out
+    """The plan epilogue's lines (as `run` prints them)."""
+    return plan_lines(plan_data())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,19 +18,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import importlib.resources
 import inspect
 import io as _io_module
 import json
 import os
+import re
 import sys
+import time
 from collections.abc import Callable, Sequence
-from typing import Final, TextIO
+from typing import Final, NoReturn, TextIO
 
 import attrs
 
 from .._core.codes import ProblemCode, Reason
-from .._core.errors import InvalidPolicyError, InvalidRequestError
+from .._core.errors import ExchangeRecoveryError, InvalidPolicyError, InvalidRequestError
 from .._core.gate import Gate
 from .._core.model import VENUE
 from .._core.phases import Problem
@@ -38,7 +41,7 @@ from .._core.policy import Policy
 from .._core.text import escape_text
 from .._core.toml import load_policy, loads_policy
 from .._journal.replay import RecoveryReport, verify_journal
-from . import render, requests
+from . import render, requests, status
 from .progress import Progress
 
 OK: Final = 0
@@ -48,6 +51,8 @@ USAGE: Final = 2
 PROG: Final = "exchange-recovery"
 BUILTIN_DEFAULT: Final = "@default"
 """The POLICY argument naming the packaged default policy (``policies/default.toml``)."""
+PACKAGED: Final = ("default", "restart")
+"""``@NAME`` names the packaged ``policies/NAME.toml``: `default_policy()`, `restart_policy()`."""
 
 
 class _Stop(Exception):
@@ -74,8 +79,8 @@ class _Io:
         self.out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
     def error(self, text: str) -> None:
-        """Write a diagnostic line to standard error."""
-        self.err.write(f"{PROG}: {text}\n")
+        """Write a diagnostic line to standard error (escaped: whatever it quotes, one line)."""
+        self.err.write(f"{PROG}: {escape_text(text, 2000)}\n")
 
     def progress(self, label: str, total: int | None = None) -> Progress:
         """A progress line on standard error, drawn only when it is a terminal."""
@@ -113,9 +118,12 @@ def command(name: str, help: str, *configure: _Configure) -> Callable[[_Run], _R
 # -- argument groups ---------------------------------------------------------------------------
 
 
+_POLICY_HELP: Final = ("a policy file (TOML), or @default or @restart for the packaged default "
+                       "policy and the default policy with its restart guards")
+
+
 def _policy_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("policy", metavar="POLICY",
-                        help=f"a policy file (TOML), or {BUILTIN_DEFAULT} for the packaged default")
+    parser.add_argument("policy", metavar="POLICY", help=_POLICY_HELP)
 
 
 def _json_arg(parser: argparse.ArgumentParser) -> None:
@@ -133,7 +141,8 @@ def _diagram_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _explain_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("phase", metavar="PHASE", help="the phase the venue is in, e.g. PRE_OPEN")
+    parser.add_argument("phase", metavar="PHASE",
+                        help="the phase the venue is in, e.g. PRE_OPEN (any case; - for _)")
     parser.add_argument("request", metavar="REQUEST", nargs="+",
                         help="words describing the request, e.g. new limit gtc post-only "
                         "instrument=BTC origin=client (" + requests.REQUEST_WORDS + ")")
@@ -150,14 +159,20 @@ def _problem_data(problem: Problem) -> dict[str, object]:
 def _load(name: str, io: _Io, *, as_json: bool = False) -> Policy:
     """Load the policy `name` or report its problems and stop (1; 2 if it cannot be read)."""
     try:
-        if name == BUILTIN_DEFAULT:
-            resource = importlib.resources.files("exchange_recovery") / "policies" / "default.toml"
-            return loads_policy(resource.read_text(encoding="utf-8"), BUILTIN_DEFAULT)
+        if name.startswith("@"):
+            packaged = name[1:].lower()
+            if packaged not in PACKAGED:
+                io.error(f"error: no packaged policy '{_cut(name)}'"
+                         f"{_did_you_mean(name[1:], PACKAGED, '@')}; "
+                         f"there are {', '.join('@' + p for p in PACKAGED)}")
+                raise _Stop(USAGE)
+            resource = importlib.resources.files("exchange_recovery") / "policies" / f"{packaged}.toml"
+            return loads_policy(resource.read_text(encoding="utf-8"), f"@{packaged}")
         return load_policy(name)
     except InvalidPolicyError as invalid:
         if invalid.codes == {ProblemCode.FILE_UNREADABLE}:
             io.error(f"error: {invalid.problems[0].message.removeprefix('cannot read the file: ')}"
-                     f": {name}")
+                     f": {_cut(name)}")
             raise _Stop(USAGE) from None
         if as_json:
             io.json({"ok": False, "file": name,
@@ -169,17 +184,44 @@ def _load(name: str, io: _Io, *, as_json: bool = False) -> Policy:
         raise _Stop(PROBLEMS) from None
 
 
+def _did_you_mean(given: str, choices: Sequence[str], prefix: str = "") -> str:
+    close = difflib.get_close_matches(given, choices, n=1, cutoff=0.6) or difflib.get_close_matches(
+        given.upper(), [c.upper() for c in choices], n=1, cutoff=0.6)
+    if not close:
+        return ""
+    match = next(c for c in choices if c.upper() == close[0].upper())
+    return f" (did you mean {prefix}{match}?)"
+
+
+def _phase(policy: Policy, given: str, io: _Io) -> str:
+    """The phase of `policy` that `given` names: exactly, or ignoring case with - for _; else
+    stop with a usage error that suggests the closest name."""
+    if given in policy.phase_names:
+        return given
+    wanted = given.strip().upper().replace("-", "_")
+    same = [p for p in policy.phase_names if p.upper() == wanted]
+    if len(same) == 1:
+        return same[0]
+    io.error(f"error: unknown phase '{_cut(given)}'{_did_you_mean(wanted, policy.phase_names)}; "
+             f"'{_cut(policy.name)}' has {', '.join(policy.phase_names)}")
+    raise _Stop(USAGE)
+
+
 # -- commands ------------------------------------------------------------------------------------
 
 
-@command("demo", "replay the 18 Dec 2022 outage and phased restart")
-def _demo(args: argparse.Namespace, io: _Io) -> int:  # noqa: ARG001 - every command takes args
+@command("demo", "replay the 18 Dec 2022 outage and phased restart", _json_arg)
+def _demo(args: argparse.Namespace, io: _Io) -> int:
     """Replay the 18 Dec 2022 outage and phased restart (normal, degraded, halted, pre-open,
     full open, normal) and show, at each step, what the gate accepts and why it refuses the rest.
+    With --json: every step, decision, audit event and plan status as data.
     """
-    from .demo import run  # noqa: PLC0415 - the demo pulls in the controller; load it on demand
+    from .demo import run, story  # noqa: PLC0415 - the demo pulls in the controller: on demand
 
-    io.print("\n".join(run()))
+    if args.json:
+        io.json(story())
+    else:
+        io.print("\n".join(run()))
     return OK
 
 
@@ -204,7 +246,7 @@ def _matrix(args: argparse.Namespace, io: _Io) -> int:
     """Print which request kinds each phase of POLICY accepts, and what the engine itself may do.
 
     Rows group the request kinds: origins that every phase treats alike share a section, and
-    times in force or actions with the same verdicts share a row. ``--json`` lists every one
+    times in force or actions with the same verdicts share a row. With --json: every one
     of the request kinds with its reason code in every phase.
     """
     policy = _load(args.policy, io, as_json=args.json)
@@ -217,15 +259,24 @@ def _matrix(args: argparse.Namespace, io: _Io) -> int:
     return OK
 
 
-@command("diagram", "print the transition graph (Mermaid or DOT)", _policy_arg, _diagram_args)
+@command("diagram", "print the transition graph (Mermaid or DOT)", _policy_arg, _diagram_args,
+         _json_arg)
 def _diagram(args: argparse.Namespace, io: _Io) -> int:
     """Print the phases and transitions of POLICY as a Mermaid state diagram or Graphviz DOT.
 
-    Phases that match orders are green, the others red; guards are shown in brackets.
+    Phases that match orders are green, the others red; guards are shown in brackets. With
+    --json: the phases, the transitions and the diagram text.
     """
-    policy = _load(args.policy, io)
+    policy = _load(args.policy, io, as_json=args.json)
     draw = render.diagram_dot if args.format == "dot" else render.diagram_mermaid
-    io.print(draw(policy))
+    if args.json:
+        io.json({"policy": policy.name, "initial": policy.initial, "fail_safe": policy.fail_safe,
+                 "phases": [{"name": p.name, "matching": p.matching} for p in policy.phases],
+                 "transitions": [{"trigger": t.trigger, "source": t.source, "dest": t.dest,
+                                  "guards": list(t.guards)} for t in policy.transitions],
+                 "format": args.format, "diagram": draw(policy)})
+    else:
+        io.print(draw(policy))
     return OK
 
 
@@ -234,18 +285,15 @@ def _diagram(args: argparse.Namespace, io: _Io) -> int:
 def _explain(args: argparse.Namespace, io: _Io) -> int:
     """Say whether POLICY accepts a request in PHASE, with the reason code the engine would get.
 
-    Example: ``explain policy.toml PRE_OPEN new market instrument=BTC-USDT``. Exit 0 whatever
-    the decision (a rejection is an answer, not a problem); 2 for an unknown phase or word.
+    Example: explain policy.toml PRE_OPEN new market instrument=BTC-USDT. Exit 0 whatever the
+    decision (a rejection is an answer, not a problem); 2 for an unknown phase or word.
     """
     policy = _load(args.policy, io, as_json=args.json)
-    if args.phase not in policy.phase_names:
-        io.error(f"error: unknown phase {args.phase!r}; {policy.name!r} has "
-                 f"{', '.join(policy.phase_names)}")
-        return USAGE
+    args.phase = _phase(policy, args.phase, io)
     try:
         request = requests.parse_request(args.request)
     except InvalidRequestError as error:
-        io.error(f"error: {error}")
+        io.error(f"error: {_cut(str(error), 600)}")
         return USAGE
     decision = Gate(policy, {VENUE: args.phase}).check(request)
     kind = request.kind
@@ -279,7 +327,7 @@ def _verified(args: argparse.Namespace, io: _Io) -> tuple[Policy, RecoveryReport
     """Load the policy and verify the journal (with progress on a terminal), or stop with 2."""
     policy = _load(args.policy, io, as_json=args.json)
     if not os.path.isfile(args.journal):
-        io.error(f"error: no such journal file: {args.journal}")
+        io.error(f"error: no such journal file: {_cut(args.journal)}")
         raise _Stop(USAGE)
     with io.progress(f"verifying {args.journal}") as progress:
         report = verify_journal(args.journal, policy, on_progress=progress.update)
@@ -320,7 +368,7 @@ def _timeline(path: str) -> list[tuple[int, dict[str, object] | None]]:
          _journal_args, _json_arg)
 def _verify(args: argparse.Namespace, io: _Io) -> int:
     """Verify JOURNAL (hash chain, versions, every transition against POLICY) without changing
-    it, and print what `recover` would start in. Exit 0 when it can be trusted (a torn relaxing
+    it, and print what recovery would start in. Exit 0 when it can be trusted (a torn relaxing
     record at the end is reported but trusted), 1 when it cannot, 2 for a missing file.
     """
     _, report = _verified(args, io)
@@ -335,7 +383,7 @@ def _verify(args: argparse.Namespace, io: _Io) -> int:
          _journal_args, _json_arg)
 def _replay(args: argparse.Namespace, io: _Io) -> int:
     """Print every record of JOURNAL in order (transitions and snapshots), then the verdict of
-    `verify`. Exit codes as for `verify`.
+    verify. Exit codes as for verify.
     """
     _, report = _verified(args, io)
     rows = _timeline(args.journal)
@@ -365,12 +413,41 @@ def _replay(args: argparse.Namespace, io: _Io) -> int:
     return OK if report.trusted else PROBLEMS
 
 
+@command("status", "show every scope's phase, since when, and what its restart waits on",
+         _journal_args, _json_arg)
+def _status(args: argparse.Namespace, io: _Io) -> int:
+    """Show where every scope stands according to JOURNAL (verified, never changed): its phase,
+    the version and time of the record that put it there, and, when the default restart plan's
+    steps fit POLICY, the plan step it is on and the exit criteria of the next one. A dwell is
+    judged from the record's time; health checks and approvals are not in a journal and show
+    as unknown. Exit codes as for verify.
+    """
+    policy, report = _verified(args, io)
+    statuses = status.scope_statuses(policy, report, [r for _, r in _timeline(args.journal)],
+                                     time.time())
+    plan = status.restart_plan_for(policy)
+    if args.json:
+        io.json(status.status_data(report, statuses, plan))
+    else:
+        for line in status.status_lines(report, statuses, plan):
+            io.print(line)
+    return OK if report.trusted else PROBLEMS
+
+
 # -- entry point ---------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a usage error on one line (its usage block is what --help is for)."""
+
+    def error(self, message: str) -> NoReturn:
+        message = re.sub(r"\s+", " ", message)
+        self.exit(USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG, description="Policies, gates and restarts for an exchange's order entry.",
         epilog="exit codes: 0 ok, 1 problems found, 2 usage error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -392,8 +469,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
         if isinstance(stream, _io_module.TextIOWrapper):
             stream.reconfigure(errors="replace")  # a non-UTF-8 terminal gets "?" for ✓, no crash
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
+    try:  # argparse prints help and usage errors on sys.stdout/sys.stderr: ours here
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help (0) or a usage error (2), already printed by argparse
         return int(exit_.code or 0)
     io = _Io(out, err)
@@ -406,3 +484,22 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, out.fileno())
         return OK
+    except (OSError, UnicodeError) as error:  # a file that cannot be read, a directory, ...
+        io.error(f"error: {_cut(_one_line(error), 300)}")
+        return USAGE
+    except ExchangeRecoveryError as error:
+        io.error(f"error: {_cut(_one_line(error), 300)}")
+        return PROBLEMS
+    except Exception as error:  # a bug here: one line that says so, not a traceback
+        io.error(f"internal error (please report it): {type(error).__name__}: "
+                 f"{_cut(_one_line(error), 300)}")
+        return PROBLEMS
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _cut(text: str, limit: int = 120) -> str:
+    """`text`, cut to `limit` characters (`_Io.error` escapes what is left)."""
+    return text if len(text) <= limit else f"{text[:limit]}...({len(text)} chars)"

@@ -57,7 +57,8 @@ def parse_request(tokens: Sequence[str]) -> Request:
 
     def put(field: str, value: object, token: str) -> None:
         if field in fields and fields[field] != value:
-            raise InvalidRequestError(field, token, f"one {field} only (already {fields[field]!r})")
+            already = getattr(fields[field], "name", fields[field])  # an enum member by its name
+            raise InvalidRequestError(field, token, f"one {field} only (already {already})")
         fields[field] = value
 
     for token in tokens:
