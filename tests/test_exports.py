@@ -6,6 +6,8 @@ import inspect
 import pathlib
 from types import ModuleType
 
+import pytest
+
 import exchange_recovery
 
 PACKAGE = pathlib.Path(exchange_recovery.__file__).parent
@@ -34,3 +36,11 @@ def test_testing_kit_exports_are_documented_and_public() -> None:
     import exchange_recovery.testing as kit  # noqa: PLC0415 - needs hypothesis, kept local
 
     _assert_exported_once_and_documented(kit, {"exchange_recovery", "exchange_recovery.testing"})
+
+
+def test_etcd_exports_are_documented_and_public() -> None:
+    """exchange_recovery.etcd: unique `__all__`, docstrings, public module paths."""
+    pytest.importorskip("aetcd", reason="needs the 'etcd' extra: pip install -e '.[etcd]'")
+    from exchange_recovery import etcd  # noqa: PLC0415 - needs aetcd, kept local
+
+    _assert_exported_once_and_documented(etcd, {"exchange_recovery.etcd"})
