@@ -178,7 +178,7 @@ class Controller(TriggerMethods):
             msg = f"journal must have an append(record) method, got {journal!r}"
             raise ConfigurationError(msg)
         self._policy = policy
-        self._guards = self._trust.guards(check_guards(policy, guards))
+        self._guards = check_guards(policy, self._trust.guards(guards or {}))
         self._journal = journal
         self._authorizer = authorizer
         self._clock = clock

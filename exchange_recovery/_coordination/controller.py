@@ -64,7 +64,7 @@ class CoordinatedController(TriggerMethods):
         check_seams(authorizer, clock)
         self._trust = Trust.of(policy, directory, signer)
         # fail now on missing guards, not at 3 a.m.
-        self._guards = self._trust.guards(check_guards(policy, guards))
+        self._guards = check_guards(policy, self._trust.guards(guards or {}))
         self._first_seen: dict[str, tuple[int, float]] = {}  # scope: (its version, seen at)
         self._authorizer = authorizer
         self._clock = clock
