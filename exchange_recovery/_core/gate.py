@@ -168,7 +168,13 @@ class Gate:
     # -- the hot path ------------------------------------------------------------------------
 
     def check(self, request: Request) -> Decision:
-        """Return the decision for `request` in the current phases (preallocated, never None)."""
+        """Return the decision for `request` in the current phases (preallocated, never None).
+
+        Raises:
+            InvalidRequestError: `request` is not a `Request` (no instrument and key, or ones
+                that index nothing). An object that has both is not checked for its type:
+                that would cost every order.
+        """
         # Branch-free: an instrument without a phase of its own (or None) finds index 0,
         # FOLLOWS_VENUE (a literal here: a constant is faster than a global). A try costs
         # nothing until it catches (3.11): only a non-Request pays for the error.
