@@ -1,6 +1,7 @@
 """Check a built site: it loads nothing from outside itself, and its API pages show no private name.
 
-Usage:  python docs/check_site.py SITE_DIR      (what .ci/run runs after ``mkdocs build --strict``)
+Usage:  python docs/check_site.py SITE_DIR [--browser CHROMIUM]
+        (what .ci/run runs after ``mkdocs build --strict``)
 
 1. Every script, stylesheet, image, font, frame or media file a page or stylesheet loads (``src=``,
    ``href=`` of ``<link>``, ``srcset=``, ``data=``, CSS ``url()`` and ``@import``) is a relative
@@ -10,6 +11,10 @@ Usage:  python docs/check_site.py SITE_DIR      (what .ci/run runs after ``mkdoc
 2. No page under ``api/`` shows a name that starts with one underscore, nor a path through a
    private module (``exchange_recovery._core``).
 
+3. With ``--browser``: every page with a diagram, opened from disk in headless Chromium with the
+   network off (``unshare -n``: a network namespace with no interface), has every diagram drawn
+   (each ``<div class="mermaid">`` holds an ``<svg>``).
+
 Exits 1 listing every problem, 0 (printing what it checked) when there is none.
 """
 
@@ -18,7 +23,10 @@ from __future__ import annotations
 import html.parser
 import pathlib
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import urllib.parse
 
 _LOADING_TAGS = {"script", "img", "iframe", "embed", "source", "audio", "video", "track", "input",
@@ -113,22 +121,60 @@ def problems(site: pathlib.Path) -> tuple[list[str], int]:
     return found, checked
 
 
+_DIAGRAM = re.compile(r'<div class="mermaid"')
+_DRAWN = re.compile(r'<div class="mermaid"[^>]*>\s*<svg')
+
+
+def undrawn(site: pathlib.Path, chromium: str) -> tuple[list[str], int]:
+    """Pages whose diagrams Chromium, offline, did not draw; and how many diagrams were drawn."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return ["unshare (util-linux) is needed to take the network away from Chromium"], 0
+    found: list[str] = []
+    drawn = 0
+    for page in sorted(site.rglob("*.html")):
+        expected = len(_DIAGRAM.findall(page.read_text(encoding="utf-8")))
+        if not expected:
+            continue
+        with tempfile.TemporaryDirectory() as profile:
+            done = subprocess.run(  # noqa: S603 - fixed arguments, our own built page
+                [unshare, "-n", chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=20000",
+                 "--dump-dom", page.resolve().as_uri()],
+                capture_output=True, text=True, timeout=180, check=False)
+        got = len(_DRAWN.findall(done.stdout))
+        drawn += got
+        if got != expected:
+            found.append(f"{page.relative_to(site)}: {got} of {expected} diagrams drawn offline "
+                         f"(chromium exit {done.returncode})")
+    return found, drawn
+
+
 def main(argv: list[str]) -> int:
+    browser = None
+    if len(argv) == 3 and argv[1] == "--browser":
+        browser, argv = argv[2], argv[:1]
     if len(argv) != 1:
-        sys.stderr.write("usage: python docs/check_site.py SITE_DIR\n")
+        sys.stderr.write("usage: python docs/check_site.py SITE_DIR [--browser CHROMIUM]\n")
         return 2
     site = pathlib.Path(argv[0])
     if not (site / "index.html").is_file():
         sys.stderr.write(f"{site} is not a built site (no index.html)\n")
         return 2
     found, checked = problems(site)
+    drawn = 0
+    if browser is not None:
+        offline, drawn = undrawn(site, browser)
+        found += offline
     for problem in found:
         sys.stderr.write(f"{problem}\n")
     if found:
         sys.stderr.write(f"{len(found)} problems in the built site\n")
         return 1
     sys.stdout.write(f"site self-contained: {checked} references to files inside it, "
-                     "no private names on the API pages\n")
+                     "no private names on the API pages"
+                     + (f"; {drawn} diagrams drawn by Chromium offline" if browser else "") + "\n")
     return 0
 
 
