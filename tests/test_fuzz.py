@@ -948,40 +948,6 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
         but("' '", "''", "ESC", "SneakyStr", "bidi", "bytes", "deep TOML", "lone surrogate",
             "long str", "newline", "venue"),
         "_core/toml.py load_policy: TypeError, ValueError, RuntimeError"),
-    "TransitionRecord:approvals": (
-        but("' '", "''", "(None,)", "BTC\\x00", "ESC", "NUL", "SneakyStr", "[1]", "[[]]", "[]",
-            "bidi", "bytes", "bytes NUL", "cyclic list", "deep TOML", "deep list",
-            "empty generator", "lone surrogate", "long str", "newline", "set()", "venue",
-            "{'a': 1}", "{}"),
-        "_decide/records.py _approvals: TypeError, RuntimeError"),
-    "Controller:policy": (
-        UNSHOWABLE,
-        "_control/controller.py __init__: ValueError, RecursionError, RuntimeError"),
-    "Controller:guards": (
-        but("''", "-0.0", "0", "False", "None", "[]", "empty generator", "set()", "{'a': 1}",
-            "{}"),
-        ("_control/trust.py guards: TypeError, ValueError; _control/controller.py __init__: "
-         "RuntimeError")),
-    "Controller:journal": (
-        of("10**5000", "Raising", "RaisingRepr", "SneakyInt"),
-        "_control/controller.py __init__: ValueError, RuntimeError"),
-    "Controller:authorizer": (
-        of("10**5000", "RaisingRepr", "SneakyInt", "deep list"),
-        "_control/controller.py check_seams: ValueError, RecursionError, RuntimeError"),
-    "Controller:clock": (
-        UNSHOWABLE | of("lambda raising"),
-        ("_control/controller.py check_seams: ValueError, RecursionError, RuntimeError; "
-         "_control/controller.py __init__: RuntimeError, ZeroDivisionError")),
-    "Controller:logger": (
-        UNSHOWABLE,
-        ("_control/audit.py audit_logger: ValueError, RecursionError, RuntimeError; _control/audit.py "
-         "<listcomp>: RuntimeError")),
-    "Controller:version": (
-        of("Raising", "RaisingRepr", "SneakyInt", "deep list"),
-        "_control/controller.py __init__: RecursionError, RuntimeError"),
-    "Controller:entered_at": (
-        but("''", "-0.0", "0", "False", "None", "[]", "set()", "{'a': 1}", "{}"),
-        "_control/controller.py __init__: AttributeError, RuntimeError"),
     "Controller:directory": (
         UNSHOWABLE,
         "_control/trust.py of: ValueError, RecursionError, RuntimeError"),
@@ -991,61 +957,9 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
     "Controller:instruments": (
         UNSHOWABLE,
         "_control/controller.py __init__: ValueError, RecursionError, RuntimeError"),
-    "Controller:max_instruments": (
-        of("Raising", "RaisingRepr", "SneakyInt", "deep list"),
-        "_control/controller.py __init__: RecursionError, RuntimeError"),
     "Controller.guard:name": (
         UNSHOWABLE | of("SneakyStr"),
         "_control/controller.py guard: ValueError, RecursionError, RuntimeError"),
-    "Controller.visit:scope": (
-        of("Raising", "RaisingHash", "SneakyStr", "[1]", "[[]]", "[]", "cyclic list",
-            "deep list", "set()", "{'a': 1}", "{}"),
-        "_control/controller.py visit: TypeError, RuntimeError"),
-    "Controller.entered_at:scope": (
-        of("Raising", "RaisingHash", "SneakyStr", "[1]", "[[]]", "[]", "cyclic list",
-            "deep list", "set()", "{'a': 1}", "{}"),
-        "_control/controller.py entered_at: TypeError, RuntimeError"),
-    "Controller.fire:trigger": (
-        UNSHOWABLE,
-        "_decide/decide.py require_text: ValueError, RecursionError, RuntimeError"),
-    "Controller.fire:actor": (
-        UNSHOWABLE,
-        "_decide/decide.py actor_of: ValueError, RecursionError, RuntimeError"),
-    "Controller.fire:reason": (
-        UNSHOWABLE,
-        "_decide/decide.py require_text: ValueError, RecursionError, RuntimeError"),
-    "Controller.fire:scope": (
-        UNSHOWABLE,
-        "_decide/decide.py require_text: ValueError, RecursionError, RuntimeError"),
-    "Controller.halt:actor": (
-        UNSHOWABLE,
-        "_decide/decide.py actor_of: ValueError, RecursionError, RuntimeError"),
-    "Controller.halt:reason": (
-        UNSHOWABLE,
-        "_decide/decide.py require_text: ValueError, RecursionError, RuntimeError"),
-    "Controller.halt:scope": (
-        UNSHOWABLE,
-        "_decide/decide.py require_text: ValueError, RecursionError, RuntimeError"),
-    "Controller.<trigger>:actor": (
-        UNSHOWABLE,
-        "_decide/decide.py actor_of: ValueError, RecursionError, RuntimeError"),
-    "Controller.<trigger>:reason": (
-        UNSHOWABLE,
-        "_decide/decide.py require_text: ValueError, RecursionError, RuntimeError"),
-    "Controller.<trigger>:scope": (
-        UNSHOWABLE,
-        "_decide/decide.py require_text: ValueError, RecursionError, RuntimeError"),
-    "Controller.apply:record": (
-        UNSHOWABLE,
-        "_control/controller.py apply: ValueError, RecursionError, RuntimeError"),
-    "Approvals:logger": (
-        UNSHOWABLE,
-        ("_control/audit.py audit_logger: ValueError, RecursionError, RuntimeError; _control/audit.py "
-         "<listcomp>: RuntimeError")),
-    "RoleAuthorizer:logger": (
-        UNSHOWABLE,
-        ("_control/audit.py audit_logger: ValueError, RecursionError, RuntimeError; _control/audit.py "
-         "<listcomp>: RuntimeError")),
     "FileJournal:path": (
         but("' '", "ESC", "SneakyStr", "bidi", "lone surrogate", "newline", "venue"),
         ("_journal/file.py __init__: TypeError, OSError, RuntimeError; _journal/anchor.py anchor_path: "
@@ -1163,14 +1077,6 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
         but("' '", "''", "BTC\\x00", "ESC", "NUL", "SneakyStr", "bidi", "deep TOML", "long str",
             "newline", "venue"),
         "_journal/keys.py verifies: AttributeError, UnicodeEncodeError, RuntimeError"),
-    "LocalCoordinator.read:scopes": (
-        but("' '", "''", "(None,)", "BTC\\x00", "ESC", "NUL", "None", "SneakyStr", "[1]", "[]",
-            "bidi", "bytes", "bytes NUL", "deep TOML", "empty generator", "lone surrogate",
-            "long str", "newline", "set()", "venue", "{'a': 1}", "{}"),
-        "_coordination/coordinator.py read: TypeError, RuntimeError"),
-    "LocalCoordinator.propose:record": (
-        UNSHOWABLE,
-        "_coordination/coordinator.py propose: ValueError, RecursionError, RuntimeError"),
     "LocalCoordinator.propose:expected": (
         UNSHOWABLE | of("SneakyStr"),
         ("_coordination/coordinator.py conflict: ValueError, RecursionError, RuntimeError; "
@@ -1178,97 +1084,22 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
     "LocalCoordinator.follow:follower": (
         ALL,
         "_coordination/coordinator.py follow: AttributeError, RuntimeError"),
-    "CoordinatedController:policy": (
-        UNSHOWABLE,
-        "_coordination/controller.py __init__: ValueError, RecursionError, RuntimeError"),
     "CoordinatedController:coordinator": (
         UNSHOWABLE,
         "_coordination/controller.py __init__: ValueError, RecursionError, RuntimeError"),
-    "CoordinatedController:guards": (
-        but("''", "-0.0", "0", "False", "None", "[]", "empty generator", "set()", "{'a': 1}",
-            "{}"),
-        ("_control/trust.py guards: TypeError, ValueError; _coordination/controller.py __init__: "
-         "RuntimeError")),
-    "CoordinatedController:authorizer": (
-        of("10**5000", "RaisingRepr", "SneakyInt", "deep list"),
-        "_control/controller.py check_seams: ValueError, RecursionError, RuntimeError"),
-    "CoordinatedController:clock": (
-        of("10**5000", "RaisingRepr", "SneakyInt", "deep list"),
-        "_control/controller.py check_seams: ValueError, RecursionError, RuntimeError"),
-    "CoordinatedController:logger": (
-        UNSHOWABLE,
-        ("_control/audit.py audit_logger: ValueError, RecursionError, RuntimeError; _control/audit.py "
-         "<listcomp>: RuntimeError")),
-    "CoordinatedController:halt_attempts": (
-        of("Raising", "RaisingRepr", "SneakyInt", "deep list"),
-        "_coordination/controller.py __init__: RecursionError, RuntimeError"),
     "CoordinatedController:directory": (
         UNSHOWABLE,
         "_control/trust.py of: ValueError, RecursionError, RuntimeError"),
     "CoordinatedController:signer": (
         UNSHOWABLE,
         "_control/trust.py of: ValueError, RecursionError, RuntimeError"),
-    "CoordinatedController.fire:trigger": (
-        UNSHOWABLE,
-        "_decide/decide.py require_text: ValueError, RecursionError, RuntimeError"),
-    "CoordinatedController.fire:actor": (
-        UNSHOWABLE,
-        "_decide/decide.py actor_of: ValueError, RecursionError, RuntimeError"),
-    "CoordinatedController.fire:reason": (
-        UNSHOWABLE,
-        "_decide/decide.py require_text: ValueError, RecursionError, RuntimeError"),
-    "CoordinatedController.fire:scope": (
-        UNSHOWABLE,
-        "_decide/decide.py require_text: ValueError, RecursionError, RuntimeError"),
-    "CoordinatedController.fire:on": (
-        but("None"),
-        "_coordination/controller.py _decide: AttributeError, RuntimeError"),
-    "CoordinatedController.halt:actor": (
-        UNSHOWABLE,
-        "_decide/decide.py actor_of: ValueError, RecursionError, RuntimeError"),
-    "CoordinatedController.halt:reason": (
-        UNSHOWABLE,
-        "_decide/decide.py require_text: ValueError, RecursionError, RuntimeError"),
-    "CoordinatedController.halt:scope": (
-        UNSHOWABLE,
-        "_decide/decide.py require_text: ValueError, RecursionError, RuntimeError"),
-    "CoordinatedController.visit:state": (
-        ALL,
-        "_coordination/controller.py visit: AttributeError, RuntimeError"),
-    "Follower:policy": (
-        UNSHOWABLE,
-        "_coordination/follower.py __init__: ValueError, RecursionError, RuntimeError"),
-    "Follower:staleness": (
-        of("10**400", "10**5000", "Raising", "RaisingRepr", "deep list"),
-        "_coordination/follower.py __init__: OverflowError, RecursionError, RuntimeError"),
-    "Follower:gate": (
-        but("None"),
-        "_coordination/follower.py __init__: AttributeError, RuntimeError"),
     "Follower:clock": (
         UNSHOWABLE | of("lambda raising"),
         ("_coordination/follower.py __init__: ValueError, RecursionError, RuntimeError, "
          "ZeroDivisionError")),
-    "Follower:logger": (
-        UNSHOWABLE,
-        ("_control/audit.py audit_logger: ValueError, RecursionError, RuntimeError; _control/audit.py "
-         "<listcomp>: RuntimeError")),
     "Follower:directory": (
         UNSHOWABLE,
         "_control/trust.py of: ValueError, RecursionError, RuntimeError"),
-    "Follower.adopt:state": (
-        ALL,
-        "_coordination/follower.py adopt: AttributeError, RuntimeError"),
-    "Follower.adopt:read_at": (
-        but("-0.0", "-1", "-10**400", "-inf", "0", "1.5", "1e308", "2**63", "5", "False",
-            "SneakyInt", "True", "inf", "nan"),
-        ("_coordination/follower.py _heard_locked: TypeError, RuntimeError; _coordination/follower.py "
-         "check_staleness: damage OverflowError")),
-    "Follower.apply:record": (
-        ALL,
-        "_coordination/follower.py apply: AttributeError, RuntimeError"),
-    "Follower.reject:scope": (
-        UNSHOWABLE,
-        "_coordination/follower.py reject: ValueError, RecursionError, RuntimeError"),
     "Follower.reject:version": (
         of("10**5000"),
         ("_control/audit.py __str__: ValueError (an audit event that cannot be rendered; seen "
@@ -1276,66 +1107,12 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
     "Follower.reject:detail": (
         UNSHOWABLE,
         "_coordination/follower.py reject: ValueError, RecursionError, RuntimeError"),
-    "Follower.fresh:state": (
-        ALL,
-        "_coordination/follower.py fresh: AttributeError, RuntimeError"),
-    "Follower.fresh:read_at": (
-        but("-0.0", "-1", "-10**400", "-inf", "0", "1.5", "10**400", "10**5000", "1e308",
-            "2**63", "5", "False", "SneakyInt", "True", "inf", "nan"),
-        "_coordination/follower.py _heard_locked: TypeError, RuntimeError"),
-    "Follower.watch:interval": (
-        of("10**400", "10**5000", "1e308", "2**63", "Raising", "RaisingRepr", "deep list"),
-        ("_coordination/follower.py loop: thread dies OverflowError; _coordination/follower.py watch: "
-         "OverflowError, RecursionError, RuntimeError")),
-    "PlanRunner:logger": (
-        UNSHOWABLE,
-        ("_control/audit.py audit_logger: ValueError, RecursionError, RuntimeError; _control/audit.py "
-         "<listcomp>: RuntimeError")),
-    "PlanRunner.create:journal": (
-        of("10**5000", "Raising", "RaisingRepr", "SneakyInt"),
-        "_control/controller.py __init__: ValueError, RuntimeError"),
-    "PlanRunner.create:logger": (
-        UNSHOWABLE,
-        ("_control/audit.py audit_logger: ValueError, RecursionError, RuntimeError; _control/audit.py "
-         "<listcomp>: RuntimeError")),
-    "PlanRunner.create:version": (
-        of("Raising", "RaisingRepr", "SneakyInt", "deep list"),
-        "_control/controller.py __init__: RecursionError, RuntimeError"),
-    "simulate:logger": (
-        UNSHOWABLE,
-        ("_control/audit.py audit_logger: ValueError, RecursionError, RuntimeError; _control/audit.py "
-         "<listcomp>: RuntimeError")),
-    "InvalidRequestError:field": (
-        UNSHOWABLE,
-        "_core/errors.py __init__: ValueError, RecursionError, RuntimeError"),
-    "InvalidRequestError:value": (
-        UNSHOWABLE,
-        "_core/errors.py __init__: ValueError, RecursionError, RuntimeError"),
     "InvalidRequestError:expected": (
         UNSHOWABLE,
         "_core/errors.py __init__: ValueError, RecursionError, RuntimeError"),
-    "InvalidPolicyError:problems": (
-        but("' '", "''", "(None,)", "BTC\\x00", "ESC", "NUL", "SneakyStr", "[1]", "[[]]", "[]",
-            "bidi", "bytes", "bytes NUL", "cyclic list", "deep TOML", "empty generator",
-            "lone surrogate", "long str", "newline", "set()", "venue", "{'a': 1}", "{}"),
-        "_core/errors.py __init__: TypeError, RuntimeError; _core/errors.py <genexpr>: RecursionError"),
-    "InvalidPlanError:problems": (
-        but("' '", "''", "(None,)", "BTC\\x00", "ESC", "NUL", "SneakyStr", "[1]", "[[]]", "[]",
-            "bidi", "bytes", "bytes NUL", "cyclic list", "deep TOML", "empty generator",
-            "lone surrogate", "long str", "newline", "set()", "venue", "{'a': 1}", "{}"),
-        "_core/errors.py __init__: TypeError, RuntimeError; _core/errors.py <genexpr>: RecursionError"),
     "TransitionRefused:code": (
         ALL,
         "_core/errors.py __init__: AttributeError, RuntimeError"),
-    "TransitionRefused:scope": (
-        UNSHOWABLE,
-        "_core/errors.py __init__: ValueError, RecursionError, RuntimeError"),
-    "TransitionRefused:phase": (
-        UNSHOWABLE,
-        "_core/errors.py __init__: ValueError, RecursionError, RuntimeError"),
-    "TransitionRefused:trigger": (
-        UNSHOWABLE,
-        "_core/errors.py __init__: ValueError, RecursionError, RuntimeError"),
     "TransitionRefused:detail": (
         UNSHOWABLE | of("RaisingBool"),
         "_core/errors.py __init__: ValueError, RecursionError, RuntimeError"),
@@ -1346,27 +1123,9 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
     "TransitionConflict:code": (
         ALL,
         "_core/errors.py __init__: AttributeError, RuntimeError"),
-    "TransitionConflict:scope": (
-        UNSHOWABLE,
-        "_core/errors.py __init__: ValueError, RecursionError, RuntimeError"),
-    "TransitionConflict:phase": (
-        UNSHOWABLE,
-        "_core/errors.py __init__: ValueError, RecursionError, RuntimeError"),
-    "TransitionConflict:trigger": (
-        UNSHOWABLE,
-        "_core/errors.py __init__: ValueError, RecursionError, RuntimeError"),
     "TransitionConflict:detail": (
         UNSHOWABLE | of("RaisingBool"),
         "_core/errors.py __init__: ValueError, RecursionError, RuntimeError"),
-    "testing.ManualClock:start": (
-        of("-10**400", "10**400", "10**5000", "Raising", "RaisingRepr", "deep list"),
-        "_core/clock.py _seconds: OverflowError, RecursionError, RuntimeError"),
-    "testing.ManualClock.advance:seconds": (
-        of("-10**400", "10**400", "10**5000", "Raising", "RaisingRepr", "deep list"),
-        "_core/clock.py _seconds: OverflowError, RecursionError, RuntimeError"),
-    "testing.ManualClock.now:value": (
-        of("-10**400", "10**400", "10**5000", "Raising", "RaisingRepr", "deep list"),
-        "_core/clock.py _seconds: OverflowError, RecursionError, RuntimeError"),
     "etcd.EtcdCoordinator:endpoint": (
         UNSHOWABLE,
         "etcd/_backend.py _endpoints: ValueError, RecursionError, RuntimeError"),
@@ -1390,10 +1149,6 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
     "etcd.EtcdCoordinator:max_record_bytes": (
         UNSHOWABLE,
         "etcd/_backend.py __init__: ValueError, RecursionError, RuntimeError"),
-    "etcd.EtcdCoordinator:logger": (
-        UNSHOWABLE,
-        ("_control/audit.py audit_logger: ValueError, RecursionError, RuntimeError; _control/audit.py "
-         "<listcomp>: RuntimeError")),
     "etcd.EtcdCoordinator:user": (
         UNSHOWABLE,
         "etcd/_client.py password_source: ValueError, RecursionError, RuntimeError"),

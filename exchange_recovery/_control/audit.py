@@ -29,6 +29,7 @@ from structlog.testing import LogCapture
 from structlog.typing import EventDict, WrappedLogger
 
 from .._core.errors import ConfigurationError
+from .._core.text import shown
 
 LOGGER_NAME = "exchange_recovery"
 """The standard library logger every default audit event goes to."""
@@ -107,8 +108,11 @@ def audit_logger(logger: Any = None, *, owner: str = "logger") -> Any:
         return _DEFAULT
     if isinstance(logger, logging.Logger):
         return stdlib_audit_logger(logger)
-    missing = [level for level in _LEVELS if not callable(getattr(logger, level, None))]
+    try:
+        missing = [level for level in _LEVELS if not callable(getattr(logger, level, None))]
+    except Exception:  # a hostile __getattr__
+        missing = list(_LEVELS)
     if missing:
-        msg = f"{owner} must have callable {', '.join(_LEVELS)} methods; {logger!r} lacks {missing}"
+        msg = f"{owner} must have callable {', '.join(_LEVELS)} methods; {shown(logger)} lacks {missing}"
         raise ConfigurationError(msg)
     return logger

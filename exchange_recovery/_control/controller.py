@@ -37,6 +37,7 @@ from .._core.errors import ConfigurationError, TransitionRefused
 from .._core.gate import Gate
 from .._core.model import VENUE, Actor
 from .._core.policy import Policy
+from .._core.text import shown
 from .._decide.decide import actor_of, clean_reason, decide, misfit, require_text
 from .._decide.records import Authorizer, Clock, Guard, TransitionContext, TransitionRecord
 from .._journal.protocol import Journal
@@ -157,28 +158,13 @@ class Controller(TriggerMethods):
         max_instruments: int = 100_000,
         visits: Mapping[str, int] | None = None,
     ) -> None:
-        if not isinstance(policy, Policy):
-            msg = f"Controller needs a Policy, got {policy!r}"
-            raise ConfigurationError(msg)
-        if instruments is not None and not (isinstance(instruments, Collection)
-                                            and all(type(i) is str for i in instruments)):
-            msg = f"instruments must be a collection of instrument names, got {instruments!r}"
-            raise ConfigurationError(msg)
-        if type(max_instruments) is not int or max_instruments < 0:
-            msg = f"max_instruments must be an int >= 0, got {max_instruments!r}"
-            raise ConfigurationError(msg)
+        _check_options(policy, instruments, max_instruments, version, journal)
         self._registry = frozenset(instruments) if instruments is not None else None
         self._max_instruments = max_instruments
         self._trust = Trust.of(policy, directory, signer)
-        if type(version) is not int or version < 0:
-            msg = f"version must be an int >= 0, got {version!r}"
-            raise ConfigurationError(msg)
         check_seams(authorizer, clock)
-        if journal is not None and not callable(getattr(journal, "append", None)):
-            msg = f"journal must have an append(record) method, got {journal!r}"
-            raise ConfigurationError(msg)
         self._policy = policy
-        self._guards = check_guards(policy, self._trust.guards(guards or {}))
+        self._guards = check_guards(policy, self._trust.guards({} if guards is None else guards))
         self._journal = journal
         self._authorizer = authorizer
         self._clock = clock
@@ -196,7 +182,17 @@ class Controller(TriggerMethods):
         self._visits: dict[str, int] = dict(visits or {}) if self._trust.enabled else {}
         """Per scope, the version at which it entered its phase (only with a directory):
         what approvals sign. `recover` passes the replayed ones."""
-        self._born = clock()
+        try:
+            self._born = float(clock())
+        except Exception as exc:
+            msg = f"clock must return seconds as a number, it raised or returned a non-number: {exc!r}"
+            raise ConfigurationError(shown(msg, 200)) from None
+        if entered_at is not None and not isinstance(entered_at, Mapping):
+            msg = f"entered_at must map scopes to clock seconds, got {shown(entered_at)}"
+            raise ConfigurationError(msg)
+        if visits is not None and not isinstance(visits, Mapping):
+            msg = f"visits must map scopes to versions, got {shown(visits)}"
+            raise ConfigurationError(msg)
         self._entered: dict[str, float] = {VENUE: self._born}
         for scope, since in (entered_at or {}).items():  # when phases decided elsewhere began
             if scope == VENUE or self._gate._own_phase(scope) is not None:
@@ -237,7 +233,7 @@ class Controller(TriggerMethods):
         try:
             return self._guards[name]
         except (KeyError, TypeError):
-            msg = f"no guard {name!r}; registered: {sorted(self._guards)}"
+            msg = f"no guard {shown(name)}; registered: {sorted(self._guards)}"
             raise ConfigurationError(msg) from None
 
     @property
@@ -261,11 +257,13 @@ class Controller(TriggerMethods):
 
     def visit(self, scope: str = VENUE) -> int:
         """The version at which `scope` entered its current phase: what approvals sign."""
+        _scope_name(scope)
         with self._lock:
             return self._visits.get(scope, 0)
 
     def entered_at(self, scope: str = VENUE) -> float:
         """When `scope` entered its current phase (clock seconds)."""
+        _scope_name(scope)
         since = self._entered.get(scope)
         if since is not None:
             return since
@@ -321,7 +319,7 @@ class Controller(TriggerMethods):
             TransitionRefused: STALE_VERSION, PHASE_MISMATCH or TRANSITION_NOT_ALLOWED.
         """
         if not isinstance(record, TransitionRecord):
-            msg = f"apply() needs a TransitionRecord, got {record!r}"
+            msg = f"apply() needs a TransitionRecord, got {shown(record)}"
             raise ConfigurationError(msg)
         with self._lock:
             current = self._own_phase(record.scope)
@@ -487,6 +485,41 @@ class Controller(TriggerMethods):
                           detail=refusal.detail, reason=reason)
 
 
+def _check_options(policy: object, instruments: object, max_instruments: object, version: object,
+                   journal: object) -> None:
+    """A controller's plain options, checked before anything is built.
+
+    Raises:
+        ConfigurationError: naming the first option that cannot work.
+    """
+    if not isinstance(policy, Policy):
+        msg = f"Controller needs a Policy, got {shown(policy)}"
+        raise ConfigurationError(msg)
+    if instruments is not None and not (isinstance(instruments, Collection)
+                                        and all(type(i) is str for i in instruments)):
+        msg = f"instruments must be a collection of instrument names, got {shown(instruments)}"
+        raise ConfigurationError(msg)
+    if type(max_instruments) is not int or max_instruments < 0:
+        msg = f"max_instruments must be an int >= 0, got {shown(max_instruments)}"
+        raise ConfigurationError(msg)
+    if type(version) is not int or version < 0:
+        msg = f"version must be an int >= 0, got {shown(version)}"
+        raise ConfigurationError(msg)
+    try:
+        appendable = journal is None or callable(getattr(journal, "append", None))
+    except Exception:
+        appendable = False
+    if not appendable:
+        msg = f"journal must have an append(record) method, got {shown(journal)}"
+        raise ConfigurationError(msg)
+
+
+def _scope_name(scope: object) -> None:
+    if type(scope) is not str:
+        msg = f"a scope is named by a str, got {shown(scope)}"
+        raise ConfigurationError(msg)
+
+
 def check_seams(authorizer: object, clock: object) -> None:
     """Check the authorizer (optional) and the clock a controller is given, now, not at the
     first transition (a broken one found at 3 a.m. is a halt that fails).
@@ -495,10 +528,10 @@ def check_seams(authorizer: object, clock: object) -> None:
         ConfigurationError: either is not callable.
     """
     if authorizer is not None and not callable(authorizer):
-        msg = f"authorizer must be callable, got {authorizer!r}"
+        msg = f"authorizer must be callable, got {shown(authorizer)}"
         raise ConfigurationError(msg)
     if not callable(clock):
-        msg = f"clock must be callable, got {clock!r}"
+        msg = f"clock must be callable, got {shown(clock)}"
         raise ConfigurationError(msg)
 
 
@@ -511,7 +544,7 @@ def check_guards(policy: Policy, guards: Mapping[str, Guard] | None) -> dict[str
     if guards is None:
         guards = {}
     if not isinstance(guards, Mapping):
-        msg = f"guards must be a mapping of names to callables, got {guards!r}"
+        msg = f"guards must be a mapping of names to callables, got {shown(guards)}"
         raise ConfigurationError(msg)
     needed = {name for t in policy.transitions for name in t.guards}
     missing = sorted(needed - set(guards))

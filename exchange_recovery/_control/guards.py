@@ -27,10 +27,10 @@ import attrs
 
 from .._core.codes import RefusalCode
 from .._core.errors import ConfigurationError, TransitionRefused
-from .._core.model import VENUE, Actor, shown
+from .._core.model import VENUE, Actor
 from .._core.policy import Policy
 from .._core.specs import GuardSpec, _duration, seconds_problem, usable_name
-from .._core.text import escape_text
+from .._core.text import escape_text, shown
 from .._decide.decide import actor_of, clean_reason, require_text
 from .._decide.records import Clock, Guard, TransitionContext
 from .audit import audit_logger

@@ -17,6 +17,7 @@ from .._core.codes import RefusalCode
 from .._core.errors import ConfigurationError, TransitionRefused
 from .._core.model import Actor
 from .._core.policy import Policy
+from .._core.text import shown
 from .._decide.records import Guard, TransitionContext, TransitionRecord
 from .._decide.verify import seal_record, verify_record
 from .._trust.approvals import SignedApproval, policy_fingerprint
@@ -54,11 +55,11 @@ class Trust:
         """
         if directory is not None and not (callable(getattr(directory, "principal", None))
                                            and callable(getattr(directory, "principals", None))):
-            msg = f"directory must implement Directory (principal, principals), got {directory!r}"
+            msg = f"directory must implement Directory (principal, principals), got {shown(directory)}"
             raise ConfigurationError(msg)
         if signer is not None and not (callable(getattr(signer, "sign", None))
                                        and isinstance(getattr(signer, "principal_id", None), str)):
-            msg = f"signer must implement Signer (principal_id, sign), got {signer!r}"
+            msg = f"signer must implement Signer (principal_id, sign), got {shown(signer)}"
             raise ConfigurationError(msg)
         if signer is not None and directory is None:
             msg = "a signer needs a directory: signatures are checked against it"
@@ -73,6 +74,9 @@ class Trust:
 
     def guards(self, guards: Mapping[str, Guard]) -> dict[str, Guard]:
         """With a directory, approval guards are met by the record's signed approvals."""
+        if not isinstance(guards, Mapping):
+            msg = f"guards must be a mapping of names to callables, got {shown(guards)}"
+            raise ConfigurationError(msg)
         if self.directory is None:
             return dict(guards)
         approval = {g.name for g in self.policy.guards if g.kind == "approval"}

@@ -12,6 +12,7 @@ from .._control.trust import Trust, approvals_of
 from .._core.errors import ConfigurationError, TransitionConflict, TransitionRefused
 from .._core.model import VENUE, Actor
 from .._core.policy import Policy
+from .._core.text import shown
 from .._decide.decide import actor_of, clean_reason, decide, require_text
 from .._decide.records import Authorizer, Clock, Guard, TransitionRecord
 from .._trust.approvals import SignedApproval
@@ -51,20 +52,21 @@ class CoordinatedController(TriggerMethods):
         signer: Signer | None = None,
     ) -> None:
         if not isinstance(policy, Policy):
-            msg = f"CoordinatedController needs a Policy, got {policy!r}"
+            msg = f"CoordinatedController needs a Policy, got {shown(policy)}"
             raise ConfigurationError(msg)
         if not isinstance(coordinator, Coordinator):
-            msg = f"coordinator must implement Coordinator (read/propose/follow/alive), got {coordinator!r}"
+            msg = ("coordinator must implement Coordinator (read/propose/follow/alive), "
+                   f"got {shown(coordinator)}")
             raise ConfigurationError(msg)
         if type(halt_attempts) is not int or halt_attempts < 1:
-            msg = f"halt_attempts must be an int >= 1, got {halt_attempts!r}"
+            msg = f"halt_attempts must be an int >= 1, got {shown(halt_attempts)}"
             raise ConfigurationError(msg)
         self._policy = policy
         self._coordinator = coordinator
         check_seams(authorizer, clock)
         self._trust = Trust.of(policy, directory, signer)
         # fail now on missing guards, not at 3 a.m.
-        self._guards = check_guards(policy, self._trust.guards(guards or {}))
+        self._guards = check_guards(policy, self._trust.guards({} if guards is None else guards))
         self._first_seen: dict[str, tuple[int, float]] = {}  # scope: (its version, seen at)
         self._authorizer = authorizer
         self._clock = clock
@@ -101,6 +103,9 @@ class CoordinatedController(TriggerMethods):
         reason = clean_reason(require_text("reason", reason, scope=scope, trigger=trigger))
         require_text("scope", scope, scope=scope, trigger=trigger)
         signed = approvals_of(approvals, scope=scope, trigger=trigger)
+        if on is not None and not isinstance(on, CoordinatorState):
+            msg = f"on must be a CoordinatorState, got {shown(on)}"
+            raise ConfigurationError(msg)
         state = self._coordinator.read(scopes=(scope,)) if on is None else on
         return self._store(self._decide(state, trigger, who, reason, scope, signed), state)
 
@@ -135,6 +140,9 @@ class CoordinatedController(TriggerMethods):
 
     def visit(self, state: CoordinatorState, scope: str = VENUE) -> int:
         """The version at which `scope` entered its phase in `state`: what approvals sign."""
+        if not isinstance(state, CoordinatorState) or type(scope) is not str:
+            msg = f"visit() needs a CoordinatorState and a scope name, got {shown(state)}, {shown(scope)}"
+            raise ConfigurationError(msg)
         return state.version_of(scope)
 
     def _entered_at(self, scope: str, stored: TransitionRecord | None, now: float) -> float:

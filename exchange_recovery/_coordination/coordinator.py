@@ -27,6 +27,7 @@ import attrs
 
 from .._core.codes import RefusalCode
 from .._core.errors import ConfigurationError, TransitionConflict
+from .._core.text import shown
 from .._decide.records import TransitionRecord
 from .state import CoordinatorState
 
@@ -86,17 +87,24 @@ class LocalCoordinator:
 
     def read(self, scopes: Iterable[str] | None = None) -> CoordinatorState:
         """Every scope's record and the version (or `scopes`' records only)."""
+        if scopes is not None and (isinstance(scopes, str) or not isinstance(scopes, Iterable)):
+            msg = f"scopes must be an iterable of scope names, got {shown(scopes)}"
+            raise ConfigurationError(msg)
         with self._lock:
             if scopes is None:
                 return CoordinatorState.of(self._records, self._version)
-            wanted = set(scopes)
+            try:
+                wanted = {s for s in scopes if type(s) is str}
+            except Exception as exc:
+                msg = f"scopes must be an iterable of scope names, got {shown(scopes)}"
+                raise ConfigurationError(msg) from exc
             return CoordinatorState.of({s: r for s, r in self._records.items() if s in wanted},
                                        self._version)
 
     def propose(self, record: TransitionRecord, expected: int) -> TransitionRecord:
         """Store `record` if its scope is still at version `expected` (compare-and-swap)."""
         if not isinstance(record, TransitionRecord):
-            msg = f"propose() needs a TransitionRecord, got {record!r}"
+            msg = f"propose() needs a TransitionRecord, got {shown(record)}"
             raise ConfigurationError(msg)
         with self._lock:
             current = self._records.get(record.scope)
@@ -113,6 +121,10 @@ class LocalCoordinator:
 
     def follow(self, follower: Follower) -> Unsubscribe:
         """Adopt the current state into `follower`, then call it with every stored record."""
+        if not callable(getattr(follower, "adopt", None)) or not callable(
+                getattr(follower, "apply", None)):
+            msg = f"follow() needs a Follower, got {shown(follower)}"
+            raise ConfigurationError(msg)
         with self._lock:
             follower.adopt(CoordinatorState.of(self._records, self._version), time.monotonic())
             self._followers.append(follower)

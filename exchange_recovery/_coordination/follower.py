@@ -34,7 +34,7 @@ from .._core.errors import ConfigurationError, render_context
 from .._core.gate import Gate
 from .._core.model import VENUE
 from .._core.policy import Policy
-from .._core.text import escape_text
+from .._core.text import escape_text, shown
 from .._decide.decide import misfit
 from .._decide.records import Clock, TransitionRecord
 from .._trust.directory import Directory
@@ -69,21 +69,21 @@ class Follower:
         directory: Directory | None = None,
     ) -> None:
         if not isinstance(policy, Policy):
-            msg = f"Follower needs a Policy, got {policy!r}"
+            msg = f"Follower needs a Policy, got {shown(policy)}"
             raise ConfigurationError(msg)
         self._trust = Trust.of(policy, directory, None)
         self._visits: dict[str, int] = {}
-        if isinstance(staleness, bool) or not isinstance(staleness, int | float) or not staleness > 0:
-            msg = f"staleness must be a number of seconds > 0, got {staleness!r}"
+        if not _seconds_ok(staleness):
+            msg = f"staleness must be a number of seconds > 0, got {shown(staleness)}"
             raise ConfigurationError(msg)
-        if gate is not None and gate.policy is not policy:
+        if gate is not None and (not isinstance(gate, Gate) or gate.policy is not policy):
             msg = "the gate must be compiled from the follower's policy"
             raise ConfigurationError(msg)
         self._policy = policy
         self._staleness = float(staleness)
         self._clock = clock
         if not callable(clock):
-            msg = f"clock must be callable, got {clock!r}"
+            msg = f"clock must be callable, got {shown(clock)}"
             raise ConfigurationError(msg)
         self._log = audit_logger(logger)
         self._name = name
@@ -147,6 +147,7 @@ class Follower:
 
     def adopt(self, state: CoordinatorState, read_at: float) -> None:
         """Take a full read as the truth (start, or history compacted); relax if fresh."""
+        _expect_state(state, read_at)
         for record in state.records.values():
             self._policy.phase(record.dest)  # an unknown phase raises before anything changes
         with self._lock:
@@ -185,6 +186,9 @@ class Follower:
         A record not newer than `version` is a replay and is skipped. A record the policy does
         not allow from the scope's phase puts the scope in the fail-safe phase (refused).
         """
+        if not isinstance(record, TransitionRecord):
+            msg = f"apply() needs a TransitionRecord, got {shown(record)}"
+            raise ConfigurationError(msg)
         with self._lock:
             self._heard = self._clock()
             if record.version <= self._version:
@@ -241,7 +245,7 @@ class Follower:
             self._heard = self._clock()
             self._version = max(self._version, version)
             self._refuse_locked(held, self._own_phase(held), version,
-                                escape_text(f"{scope!r}: {detail}", 400))
+                                escape_text(f"{shown(scope)}: {detail}", 400))
 
     def heard(self) -> None:
         """The coordinator answered (a keep-alive): push the staleness deadline back."""
@@ -254,6 +258,7 @@ class Follower:
         Returns False when `state` holds records this follower has not applied yet (the
         backend's follow stream is behind).
         """
+        _expect_state(state, read_at)
         with self._lock:
             self._heard_locked(read_at)
             if state.version > self._version:
@@ -280,11 +285,8 @@ class Follower:
 
     def watch(self, interval: float | None = None) -> Callable[[], None]:
         """Run `check_staleness` on a daemon thread every `interval` s; return a stop function."""
-        if interval is not None and (
-            isinstance(interval, bool) or not isinstance(interval, int | float)
-            or not 0 < interval < float("inf")
-        ):
-            msg = f"interval must be a finite number of seconds > 0, got {interval!r}"
+        if interval is not None and not _seconds_ok(interval):
+            msg = f"interval must be a finite number of seconds > 0, got {shown(interval)}"
             raise ConfigurationError(msg)
         period = self._staleness / 10 if interval is None else float(interval)
         stop = threading.Event()
@@ -334,3 +336,28 @@ class Follower:
         if self._stale:
             phases = {**phases, VENUE: self._policy.fail_safe}
         self._gate._publish(phases, self._version)
+
+
+_MAX_SECONDS = 86_400.0 * 365
+"""The longest staleness bound or check interval taken (a year): beyond it a thread's wait
+overflows, and no venue means it."""
+
+
+_MAX_CLOCK = 1e15
+"""Clock readings beyond this are no clock's (monotonic or epoch seconds)."""
+
+
+def _seconds_ok(value: object) -> bool:
+    """Whether `value` is a number of seconds > 0 and at most `_MAX_SECONDS`."""
+    return (not isinstance(value, bool) and isinstance(value, int | float)
+            and 0 < value <= _MAX_SECONDS)
+
+
+def _expect_state(state: object, read_at: object) -> None:
+    if not isinstance(state, CoordinatorState):
+        msg = f"a full read is a CoordinatorState, got {shown(state)}"
+        raise ConfigurationError(msg)
+    if isinstance(read_at, bool) or not isinstance(read_at, int | float) \
+            or not -_MAX_CLOCK < read_at < _MAX_CLOCK:
+        msg = f"read_at must be a finite clock reading, got {shown(read_at)}"
+        raise ConfigurationError(msg)

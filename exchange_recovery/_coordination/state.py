@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from .._core.errors import ConfigurationError
-from .._core.model import shown
+from .._core.text import shown
 from .._decide.records import TransitionRecord
 
 

@@ -11,19 +11,23 @@ import numbers
 import threading
 
 from .errors import ConfigurationError
+from .text import shown
 
 
 def _seconds(name: str, value: object, *, allow_negative: bool) -> float:
     """`value` as float seconds, or a `ConfigurationError` naming `name` and the value."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        msg = f"{name} must be a number of seconds, got {value!r}"
+        msg = f"{name} must be a number of seconds, got {shown(value)}"
         raise ConfigurationError(msg)
-    seconds = float(value)
+    try:
+        seconds = float(value)
+    except (OverflowError, ValueError, TypeError):
+        seconds = math.inf
     if not math.isfinite(seconds):
-        msg = f"{name} must be finite, got {value!r}"
+        msg = f"{name} must be finite, got {shown(value)}"
         raise ConfigurationError(msg)
     if seconds < 0 and not allow_negative:
-        msg = f"{name} must be >= 0 (to set an earlier time, assign `now`), got {value!r}"
+        msg = f"{name} must be >= 0 (to set an earlier time, assign `now`), got {shown(value)}"
         raise ConfigurationError(msg)
     return seconds
 

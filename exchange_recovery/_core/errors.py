@@ -20,6 +20,8 @@ import types
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from .text import escape_text, shown
+
 if TYPE_CHECKING:
     from .._coordination.state import CoordinatorState
     from .._decide.records import TransitionRecord
@@ -47,7 +49,7 @@ class InvalidRequestError(ExchangeRecoveryError, ValueError):
         self.field = field
         self.value = value
         self.expected = expected
-        msg = f"invalid request field {field!r}: got {value!r}, expected {expected}"
+        msg = f"invalid request field {shown(field)}: got {shown(value)}, expected {expected}"
         super().__init__(msg)
 
     def __reduce__(self) -> tuple[object, ...]:
@@ -60,8 +62,11 @@ class _ProblemsError(ExchangeRecoveryError, ValueError):
     _what = "definition"
 
     def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems: tuple[Problem, ...] = tuple(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
+        try:
+            self.problems: tuple[Problem, ...] = tuple(problems)
+        except Exception:  # not a sequence: shown as the one problem it is
+            self.problems = (problems,)  # type: ignore[assignment]
+        lines = "\n".join(f"  - {_problem_text(p)}" for p in self.problems)
         msg = f"{self._what} has {len(self.problems)} problem(s):\n{lines}"
         super().__init__(msg)
 
@@ -107,7 +112,10 @@ class TransitionRefused(ExchangeRecoveryError, RuntimeError):
         self.trigger = trigger
         self.context: Mapping[str, object] = types.MappingProxyType(dict(context or {}))
         self.detail = detail or render_context(self.context)
-        msg = f"{code.value}: scope={scope} phase={phase} trigger={trigger} {self.detail}".rstrip()
+        label = getattr(code, "value", None)
+        label = label if isinstance(label, str) else shown(code)
+        msg = (f"{label}: scope={_text(scope)} phase={_text(phase)} trigger={_text(trigger)} "
+               f"{_text(self.detail, 2000)}").rstrip()
         super().__init__(msg)
 
     def _fields(self) -> dict[str, object]:
@@ -123,13 +131,28 @@ def render_context(context: Mapping[str, object]) -> str:
     return " ".join(f"{key}={_render(value)}" for key, value in context.items())
 
 
+def _text(value: object, limit: int = 80) -> str:
+    """A str field as itself (bounded, escaped), anything else as `shown` shows it."""
+    return escape_text(value, limit) if isinstance(value, str) else shown(value, limit)
+
+
+def _problem_text(problem: object) -> str:
+    try:
+        return escape_text(str(problem), 400)
+    except Exception:
+        return shown(problem)
+
+
 def _render(value: object) -> str:
-    if isinstance(value, list | tuple | set | frozenset):
-        items = sorted(map(str, value)) if isinstance(value, set | frozenset) else map(str, value)
-        return ",".join(items) or "[]"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    try:
+        if isinstance(value, list | tuple | set | frozenset):
+            items = sorted(map(str, value)) if isinstance(value, set | frozenset) else map(str, value)
+            return ",".join(items) or "[]"
+        if isinstance(value, float):
+            return f"{value:g}"
+        return value if isinstance(value, str) else str(value)
+    except Exception:  # a hostile value: shown by its bounded repr
+        return shown(value)
 
 
 class JournalError(ExchangeRecoveryError, ValueError):

@@ -39,10 +39,10 @@ from .model import (
     Request,
     TimeInForce,
     invalid,
-    shown,
 )
 from .phases import Verdict
 from .policy import Policy, gate_tables
+from .text import shown
 
 _Table = tuple[Decision, ...]
 

@@ -11,7 +11,6 @@ with one dict probe, and a request is filled in through plain slot stores (see `
 from __future__ import annotations
 
 import enum
-import reprlib
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -19,39 +18,7 @@ import attrs
 
 from .codes import Reason
 from .errors import ConfigurationError, InvalidRequestError
-from .text import escape_text
-
-_REPR: Final = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 100, 100, 100
-_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxfrozenset = _REPR.maxdict = 6
-
-
-def shown(value: object, limit: int = 80) -> str:
-    """`value` as an error message shows it: its repr, bounded, escaped, on one line. Never raises.
-
-    A value whose repr raises (a hostile ``__repr__``, an int of more digits than ``str()``
-    converts) is shown by its type; containers are cut after a few items and levels; control,
-    format and bidi characters a custom repr lets through are escaped (`escape_text`); a long
-    text is cut, saying how long it was.
-
-    Example:
-        >>> shown("x" * 100, limit=10)
-        "'xxxxxxxxx...(102 chars)"
-        >>> shown(10**5000), shown([[[[[1]]]]])
-        ('<int of 16610 bits>', '[[[[...]]]]')
-    """
-    try:
-        if isinstance(value, str):
-            text = str.__repr__(value)  # not a subclass's own __repr__
-        elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
-            text = f"<{type(value).__name__} of {value.bit_length()} bits>"
-        else:
-            text = _REPR.repr(value)
-    except Exception:  # a value that cannot be shown is shown by its type
-        text = f"<unrepresentable {type(value).__name__}>"
-    if not text.isprintable():  # a repr of a str is printable already: a custom repr may not be
-        text = "".join(ch if ch.isprintable() else escape_text(ch) for ch in text)
-    return text if len(text) <= limit else f"{text[:limit]}...({len(text)} chars)"
+from .text import shown
 
 
 class _Unshown:

@@ -21,8 +21,8 @@ from .model import (
     Origin,
     RequestKind,
     TimeInForce,
-    shown,
 )
+from .text import shown
 
 Verdict = tuple[Reason, str]
 """A rule's answer for one request kind: the reason, and the offending field as ``key=value``."""

@@ -19,10 +19,10 @@ from .model import (
     ALL_KINDS,
     Request,
     RequestKind,
-    shown,
 )
 from .phases import PhaseSpec, Problem, TransitionSpec, Verdict, is_relaxing
 from .specs import GuardSpec, Permission
+from .text import shown
 from .validation import find_problems
 
 _T = TypeVar("_T")

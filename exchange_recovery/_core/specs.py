@@ -22,7 +22,8 @@ import attrs
 
 from .codes import ProblemCode
 from .errors import ConfigurationError
-from .model import _roles, shown
+from .model import _roles
+from .text import shown
 
 GUARD_KINDS: Final = frozenset({"dwell", "health", "approval"})
 """The built-in guard kinds a `GuardSpec` may declare."""

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Final
 
 from .codes import ProblemCode, Reason
-from .model import ALL_KINDS, Action, OrderType, Origin, TimeInForce, shown
+from .model import ALL_KINDS, Action, OrderType, Origin, TimeInForce
 from .phases import Acceptance, PhaseSpec, Problem, TransitionSpec, is_relaxing
 from .specs import check_criteria, usable_name
+from .text import shown
 
 if TYPE_CHECKING:
     from .policy import Policy

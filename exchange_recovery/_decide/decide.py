@@ -25,7 +25,7 @@ from .._core.codes import RefusalCode
 from .._core.errors import TransitionRefused
 from .._core.model import Actor
 from .._core.policy import Policy
-from .._core.text import escape_text
+from .._core.text import escape_text, shown
 from .records import Authorizer, Guard, TransitionContext
 
 NO_GUARDS: Final[Mapping[str, Guard]] = {}
@@ -159,9 +159,9 @@ def actor_of(actor: object, *, scope: object, trigger: object) -> Actor:
         return actor
     if type(actor) is str:
         return Actor(require_text("actor", actor, scope=scope, trigger=trigger))
-    raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=escape_text(str(scope), 64),
-                            phase="?", trigger=escape_text(str(trigger), 64),
-                            context={"field": "actor", "got": escape_text(repr(actor), 80),
+    raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=_label(scope),
+                            phase="?", trigger=_label(trigger),
+                            context={"field": "actor", "got": shown(actor),
                                      "expected": "an Actor or a non-empty str"})
 
 
@@ -184,11 +184,16 @@ def require_text(field: str, value: object, *, scope: object, trigger: object) -
         field == "reason" or (len(value) <= limit and value.isprintable() and value == value.strip())
     ):
         return value
-    raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=escape_text(str(scope), 64),
-                            phase="?", trigger=escape_text(str(trigger), 64),
-                            context={"field": field, "got": escape_text(repr(value), 80),
+    raise TransitionRefused(RefusalCode.INVALID_ARGUMENT, scope=_label(scope),
+                            phase="?", trigger=_label(trigger),
+                            context={"field": field, "got": shown(value),
                                      "expected": f"a non-empty printable str of at most {limit} "
                                                  "characters, no outer spaces"})
+
+
+def _label(value: object) -> str:
+    """A scope or trigger as a refusal names it: bounded and escaped, whatever it is."""
+    return escape_text(value, 64) if isinstance(value, str) else shown(value, 64)
 
 
 def clean_reason(reason: str) -> str:

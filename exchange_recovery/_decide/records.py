@@ -9,12 +9,17 @@ from typing import Any, Final
 
 import attrs
 
+from .._core.errors import ConfigurationError
 from .._core.model import Actor
+from .._core.text import shown
 from .._trust.approvals import SignedApproval
 
 
 def _approvals(value: Iterable[SignedApproval]) -> tuple[SignedApproval, ...]:
-    return tuple(value)
+    if isinstance(value, list | tuple) and all(isinstance(a, SignedApproval) for a in value):
+        return tuple(value)
+    msg = f"approvals must be a list or tuple of SignedApproval, got {shown(value)}"
+    raise ConfigurationError(msg)
 
 
 @attrs.frozen

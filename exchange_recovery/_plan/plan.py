@@ -17,10 +17,10 @@ import attrs
 from .._core.codes import ProblemCode
 from .._core.defaults import default_policy
 from .._core.errors import ConfigurationError, InvalidPlanError
-from .._core.model import shown
 from .._core.phases import Problem, TransitionSpec
 from .._core.policy import Policy
 from .._core.specs import GuardSpec, Permission, seconds, usable_name
+from .._core.text import shown
 
 OPERATOR: Final = "operator"
 """Role of the people who run a restart (may fire every trigger of `restart_policy()`)."""

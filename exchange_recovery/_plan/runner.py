@@ -29,8 +29,8 @@ from .._control.guards import (
 from .._control.guards import policy_guards as _policy_guards
 from .._core.codes import RefusalCode
 from .._core.errors import ConfigurationError, TransitionRefused
-from .._core.model import VENUE, Actor, shown
-from .._core.text import escape_text
+from .._core.model import VENUE, Actor
+from .._core.text import escape_text, shown
 from .._decide.decide import LIMITS, actor_of
 from .._decide.records import Clock, Guard, TransitionContext, TransitionRecord
 from .._journal.protocol import Journal

@@ -17,8 +17,9 @@ from .._control.guards import HealthChecks
 from .._core.clock import ManualClock
 from .._core.codes import RefusalCode
 from .._core.errors import ConfigurationError, TransitionRefused
-from .._core.model import VENUE, Actor, shown
+from .._core.model import VENUE, Actor
 from .._core.specs import seconds, usable_name
+from .._core.text import shown
 from .._decide.records import TransitionRecord
 from .._journal.protocol import MemoryJournal
 from .plan import RestartPlan

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import attrs
 
 from .._core.errors import ExchangeRecoveryError
-from .._core.model import shown
+from .._core.text import shown
 
 _SHOWN = 80
 """At most this many characters of a refused value are shown (an id may be hostile and long)."""

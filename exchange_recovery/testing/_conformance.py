@@ -20,8 +20,9 @@ from .._control.controller import Controller
 from .._core.defaults import default_policy
 from .._core.errors import ConfigurationError, ConformanceFailure, InvalidRequestError
 from .._core.gate import Gate
-from .._core.model import VENUE, Action, Decision, OrderType, Request, TimeInForce, shown
+from .._core.model import VENUE, Action, Decision, OrderType, Request, TimeInForce
 from .._core.policy import Policy
+from .._core.text import shown
 from ._strategies import order_requests
 
 

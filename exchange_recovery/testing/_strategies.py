@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 
 from .._core.codes import ProblemCode
 from .._core.errors import ConfigurationError, InvalidRequestError
-from .._core.model import Action, OrderType, Origin, Request, TimeInForce, shown
+from .._core.model import Action, OrderType, Origin, Request, TimeInForce
 from .._core.phases import Acceptance, PhaseSpec, TransitionSpec
 from .._core.policy import Policy
 from .._core.specs import GuardSpec, Permission
+from .._core.text import shown
 
 DEFAULT_INSTRUMENTS: Final = ("BTC-USDT-SWAP", "ETH-USDT-SWAP", "SOL-USDT")
 """The instruments request strategies draw from unless told otherwise."""
