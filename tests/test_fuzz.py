@@ -971,9 +971,6 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
     "FileJournal:durability": (
         UNSHOWABLE | of("SneakyStr"),
         "_journal/file.py __init__: ValueError, RecursionError, RuntimeError"),
-    "FileJournal:max_record": (
-        of("Raising", "RaisingRepr", "SneakyInt", "deep list"),
-        "_journal/file.py __init__: RecursionError, RuntimeError"),
     "FileJournal:opener": (
         but("''", "-0.0", "0", "False", "None", "[]", "set()", "{}"),
         "_journal/file.py __init__: TypeError, RuntimeError, ZeroDivisionError, AttributeError"),
@@ -1000,16 +997,10 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
     "FileJournal.snapshot:now": (
         but("-0.0", "-1", "0", "1.5", "5", "False", "SneakyInt", "True"),
         "_journal/format.py utc_text: TypeError, ValueError, OverflowError, RuntimeError"),
-    "FileJournal.snapshot:after": (
-        UNSHOWABLE,
-        "_journal/file.py snapshot: ValueError, RecursionError, RuntimeError"),
     "verify_journal:path": (
         but("' '", "ESC", "SneakyStr", "bidi", "lone surrogate", "newline", "venue"),
         ("_journal/replay.py verify_journal: TypeError, RuntimeError; _journal/anchor.py anchor_path: "
          "ValueError; +1 more")),
-    "verify_journal:policy": (
-        UNSHOWABLE,
-        "_journal/replay.py _check_policy: ValueError, RecursionError, RuntimeError"),
     "verify_journal:anchor": (
         UNSHOWABLE | of("BTC\\x00", "NUL", "deep TOML", "long str"),
         ("_journal/anchor.py anchor_path: ValueError, RecursionError, RuntimeError; _journal/anchor.py "
@@ -1021,9 +1012,6 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
         but("' '", "ESC", "SneakyStr", "bidi", "lone surrogate", "newline", "venue"),
         ("_journal/replay.py compact_journal: TypeError, RuntimeError; _journal/anchor.py anchor_path: "
          "ValueError; +1 more")),
-    "compact_journal:policy": (
-        UNSHOWABLE,
-        "_journal/replay.py _check_policy: ValueError, RecursionError, RuntimeError"),
     "compact_journal:anchor": (
         UNSHOWABLE | of("BTC\\x00", "NUL", "deep TOML", "long str"),
         ("_journal/anchor.py anchor_path: ValueError, RecursionError, RuntimeError; _journal/anchor.py "
@@ -1040,9 +1028,6 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
         but("' '", "ESC", "SneakyStr", "bidi", "lone surrogate", "newline", "venue"),
         ("_control/recover.py recover: TypeError, RuntimeError; _journal/anchor.py anchor_path: "
          "ValueError; +1 more")),
-    "recover:policy": (
-        UNSHOWABLE,
-        "_journal/replay.py _check_policy: ValueError, RecursionError, RuntimeError"),
     "recover:anchor": (
         UNSHOWABLE | of("BTC\\x00", "NUL", "deep TOML", "long str"),
         ("_journal/anchor.py anchor_path: ValueError, RecursionError, RuntimeError; _journal/anchor.py "
@@ -1050,9 +1035,6 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
     "recover:durability": (
         UNSHOWABLE | of("SneakyStr"),
         "_journal/file.py __init__: ValueError, RecursionError, RuntimeError"),
-    "recover:max_record": (
-        of("Raising", "RaisingRepr", "SneakyInt", "deep list"),
-        "_journal/file.py __init__: RecursionError, RuntimeError"),
     "recover:opener": (
         but("''", "-0.0", "0", "False", "None", "[]", "set()", "{}"),
         "_journal/file.py __init__: TypeError, RuntimeError, ZeroDivisionError, AttributeError"),
@@ -1126,9 +1108,6 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
     "TransitionConflict:detail": (
         UNSHOWABLE | of("RaisingBool"),
         "_core/errors.py __init__: ValueError, RecursionError, RuntimeError"),
-    "etcd.EtcdCoordinator:endpoint": (
-        UNSHOWABLE,
-        "etcd/_backend.py _endpoints: ValueError, RecursionError, RuntimeError"),
     "etcd.EtcdCoordinator:prefix": (
         UNSHOWABLE | of("lone surrogate"),
         "etcd/_backend.py __init__: ValueError, RecursionError, UnicodeEncodeError, RuntimeError"),
@@ -1137,24 +1116,12 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
             "inf"),
         ("etcd/_backend.py close: OverflowError; etcd/_backend.py __init__: OverflowError, "
          "RecursionError, RuntimeError")),
-    "etcd.EtcdCoordinator:lease_ttl": (
-        of("Raising", "RaisingRepr", "SneakyInt", "deep list"),
-        "etcd/_backend.py __init__: RecursionError, RuntimeError"),
     "etcd.EtcdCoordinator:refresh": (
         of("10**400", "10**5000", "Raising", "RaisingRepr", "deep list"),
         "etcd/_backend.py __init__: OverflowError, RecursionError, RuntimeError"),
-    "etcd.EtcdCoordinator:plaintext": (
-        UNSHOWABLE,
-        "etcd/_backend.py __init__: ValueError, RecursionError, RuntimeError"),
     "etcd.EtcdCoordinator:max_record_bytes": (
         UNSHOWABLE,
         "etcd/_backend.py __init__: ValueError, RecursionError, RuntimeError"),
-    "etcd.EtcdCoordinator:user": (
-        UNSHOWABLE,
-        "etcd/_client.py password_source: ValueError, RecursionError, RuntimeError"),
-    "etcd.EtcdCoordinator:password": (
-        of("Raising", "RaisingBool"),
-        "etcd/_client.py password_source: RuntimeError"),
     "etcd.encode:record": (
         ALL,
         "etcd/_records.py <dictcomp>: AttributeError, RuntimeError"),

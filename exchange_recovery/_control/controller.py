@@ -119,7 +119,7 @@ class TriggerMethods:
             policy = self.__dict__.get("_policy")
             if policy is not None and not name.startswith("_") and name in policy.triggers:
                 return functools.partial(self.fire, name)
-            msg = f"{type(self).__name__!r} object has no attribute {name!r}"
+            msg = f"{type(self).__name__!r} object has no attribute {shown(name)}"
             raise AttributeError(msg)
 
 
@@ -185,7 +185,7 @@ class Controller(TriggerMethods):
         try:
             self._born = float(clock())
         except Exception as exc:
-            msg = f"clock must return seconds as a number, it raised or returned a non-number: {exc!r}"
+            msg = f"clock must return seconds as a number, it raised or returned a non-number: {shown(exc)}"
             raise ConfigurationError(shown(msg, 200)) from None
         if entered_at is not None and not isinstance(entered_at, Mapping):
             msg = f"entered_at must map scopes to clock seconds, got {shown(entered_at)}"
@@ -549,7 +549,7 @@ def check_guards(policy: Policy, guards: Mapping[str, Guard] | None) -> dict[str
     needed = {name for t in policy.transitions for name in t.guards}
     missing = sorted(needed - set(guards))
     if missing:
-        msg = f"policy {policy.name!r} needs guards {missing}; pass them as guards={{name: fn}}"
+        msg = f"policy {shown(policy.name)} needs guards {missing}; pass them as guards={{name: fn}}"
         raise ConfigurationError(msg)
     bad = sorted(repr(name) for name, fn in guards.items() if not callable(fn))
     if bad:

@@ -43,6 +43,7 @@ from .model import Action, OrderType, Origin, TimeInForce
 from .phases import Acceptance, PhaseSpec, Problem, TransitionSpec
 from .policy import Policy
 from .specs import GuardSpec, Permission
+from .text import shown
 
 
 class _Bad:
@@ -577,7 +578,7 @@ def _value(value: object) -> str:
         return repr(value) if math.isfinite(value) else str(value)
     if isinstance(value, list):
         return "[" + ", ".join(_value(v) for v in value) + "]"
-    msg = f"cannot write {value!r} to TOML"  # pragma: no cover - schema writers return the above
+    msg = f"cannot write {shown(value)} to TOML"  # pragma: no cover - schema writers return the above
     raise TypeError(msg)  # pragma: no cover
 
 

@@ -32,6 +32,7 @@ import attrs
 
 from .._core.codes import IntegrityCode
 from .._core.errors import ConfigurationError
+from .._core.text import shown
 from .format import FORMAT, GENESIS, MAC_FIELD, canonical
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def anchor_path(journal: pathlib.Path, option: AnchorOption) -> pathlib.Path | N
     if option is False:
         return None
     if not isinstance(option, str | os.PathLike):
-        msg = f"anchor must be True, False or a path, got {option!r}"
+        msg = f"anchor must be True, False or a path, got {shown(option)}"
         raise ConfigurationError(msg)
     path = pathlib.Path(option)
     if path.absolute() == journal.absolute():

@@ -31,6 +31,7 @@ from typing import IO, Any, Final, Literal
 
 from .._core.codes import IntegrityCode
 from .._core.errors import ConfigurationError, JournalError
+from .._core.text import shown
 from .._decide.records import TransitionRecord
 from .anchor import (
     START,
@@ -107,13 +108,13 @@ class FileJournal:
                  max_record: int = MAX_RECORD, opener: Opener | None = None,
                  fsync: Callable[[int], None] = os.fsync) -> None:
         if durability not in ("fsync", "none"):
-            msg = f"durability must be 'fsync' or 'none', got {durability!r}"
+            msg = f"durability must be 'fsync' or 'none', got {shown(durability)}"
             raise ConfigurationError(msg)
         if key is not None and not isinstance(key, JournalKey):
             msg = f"key must be a JournalKey or None, got {type(key).__name__}"
             raise ConfigurationError(msg)
         if type(max_record) is not int or max_record < 256:  # a record's bare fields take ~250 bytes
-            msg = f"max_record must be an int of at least 256 bytes, got {max_record!r}"
+            msg = f"max_record must be an int of at least 256 bytes, got {shown(max_record)}"
             raise ConfigurationError(msg)
         self._path = pathlib.Path(path)
         self._absolute = self._path.absolute()  # what the path named at open, whatever the cwd
@@ -193,7 +194,7 @@ class FileJournal:
         """
         if after is not None:
             if self._size or not (type(after) is str and len(after) == 64):
-                msg = f"after= needs an empty journal and a 64-hex hash, got {after!r}"
+                msg = f"after= needs an empty journal and a 64-hex hash, got {shown(after)}"
                 raise ConfigurationError(msg)
             self._head = after
         self._write(snapshot_fields(phases, version, actor=actor, reason=reason, now=now),

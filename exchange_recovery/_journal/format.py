@@ -37,6 +37,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from .._core.text import shown
 from .._decide.records import TransitionRecord, parse_trust_fields, trust_fields
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ def record_of(obj: Mapping[str, Any]) -> TransitionRecord:
     """
     timestamp = obj.get("timestamp", 0.0)
     if type(timestamp) not in (int, float):
-        msg = f"timestamp must be a number, got {timestamp!r}"
+        msg = f"timestamp must be a number, got {shown(timestamp)}"
         raise TypeError(msg)
     return TransitionRecord(obj["version"], obj["scope"], obj["from"], obj["to"], obj["trigger"],
                             obj["actor"], obj["reason"], float(timestamp), obj["relaxing"],

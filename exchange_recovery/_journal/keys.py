@@ -30,6 +30,7 @@ from typing import Any, Final
 import attrs
 
 from .._core.errors import ConfigurationError
+from .._core.text import shown
 
 MIN_KEY_BYTES: Final = 32
 """The shortest secret accepted (256 bits)."""
@@ -116,7 +117,7 @@ class JournalKey:
         """
         value = os.environ.get(name)
         if value is None:
-            msg = f"environment variable {name!r} holding the journal key is not set"
+            msg = f"environment variable {shown(name)} holding the journal key is not set"
             raise ConfigurationError(msg)
         source = f"environment {name}"
         return cls(_secret(value.encode("utf-8", "surrogateescape"), source), source)

@@ -49,6 +49,7 @@ from .._core.codes import IntegrityCode
 from .._core.errors import ConfigurationError, JournalError
 from .._core.model import VENUE
 from .._core.policy import Policy
+from .._core.text import shown
 from .anchor import (
     START,
     Anchor,
@@ -229,7 +230,7 @@ def _unanchored(exam: Examination, scan: _Scan, last: Parsed) -> None:
 
 def _check_policy(policy: object) -> None:
     if not isinstance(policy, Policy):
-        msg = f"recovery needs a Policy, got {policy!r}"
+        msg = f"recovery needs a Policy, got {shown(policy)}"
         raise ConfigurationError(msg)
 
 

@@ -45,6 +45,7 @@ from .._coordination.follower import Follower
 from .._coordination.state import CoordinatorState
 from .._core.codes import RefusalCode
 from .._core.errors import ConfigurationError, CoordinatorError, TransitionConflict
+from .._core.text import shown
 from .._decide.records import TransitionRecord
 from ._client import MAX_RECEIVE, Client, password_source, tls_credentials, too_large
 from ._reads import NAMELESS, PAGE, Read, Scopes, scan
@@ -76,13 +77,13 @@ class _Lagging(Exception):
 
 def _endpoints(endpoint: object) -> list[tuple[str, int]]:
     if not isinstance(endpoint, str):
-        msg = f"endpoint must be 'host:port[,host:port...]', got {endpoint!r}"
+        msg = f"endpoint must be 'host:port[,host:port...]', got {shown(endpoint)}"
         raise ConfigurationError(msg)
     result = []
     for item in endpoint.split(","):
         host, sep, port = item.strip().rpartition(":")
         if not sep or not host or not port.isdigit():
-            msg = f"endpoint must be 'host:port[,host:port...]', got {endpoint!r}"
+            msg = f"endpoint must be 'host:port[,host:port...]', got {shown(endpoint)}"
             raise ConfigurationError(msg)
         result.append((host, int(port)))
     return result
@@ -139,21 +140,21 @@ client_cert/client_key and user/password), or plaintext=True for local developme
         self._endpoints = _endpoints(endpoint)
         self._next = 0
         if not isinstance(prefix, str) or not prefix:
-            msg = f"prefix must be a non-empty str, got {prefix!r}"
+            msg = f"prefix must be a non-empty str, got {shown(prefix)}"
             raise ConfigurationError(msg)
         for name, value in (("timeout", timeout), ("refresh", refresh)):
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                msg = f"{name} must be a number of seconds > 0, got {value!r}"
+                msg = f"{name} must be a number of seconds > 0, got {shown(value)}"
                 raise ConfigurationError(msg)
         if type(lease_ttl) is not int or lease_ttl < 1:
-            msg = f"lease_ttl must be an int >= 1 (seconds), got {lease_ttl!r}"
+            msg = f"lease_ttl must be an int >= 1 (seconds), got {shown(lease_ttl)}"
             raise ConfigurationError(msg)
         if type(max_record_bytes) is not int or not 1024 <= max_record_bytes <= MAX_RECEIVE // PAGE:
             msg = (f"max_record_bytes must be an int from 1024 to {MAX_RECEIVE // PAGE}, "
                    f"got {max_record_bytes!r}")
             raise ConfigurationError(msg)
         if type(plaintext) is not bool:
-            msg = f"plaintext must be a bool, got {plaintext!r}"
+            msg = f"plaintext must be a bool, got {shown(plaintext)}"
             raise ConfigurationError(msg)
         self._password = password_source(user, password)
         self._user = user
@@ -204,7 +205,7 @@ client_cert/client_key and user/password), or plaintext=True for local developme
             self._alarm(got, None)
         else:
             if isinstance(scopes, str):
-                msg = f"scopes must be a collection of scope names, got the str {scopes!r}"
+                msg = f"scopes must be a collection of scope names, got the str {shown(scopes)}"
                 raise ConfigurationError(msg)
             keys = [self._store.key(scope) for scope in scopes]
             got = self._call(lambda c: self._store.read_keys(c, keys))
@@ -224,12 +225,12 @@ client_cert/client_key and user/password), or plaintext=True for local developme
                 these credentials the write (nothing was stored).
         """
         if not isinstance(record, TransitionRecord):
-            msg = f"propose() needs a TransitionRecord, got {record!r}"
+            msg = f"propose() needs a TransitionRecord, got {shown(record)}"
             raise ConfigurationError(msg)
         key = self._store.key(record.scope)
         value = encode(record)
         if len(value) > self._store.max_record:
-            msg = (f"the record for scope {record.scope!r} is {len(value)} bytes, over "
+            msg = (f"the record for scope {shown(record.scope)} is {len(value)} bytes, over "
                    f"max_record_bytes={self._store.max_record} (its reason has {len(record.reason)} "
                    f"characters); nothing was stored")
             raise ConfigurationError(msg)
@@ -273,7 +274,7 @@ client_cert/client_key and user/password), or plaintext=True for local developme
         checks the follower's staleness bound (`Follower.watch`).
         """
         if not isinstance(follower, Follower):
-            msg = f"follow() needs a Follower, got {follower!r}"
+            msg = f"follow() needs a Follower, got {shown(follower)}"
             raise ConfigurationError(msg)
         label = name if name is not None else f"{socket.gethostname()}-{os.getpid()}"
         finished = threading.Event()
@@ -393,7 +394,7 @@ client_cert/client_key and user/password), or plaintext=True for local developme
                 who = "no user" if self._user is None else f"user {self._user!r}"
                 msg = f"etcd at {members} refused the request ({who}): {exc}"
             else:
-                msg = f"etcd at {members} did not answer: {exc!r}"
+                msg = f"etcd at {members} did not answer: {shown(exc)}"
             raise CoordinatorError(msg) from exc
 
     # -- reads -----------------------------------------------------------------------------------

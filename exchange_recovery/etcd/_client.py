@@ -34,6 +34,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from .._core.errors import ConfigurationError
+from .._core.text import shown
 
 MAX_RECEIVE = 4 * 1024 * 1024
 """gRPC's receive limit, set deliberately: pages are sized to fit it (see `_backend`)."""
@@ -55,7 +56,7 @@ def _path(name: str, value: object) -> str:
         path = os.fspath(value)
         if isinstance(path, str) and path:
             return path
-    msg = f"{name} must be the path of a PEM file, got {value!r}"
+    msg = f"{name} must be the path of a PEM file, got {shown(value)}"
     raise ConfigurationError(msg)
 
 
@@ -64,7 +65,7 @@ def _read(name: str, path: str) -> bytes:
         with open(path, "rb") as f:
             return f.read()
     except OSError as exc:
-        msg = f"cannot read {name} {path!r}: {exc}"
+        msg = f"cannot read {name} {shown(path)}: {exc}"
         raise ConfigurationError(msg) from None
 
 
@@ -72,12 +73,12 @@ def _certificates(name: str, path: str, data: bytes) -> list[x509.Certificate]:
     try:
         certs = x509.load_pem_x509_certificates(data)
     except ValueError:
-        msg = f"{name} {path!r} holds no PEM certificate"
+        msg = f"{name} {shown(path)} holds no PEM certificate"
         raise ConfigurationError(msg) from None
     now = datetime.datetime.now(datetime.UTC)
     for cert in certs:
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-            msg = (f"{name} {path!r}: certificate {cert.subject.rfc4514_string()} is valid from "
+            msg = (f"{name} {shown(path)}: certificate {cert.subject.rfc4514_string()} is valid from "
                    f"{cert.not_valid_before_utc} to {cert.not_valid_after_utc}, not now ({now})")
             raise ConfigurationError(msg)
     return certs
@@ -92,7 +93,7 @@ def tls_credentials(ca_cert: object, client_cert: object = None,
             the key does not match the certificate, or a certificate is not valid now.
     """
     if (client_cert is None) != (client_key is None):
-        msg = (f"client_cert and client_key go together, got client_cert={client_cert!r}, "
+        msg = (f"client_cert and client_key go together, got client_cert={shown(client_cert)}, "
                f"client_key={client_key!r}")
         raise ConfigurationError(msg)
     ca_path = _path("ca_cert", ca_cert)
@@ -107,14 +108,14 @@ def tls_credentials(ca_cert: object, client_cert: object = None,
     try:
         key = serialization.load_pem_private_key(key_pem, password=None)
     except TypeError:
-        msg = f"client_key {key_path!r} is encrypted; gRPC needs an unencrypted key"
+        msg = f"client_key {shown(key_path)} is encrypted; gRPC needs an unencrypted key"
         raise ConfigurationError(msg) from None
     except ValueError:
-        msg = f"client_key {key_path!r} holds no PEM private key"
+        msg = f"client_key {shown(key_path)} holds no PEM private key"
         raise ConfigurationError(msg) from None
     spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     if key.public_key().public_bytes(*spki) != leaf.public_key().public_bytes(*spki):
-        msg = (f"client_key {key_path!r} does not match client_cert {cert_path!r} "
+        msg = (f"client_key {shown(key_path)} does not match client_cert {shown(cert_path)} "
                f"({leaf.subject.rfc4514_string()})")
         raise ConfigurationError(msg)
     return grpc.ssl_channel_credentials(root_certificates=root, private_key=key_pem,
@@ -128,12 +129,13 @@ def password_source(user: object, password: object) -> Callable[[], str] | None:
         ConfigurationError: only one of the two given, or of the wrong type.
     """
     if (user is None) != (password is None):
-        msg = f"user and password go together, got user={user!r} and {'a' if password else 'no'} password"
+        given = "a" if password is not None else "no"
+        msg = f"user and password go together, got user={shown(user)} and {given} password"
         raise ConfigurationError(msg)
     if user is None:
         return None
     if not isinstance(user, str) or not user:
-        msg = f"user must be a non-empty str, got {user!r}"
+        msg = f"user must be a non-empty str, got {shown(user)}"
         raise ConfigurationError(msg)
     if callable(password):
         return password

@@ -14,6 +14,7 @@ import aetcd.utils
 from .._coordination.state import CoordinatorState
 from .._core.errors import ConfigurationError
 from .._core.policy import Policy
+from .._core.text import shown
 from .._decide.records import TransitionRecord
 from ._client import MAX_RECEIVE, Client, TooLarge
 from ._records import decode, scope_of
@@ -83,7 +84,7 @@ class Scopes:
         except UnicodeEncodeError:
             suffix = b""
         if not isinstance(scope, str) or scope_of(suffix) != scope:
-            msg = f"scope names must be non-empty printable strs, got {scope!r}"
+            msg = f"scope names must be non-empty printable strs, got {shown(scope)}"
             raise ConfigurationError(msg)
         return self.prefix + suffix
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from .._core.text import shown
 from .._decide.records import TRUST_FIELDS, TransitionRecord, parse_trust_fields, trust_fields
 
 MAX_RECORD_BYTES = 16 * 1024
@@ -52,7 +53,7 @@ def decode(scope: str, value: bytes, revision: int, *,
         msg = f"a record field has the wrong type: {value[:200]!r}"
         raise ValueError(msg)
     if body["scope"] != scope:
-        msg = f"record for scope {body['scope'][:100]!r} stored under {scope!r}"
+        msg = f"record for scope {body['scope'][:100]!r} stored under {shown(scope)}"
         raise ValueError(msg)
     sealed = parse_trust_fields(body)
     return TransitionRecord(version=revision, **{f: body[f] for f in _FIELDS}, **sealed)
