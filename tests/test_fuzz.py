@@ -1089,25 +1089,6 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
     "Follower.reject:detail": (
         UNSHOWABLE,
         "_coordination/follower.py reject: ValueError, RecursionError, RuntimeError"),
-    "InvalidRequestError:expected": (
-        UNSHOWABLE,
-        "_core/errors.py __init__: ValueError, RecursionError, RuntimeError"),
-    "TransitionRefused:code": (
-        ALL,
-        "_core/errors.py __init__: AttributeError, RuntimeError"),
-    "TransitionRefused:detail": (
-        UNSHOWABLE | of("RaisingBool"),
-        "_core/errors.py __init__: ValueError, RecursionError, RuntimeError"),
-    "TransitionRefused:context": (
-        but("''", "-0.0", "0", "False", "None", "[]", "empty generator", "set()", "{'a': 1}",
-            "{}"),
-        "_core/errors.py __init__: TypeError, ValueError, RuntimeError"),
-    "TransitionConflict:code": (
-        ALL,
-        "_core/errors.py __init__: AttributeError, RuntimeError"),
-    "TransitionConflict:detail": (
-        UNSHOWABLE | of("RaisingBool"),
-        "_core/errors.py __init__: ValueError, RecursionError, RuntimeError"),
     "etcd.EtcdCoordinator:prefix": (
         UNSHOWABLE | of("lone surrogate"),
         "etcd/_backend.py __init__: ValueError, RecursionError, UnicodeEncodeError, RuntimeError"),

@@ -49,7 +49,8 @@ class InvalidRequestError(ExchangeRecoveryError, ValueError):
         self.field = field
         self.value = value
         self.expected = expected
-        msg = f"invalid request field {shown(field)}: got {shown(value)}, expected {expected}"
+        msg = (f"invalid request field {shown(field)}: got {shown(value)}, "
+               f"expected {_text(expected, 200)}")
         super().__init__(msg)
 
     def __reduce__(self) -> tuple[object, ...]:
@@ -110,10 +111,15 @@ class TransitionRefused(ExchangeRecoveryError, RuntimeError):
         self.scope = scope
         self.phase = phase
         self.trigger = trigger
-        self.context: Mapping[str, object] = types.MappingProxyType(dict(context or {}))
-        self.detail = detail or render_context(self.context)
-        label = getattr(code, "value", None)
-        label = label if isinstance(label, str) else shown(code)
+        self.context: Mapping[str, object] = types.MappingProxyType(_fields(context))
+        if isinstance(detail, str):
+            self.detail = detail or render_context(self.context)
+        else:  # not text: shown, bounded (a caller's mistake must not hide the refusal)
+            self.detail = shown(detail)
+        try:
+            label = code.value if isinstance(code.value, str) else shown(code)
+        except Exception:
+            label = shown(code)
         msg = (f"{label}: scope={_text(scope)} phase={_text(phase)} trigger={_text(trigger)} "
                f"{_text(self.detail, 2000)}").rstrip()
         super().__init__(msg)
@@ -129,6 +135,18 @@ class TransitionRefused(ExchangeRecoveryError, RuntimeError):
 def render_context(context: Mapping[str, object]) -> str:
     """``key=value`` pairs; collections as comma-separated items (``[]`` when empty)."""
     return " ".join(f"{key}={_render(value)}" for key, value in context.items())
+
+
+def _fields(context: object) -> dict[str, object]:
+    """A refusal's context as a plain dict; anything else is kept as its bounded repr."""
+    if context is None:
+        return {}
+    try:
+        if isinstance(context, Mapping):
+            return {str(key): value for key, value in context.items()}
+    except Exception:  # noqa: S110 - a hostile mapping: shown below
+        pass
+    return {"context": shown(context)}
 
 
 def _text(value: object, limit: int = 80) -> str:
