@@ -948,15 +948,6 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
         but("' '", "''", "ESC", "SneakyStr", "bidi", "bytes", "deep TOML", "lone surrogate",
             "long str", "newline", "venue"),
         "_core/toml.py load_policy: TypeError, ValueError, RuntimeError"),
-    "Controller:directory": (
-        UNSHOWABLE,
-        "_control/trust.py of: ValueError, RecursionError, RuntimeError"),
-    "Controller:signer": (
-        UNSHOWABLE,
-        "_control/trust.py of: ValueError, RecursionError, RuntimeError"),
-    "Controller:instruments": (
-        UNSHOWABLE,
-        "_control/controller.py __init__: ValueError, RecursionError, RuntimeError"),
     "Controller.guard:name": (
         UNSHOWABLE | of("SneakyStr"),
         "_control/controller.py guard: ValueError, RecursionError, RuntimeError"),
@@ -1069,19 +1060,10 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
     "CoordinatedController:coordinator": (
         UNSHOWABLE,
         "_coordination/controller.py __init__: ValueError, RecursionError, RuntimeError"),
-    "CoordinatedController:directory": (
-        UNSHOWABLE,
-        "_control/trust.py of: ValueError, RecursionError, RuntimeError"),
-    "CoordinatedController:signer": (
-        UNSHOWABLE,
-        "_control/trust.py of: ValueError, RecursionError, RuntimeError"),
     "Follower:clock": (
         UNSHOWABLE | of("lambda raising"),
         ("_coordination/follower.py __init__: ValueError, RecursionError, RuntimeError, "
          "ZeroDivisionError")),
-    "Follower:directory": (
-        UNSHOWABLE,
-        "_control/trust.py of: ValueError, RecursionError, RuntimeError"),
     "Follower.reject:version": (
         of("10**5000"),
         ("_control/audit.py __str__: ValueError (an audit event that cannot be rendered; seen "

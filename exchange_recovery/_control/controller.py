@@ -495,8 +495,12 @@ def _check_options(policy: object, instruments: object, max_instruments: object,
     if not isinstance(policy, Policy):
         msg = f"Controller needs a Policy, got {shown(policy)}"
         raise ConfigurationError(msg)
-    if instruments is not None and not (isinstance(instruments, Collection)
-                                        and all(type(i) is str for i in instruments)):
+    try:
+        listed = instruments is None or (isinstance(instruments, Collection)
+                                         and all(type(i) is str for i in instruments))
+    except Exception:  # an iterable that raises
+        listed = False
+    if not listed:
         msg = f"instruments must be a collection of instrument names, got {shown(instruments)}"
         raise ConfigurationError(msg)
     if type(max_instruments) is not int or max_instruments < 0:

@@ -53,12 +53,10 @@ class Trust:
             ConfigurationError: a directory without ``principal``/``principals``, a signer
                 without ``principal_id``/``sign``, or a signer without a directory.
         """
-        if directory is not None and not (callable(getattr(directory, "principal", None))
-                                           and callable(getattr(directory, "principals", None))):
+        if directory is not None and not _has(directory, "principal", "principals"):
             msg = f"directory must implement Directory (principal, principals), got {shown(directory)}"
             raise ConfigurationError(msg)
-        if signer is not None and not (callable(getattr(signer, "sign", None))
-                                       and isinstance(getattr(signer, "principal_id", None), str)):
+        if signer is not None and not (_has(signer, "sign") and _has_text(signer, "principal_id")):
             msg = f"signer must implement Signer (principal_id, sign), got {shown(signer)}"
             raise ConfigurationError(msg)
         if signer is not None and directory is None:
@@ -123,6 +121,21 @@ class Trust:
         bad = verify_record(record, policy=self.policy, directory=self.directory,
                             fingerprint=self.fingerprint, visit=visit)
         return None if bad is None else bad.refusal(record.scope, record.source, record.trigger)
+
+
+def _has(obj: object, *methods: str) -> bool:
+    """Whether `obj` has each of `methods`, callable (a hostile ``__getattr__`` has none)."""
+    try:
+        return all(callable(getattr(obj, name, None)) for name in methods)
+    except Exception:
+        return False
+
+
+def _has_text(obj: object, name: str) -> bool:
+    try:
+        return isinstance(getattr(obj, name, None), str)
+    except Exception:
+        return False
 
 
 def approvals_of(value: object, *, scope: object, trigger: object) -> tuple[SignedApproval, ...]:
