@@ -1057,9 +1057,6 @@ KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
     "LocalCoordinator.follow:follower": (
         ALL,
         "_coordination/coordinator.py follow: AttributeError, RuntimeError"),
-    "CoordinatedController:coordinator": (
-        UNSHOWABLE,
-        "_coordination/controller.py __init__: ValueError, RecursionError, RuntimeError"),
     "Follower:clock": (
         UNSHOWABLE | of("lambda raising"),
         ("_coordination/follower.py __init__: ValueError, RecursionError, RuntimeError, "

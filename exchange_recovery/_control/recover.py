@@ -33,7 +33,7 @@ def recover(path: str | os.PathLike[str], policy: Policy, *, key: JournalKey | N
     Every scope comes back in its journaled phase and the version continues; when the journal
     does not verify (damaged, forged, rolled back below its anchor, deleted, emptied, replaced,
     or its anchor deleted), every scope starts in the policy's fail-safe phase instead (see
-    `exchange_recovery._journal.replay`). `controller.recovery` is the `RecoveryReport`.
+    `verify_journal`). `controller.recovery` is the `RecoveryReport`.
 
     Args:
         path: the journal file.
@@ -45,7 +45,10 @@ def recover(path: str | os.PathLike[str], policy: Policy, *, key: JournalKey | N
         create: a first start: allow starting from nothing (no journal, or an empty one, and no
             anchor) in the policy's initial phase. Never needed again afterwards; a missing
             journal whose anchor exists is ``JOURNAL_MISSING`` (fail-safe) either way.
-        durability, max_record, opener, fsync: passed to `FileJournal`.
+        durability: passed to `FileJournal`.
+        max_record: passed to `FileJournal`.
+        opener: passed to `FileJournal`.
+        fsync: passed to `FileJournal`.
         **controller_options: passed to `Controller` (guards, authorizer, clock, logger,
             directory, signer, ...); not journal, phases, version or visits, which recovery
             decides. With a ``directory``, every relaxing record replayed must carry valid

@@ -107,7 +107,7 @@ class _Derived:
 class Policy:
     """A validated set of phases, acceptance rules and transitions.
 
-    Building one runs every check of `_validation` and raises `InvalidPolicyError` listing all
+    Building one runs every check (`ProblemCode` lists them) and raises `InvalidPolicyError` listing all
     problems at once. See `default_policy()` for the December-2022-style restart policy.
 
     ``guards`` declares built-in guards (`GuardSpec`) that transitions name; ``permissions``
