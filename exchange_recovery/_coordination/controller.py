@@ -54,7 +54,11 @@ class CoordinatedController(TriggerMethods):
         if not isinstance(policy, Policy):
             msg = f"CoordinatedController needs a Policy, got {shown(policy)}"
             raise ConfigurationError(msg)
-        if not isinstance(coordinator, Coordinator):
+        try:
+            conforms = isinstance(coordinator, Coordinator)
+        except Exception:  # a hostile object: a protocol check reads its attributes
+            conforms = False
+        if not conforms:
             msg = ("coordinator must implement Coordinator (read/propose/follow/alive), "
                    f"got {shown(coordinator)}")
             raise ConfigurationError(msg)
