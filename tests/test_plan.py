@@ -226,3 +226,14 @@ def test_demo_shows_why_the_venue_could_not_open_at_minute_5_and_could_at_12() -
     assert "12.0 min  FULL_OPEN  advance by ops:alice  PRE_OPEN -> FULL_OPEN" in text
     assert "REFUSED SELF_APPROVAL" in text
     assert "REFUSED APPROVER_UNAUTHORIZED" in text
+
+
+def test_a_refused_step_names_each_blocker_with_its_own_code() -> None:
+    """Three blockers: each listed under its own code, not all under the first one's."""
+    r, _ = runner()
+    r.advance(ALICE)
+    with pytest.raises(TransitionRefused) as caught:
+        r.advance(ALICE)
+    detail = caught.value.detail
+    assert "pre_open_min_stay: DWELL_NOT_MET" in detail
+    assert "supervisor_approval: APPROVAL_MISSING" in detail

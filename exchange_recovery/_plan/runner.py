@@ -232,7 +232,10 @@ class PlanRunner:
             blocking = status.blocking
             if blocking:
                 code = blocking[0].code or RefusalCode.GUARD_REJECTED
-                self._refuse(status, code, "; ".join(f"{c.name}: {c.detail}" for c in blocking),
+                # each blocker under its own code: the refusal's code is the first one's
+                self._refuse(status, code, "; ".join(
+                    f"{c.name}: {(c.code or RefusalCode.GUARD_REJECTED).value} {c.detail}"
+                    for c in blocking),
                              who)
             step = status.step + 1
             if reason is None or (type(reason) is str and not reason):
