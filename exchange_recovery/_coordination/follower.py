@@ -309,6 +309,10 @@ class Follower:
     def _fresh_locked(self, state: CoordinatorState, read_at: float) -> bool:
         if not self._stale or read_at < self._stale_at or state.version > self._version:
             return False
+        # The venue's followed phase is published before `stale` reads False, so whoever sees
+        # the follower fresh sees its gate relaxed too (never the other way round).
+        self._gate._publish_scope(VENUE, self._phases.get(VENUE, self._policy.normal),
+                                  self._version)
         self._stale = False
         self._log.warning("follower_fresh", name=self._name, version=self._version,
                           phase=self._phases[VENUE])
