@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pathlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +16,7 @@ from .._journal.anchor import Anchor, AnchorOption, write_anchor
 from .._journal.file import Durability, FileJournal, Opener
 from .._journal.format import MAX_RECORD
 from .._journal.keys import JournalKey
+from .._journal.paths import file_path
 from .._journal.replay import examine, no_journal, restart, truncate, untrusted_name
 from .._journal.scan import JournalProblem, RecordCheck
 from .audit import audit_logger
@@ -69,7 +69,7 @@ def recover(path: str | os.PathLike[str], policy: Policy, *, key: JournalKey | N
         >>> again.phase(), again.version, again.recovery.trusted, again.recovery.keyed
         ('HALTED', 1, True, False)
     """
-    path = pathlib.Path(path)
+    path = file_path(path)
     taken = sorted({"journal", "phases", "version", "visits"} & set(controller_options))
     if taken:
         msg = f"recover() decides {taken} itself; do not pass them"

@@ -38,7 +38,7 @@ from typing import Any, Final
 import attrs
 
 from .codes import ProblemCode
-from .errors import InvalidPolicyError
+from .errors import ConfigurationError, InvalidPolicyError
 from .model import Action, OrderType, Origin, TimeInForce
 from .phases import Acceptance, PhaseSpec, Problem, TransitionSpec
 from .policy import Policy
@@ -407,8 +407,14 @@ def loads_policy(text: str, source: str = "<string>") -> Policy:
         >>> policy == default_policy()
         True
     """
+    if not isinstance(text, str) or not isinstance(source, str):
+        msg = f"loads_policy needs the file's text as a str, got {shown(text)}"
+        raise ConfigurationError(msg)
     try:
         document = tomllib.loads(text)
+    except RecursionError:  # nesting deeper than any policy: refused, not a crash
+        raise InvalidPolicyError([Problem(ProblemCode.SYNTAX_ERROR, "(file)",
+                                          "tables or arrays nested too deeply", source)]) from None
     except tomllib.TOMLDecodeError as error:
         message = str(error)
         match = _AT_LINE.search(message)
@@ -458,7 +464,14 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
         InvalidPolicyError: the file cannot be read (`ProblemCode.FILE_UNREADABLE`) or has
             problems; every problem names the file, the table/key and the line when known.
     """
-    source = os.fspath(path)
+    try:
+        source = os.fspath(path)
+        usable = isinstance(source, str) and source and "\x00" not in source
+    except Exception:  # not a path at all
+        usable = False
+    if not usable:
+        msg = f"load_policy needs a file path, got {shown(path)}"
+        raise ConfigurationError(msg)
     try:
         with open(source, "rb") as handle:
             text = handle.read().decode("utf-8")
@@ -528,6 +541,9 @@ def dump_policy(policy: Policy) -> str:
         >>> text.splitlines()[2]
         'name = "default"'
     """
+    if not isinstance(policy, Policy):
+        msg = f"dump_policy needs a Policy, got {shown(policy)}"
+        raise ConfigurationError(msg)
     document = _write_table(policy, POLICY_FIELDS)
     lines = [
         "# An exchange_recovery policy. Check it with: exchange-recovery check FILE",

@@ -37,6 +37,7 @@ from .format import FORMAT, GENESIS, MAC_FIELD, canonical
 
 if TYPE_CHECKING:
     from .keys import JournalKey
+from .paths import file_path
 
 AnchorOption = bool | str | os.PathLike[str]
 """``True``: ``<journal>.anchor`` (the default); ``False``: no anchor; else the anchor's path."""
@@ -80,7 +81,7 @@ def anchor_path(journal: pathlib.Path, option: AnchorOption) -> pathlib.Path | N
     if not isinstance(option, str | os.PathLike):
         msg = f"anchor must be True, False or a path, got {shown(option)}"
         raise ConfigurationError(msg)
-    path = pathlib.Path(option)
+    path = file_path(option, "anchor")
     if path.absolute() == journal.absolute():
         msg = f"anchor {path} must be another file than the journal"
         raise ConfigurationError(msg)

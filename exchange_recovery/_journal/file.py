@@ -53,6 +53,7 @@ from .format import (
     transition_fields,
 )
 from .keys import JournalKey
+from .paths import file_path
 
 _T = IntegrityCode
 _TAIL_CHUNK: Final = 1 << 16  # how far _read_head steps back at a time looking for the last line
@@ -107,7 +108,7 @@ class FileJournal:
                  anchor: AnchorOption = True, durability: Durability = "fsync",
                  max_record: int = MAX_RECORD, opener: Opener | None = None,
                  fsync: Callable[[int], None] = os.fsync) -> None:
-        if durability not in ("fsync", "none"):
+        if not (isinstance(durability, str) and durability in ("fsync", "none")):
             msg = f"durability must be 'fsync' or 'none', got {shown(durability)}"
             raise ConfigurationError(msg)
         if key is not None and not isinstance(key, JournalKey):
@@ -116,7 +117,9 @@ class FileJournal:
         if type(max_record) is not int or max_record < 256:  # a record's bare fields take ~250 bytes
             msg = f"max_record must be an int of at least 256 bytes, got {shown(max_record)}"
             raise ConfigurationError(msg)
-        self._path = pathlib.Path(path)
+        _check_callable("opener", opener, optional=True)
+        _check_callable("fsync", fsync)
+        self._path = file_path(path)
         self._absolute = self._path.absolute()  # what the path named at open, whatever the cwd
         self._key = key
         where = anchor_path(self._path, anchor)
@@ -183,6 +186,9 @@ class FileJournal:
                 journal, or the journal is broken; nothing was written.
             OSError: the write, an fsync or the anchor failed; the file is as it was before.
         """
+        if not isinstance(record, TransitionRecord):
+            msg = f"append() needs a TransitionRecord, got {shown(record)}"
+            raise ConfigurationError(msg)
         self._write(transition_fields(record), record.version, snapshot=False)
 
     def snapshot(self, phases: Mapping[str, str], version: int, *, actor: str, reason: str,
@@ -192,6 +198,7 @@ class FileJournal:
         `after` chains the first record of an empty journal to the last hash of the journal it
         continues (compaction, a fail-safe restart).
         """
+        _check_snapshot(phases, version, actor, reason, now)
         if after is not None:
             if self._size or not (type(after) is str and len(after) == 64):
                 msg = f"after= needs an empty journal and a 64-hex hash, got {shown(after)}"
@@ -398,3 +405,28 @@ def _last_line(f: IO[bytes], size: int) -> bytes | None:
         pieces.append(chunk)
         end = start
     return b"".join(reversed(pieces))
+
+
+def _check_callable(field: str, value: object, *, optional: bool = False) -> None:
+    """A seam given as an argument must be callable: checked when given, not at first use."""
+    if (value is None and optional) or callable(value):
+        return
+    msg = f"{field} must be callable, got {shown(value)}"
+    raise ConfigurationError(msg)
+
+
+def _check_snapshot(phases: object, version: object, actor: object, reason: object,
+                    now: object) -> None:
+    """A snapshot's fields as a verifier will read them back, checked before anything is written."""
+    problem = ""
+    if not isinstance(phases, Mapping) or not all(
+            type(k) is str and k and type(v) is str for k, v in phases.items()):
+        problem = f"phases must map scope names to phase names, got {shown(phases)}"
+    elif type(version) is not int or version < 0:
+        problem = f"version must be an int >= 0, got {shown(version)}"
+    elif not (type(actor) is str and actor and type(reason) is str):
+        problem = f"actor and reason must be strs, got {shown(actor)} and {shown(reason)}"
+    elif isinstance(now, bool) or not isinstance(now, int | float) or not 0 <= now < 1e11:
+        problem = f"now must be a clock reading in epoch seconds, got {shown(now)}"
+    if problem:
+        raise ConfigurationError(problem)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import pathlib
 import secrets
 import stat
 from typing import Any, Final
@@ -31,6 +30,7 @@ import attrs
 
 from .._core.errors import ConfigurationError
 from .._core.text import shown
+from .paths import file_path
 
 MIN_KEY_BYTES: Final = 32
 """The shortest secret accepted (256 bits)."""
@@ -84,7 +84,7 @@ class JournalKey:
             ConfigurationError: the file is missing, not a regular file, open to its group or
                 to others (any of ``0o077``), larger than 64 KiB, or shorter than 32 bytes.
         """
-        path = pathlib.Path(path)
+        path = file_path(path)
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError as exc:
@@ -115,6 +115,9 @@ class JournalKey:
         Raises:
             ConfigurationError: the variable is unset or shorter than 32 bytes.
         """
+        if not isinstance(name, str) or not name or "=" in name or "\x00" in name:
+            msg = f"name must be an environment variable's name, got {shown(name)}"
+            raise ConfigurationError(msg)
         value = os.environ.get(name)
         if value is None:
             msg = f"environment variable {shown(name)} holding the journal key is not set"
@@ -131,7 +134,7 @@ class JournalKey:
         Raises:
             ConfigurationError: `path` already exists.
         """
-        path = pathlib.Path(path)
+        path = file_path(path)
         data = secrets.token_hex(MIN_KEY_BYTES).encode() + b"\n"
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -153,6 +156,9 @@ class JournalKey:
 
     def mac(self, body: bytes) -> str:
         """The HMAC-SHA256 of `body` under this key, in hex (equal to ``hmac.digest``'s)."""
+        if not isinstance(body, bytes | bytearray | memoryview):
+            msg = f"body must be bytes, got {shown(body)}"
+            raise ConfigurationError(msg)
         inner = self._inner.copy()
         inner.update(body)
         outer = self._outer.copy()
@@ -161,6 +167,8 @@ class JournalKey:
 
     def verifies(self, body: bytes, mac: str) -> bool:
         """Whether `mac` is this key's MAC of `body` (compared in constant time)."""
+        if not isinstance(mac, str) or not mac.isascii():
+            return False  # not a MAC this key could have made
         return hmac.compare_digest(self.mac(body).encode(), mac.encode())
 
     def __repr__(self) -> str:

@@ -63,6 +63,7 @@ from .anchor import (
 from .file import Durability, FileJournal, Opener
 from .format import GENESIS, MAX_RECORD
 from .keys import JournalKey
+from .paths import file_path
 from .scan import JournalProblem as JournalProblem  # noqa: PLC0414 - the package imports it from here
 from .scan import OnProgress, Parsed, RecordCheck, _Scan, parse, scan_file
 
@@ -259,7 +260,10 @@ def verify_journal(path: str | os.PathLike[str], policy: Policy, *,
         >>> verify_journal(none, default_policy(), create=True).phases
         {'venue': 'NORMAL'}
     """
-    path = pathlib.Path(path)
+    path = file_path(path)
+    if on_progress is not None and not callable(on_progress):
+        msg = f"on_progress must be callable, got {shown(on_progress)}"
+        raise ConfigurationError(msg)
     exam = examine(path, policy, key, anchor, on_progress)
     if exam.fresh and not create:
         raise no_journal(path)
@@ -283,7 +287,11 @@ def compact_journal(path: str | os.PathLike[str], policy: Policy, *,
         JournalError: the journal does not verify completely with `key` against its anchor
             (run `recover` first), there is none, or the archive already exists.
     """
-    path = pathlib.Path(path)
+    if now is not None and (isinstance(now, bool) or not isinstance(now, int | float)
+                            or not 0 <= now < 1e11):
+        msg = f"now must be a clock reading in epoch seconds, got {shown(now)}"
+        raise ConfigurationError(msg)
+    path = file_path(path)
     exam = examine(path, policy, key, anchor)
     scan = exam.scan
     if scan is None or exam.fresh:
@@ -292,7 +300,7 @@ def compact_journal(path: str | os.PathLike[str], policy: Policy, *,
     if exam.problems:
         msg = f"journal {path} does not verify ({exam.problems[0]}); run recover() first"
         raise JournalError(msg)
-    target = pathlib.Path(archive) if archive is not None else path.with_name(
+    target = file_path(archive, "archive") if archive is not None else path.with_name(
         f"{path.name}.upto-{scan.version}")
     if target.exists():
         msg = f"archive {target} already exists"
