@@ -937,46 +937,10 @@ def but(*labels: str) -> frozenset[str]:
     return ALL - frozenset(labels)
 
 KNOWN: Final[dict[str, tuple[frozenset[str], str]]] = {
-    "Controller.guard:name": (
-        UNSHOWABLE | of("SneakyStr"),
-        "_control/controller.py guard: ValueError, RecursionError, RuntimeError"),
-    "FileJournal:durability": (
-        UNSHOWABLE | of("SneakyStr"),
-        "_journal/file.py __init__: ValueError, RecursionError, RuntimeError"),
-    "FileJournal:opener": (
-        but("''", "-0.0", "0", "False", "None", "[]", "set()", "{}"),
-        "_journal/file.py __init__: TypeError, RuntimeError, ZeroDivisionError, AttributeError"),
-    "FileJournal.snapshot:version": (
-        but("-0.0", "-1", "-10**400", "-inf", "0", "1.5", "10**400", "1e308", "2**63", "5",
-            "False", "SneakyInt", "True", "inf", "nan"),
-        "_journal/file.py _write: TypeError, RuntimeError; _journal/format.py canonical: ValueError"),
-    "verify_journal:on_progress": (
-        but("None", "lambda -> nan", "print"),
-        "_journal/scan.py scan: TypeError, ValueError, RuntimeError, ZeroDivisionError"),
-    "recover:durability": (
-        UNSHOWABLE | of("SneakyStr"),
-        "_journal/file.py __init__: ValueError, RecursionError, RuntimeError"),
-    "recover:opener": (
-        but("''", "-0.0", "0", "False", "None", "[]", "set()", "{}"),
-        "_journal/file.py __init__: TypeError, RuntimeError, ZeroDivisionError, AttributeError"),
-    "LocalCoordinator.propose:expected": (
-        UNSHOWABLE | of("SneakyStr"),
-        ("_coordination/coordinator.py conflict: ValueError, RecursionError, RuntimeError; "
-         "_coordination/coordinator.py propose: RuntimeError")),
-    "LocalCoordinator.follow:follower": (
-        ALL,
-        "_coordination/coordinator.py follow: AttributeError, RuntimeError"),
-    "Follower:clock": (
-        UNSHOWABLE | of("lambda raising"),
-        ("_coordination/follower.py __init__: ValueError, RecursionError, RuntimeError, "
-         "ZeroDivisionError")),
     "Follower.reject:version": (
         of("10**5000"),
         ("_control/audit.py __str__: ValueError (an audit event that cannot be rendered; seen "
          "where a handler formats it, as pytest's does)")),
-    "Follower.reject:detail": (
-        UNSHOWABLE,
-        "_coordination/follower.py reject: ValueError, RecursionError, RuntimeError"),
     "etcd.EtcdCoordinator:prefix": (
         UNSHOWABLE | of("lone surrogate"),
         "etcd/_backend.py __init__: ValueError, RecursionError, UnicodeEncodeError, RuntimeError"),

@@ -232,7 +232,7 @@ class Controller(TriggerMethods):
         """The guard registered as `name` (for status displays that evaluate it ahead of time)."""
         try:
             return self._guards[name]
-        except (KeyError, TypeError):
+        except Exception:  # unknown, unhashable, or a name whose hash raises
             msg = f"no guard {shown(name)}; registered: {sorted(self._guards)}"
             raise ConfigurationError(msg) from None
 

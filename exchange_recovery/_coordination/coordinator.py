@@ -106,6 +106,9 @@ class LocalCoordinator:
         if not isinstance(record, TransitionRecord):
             msg = f"propose() needs a TransitionRecord, got {shown(record)}"
             raise ConfigurationError(msg)
+        if type(expected) is not int or not 0 <= expected < 2**63:
+            msg = f"expected must be the scope's version, an int >= 0, got {shown(expected)}"
+            raise ConfigurationError(msg)
         with self._lock:
             current = self._records.get(record.scope)
             if (0 if current is None else current.version) != expected:
@@ -121,8 +124,12 @@ class LocalCoordinator:
 
     def follow(self, follower: Follower) -> Unsubscribe:
         """Adopt the current state into `follower`, then call it with every stored record."""
-        if not callable(getattr(follower, "adopt", None)) or not callable(
-                getattr(follower, "apply", None)):
+        try:
+            conforms = callable(getattr(follower, "adopt", None)) and callable(
+                getattr(follower, "apply", None))
+        except Exception:  # a hostile __getattr__
+            conforms = False
+        if not conforms:
             msg = f"follow() needs a Follower, got {shown(follower)}"
             raise ConfigurationError(msg)
         with self._lock:

@@ -93,7 +93,11 @@ class Follower:
         self._quarantined: set[str] = set()
         self._stale = True  # nothing heard yet: fail safe until the first read
         self._stale_at = float("-inf")
-        self._heard = clock()
+        try:
+            self._heard = float(clock())
+        except Exception as exc:
+            msg = f"clock must return seconds as a number; it gave {shown(exc)}"
+            raise ConfigurationError(msg) from None
         self.refused = 0
         """How many updates were refused (disallowed by the policy, or not records at all)."""
         self._gate = gate if gate is not None else Gate(policy, {VENUE: policy.fail_safe})
@@ -244,8 +248,9 @@ class Follower:
         with self._lock:
             self._heard = self._clock()
             self._version = max(self._version, version)
+            said = detail if isinstance(detail, str) else shown(detail)
             self._refuse_locked(held, self._own_phase(held), version,
-                                escape_text(f"{shown(scope)}: {detail}", 400))
+                                escape_text(f"{shown(scope)}: {said}", 400))
 
     def heard(self) -> None:
         """The coordinator answered (a keep-alive): push the staleness deadline back."""

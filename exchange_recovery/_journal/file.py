@@ -108,7 +108,7 @@ class FileJournal:
                  anchor: AnchorOption = True, durability: Durability = "fsync",
                  max_record: int = MAX_RECORD, opener: Opener | None = None,
                  fsync: Callable[[int], None] = os.fsync) -> None:
-        if not (isinstance(durability, str) and durability in ("fsync", "none")):
+        if not (_plain_str(durability) and durability in ("fsync", "none")):
             msg = f"durability must be 'fsync' or 'none', got {shown(durability)}"
             raise ConfigurationError(msg)
         if key is not None and not isinstance(key, JournalKey):
@@ -134,7 +134,7 @@ class FileJournal:
         if last:
             _check_key(self._path, last, key)
         anchored = self._check_anchor(created)
-        self._file = (opener or _default_opener)(self._path)
+        self._file = _open(opener, self._path)
         opened = os.fstat(self._file.fileno())
         self._identity = (opened.st_dev, opened.st_ino)
         if opened.st_size != self._size:
@@ -407,6 +407,24 @@ def _last_line(f: IO[bytes], size: int) -> bytes | None:
     return b"".join(reversed(pieces))
 
 
+def _plain_str(value: object) -> bool:
+    return type(value) is str
+
+
+def _open(opener: Opener | None, path: pathlib.Path) -> IO[bytes]:
+    """The journal file opened for appending; an opener that fails other than with an OSError
+    (which the caller sees as is) or returns no file is a `ConfigurationError`."""
+    try:
+        file = (opener or _default_opener)(path)
+        file.fileno()
+    except OSError:
+        raise
+    except Exception as exc:
+        msg = f"opener must return a binary file open for appending; it gave {shown(exc)}"
+        raise ConfigurationError(msg) from exc
+    return file
+
+
 def _check_callable(field: str, value: object, *, optional: bool = False) -> None:
     """A seam given as an argument must be callable: checked when given, not at first use."""
     if (value is None and optional) or callable(value):
@@ -422,7 +440,7 @@ def _check_snapshot(phases: object, version: object, actor: object, reason: obje
     if not isinstance(phases, Mapping) or not all(
             type(k) is str and k and type(v) is str for k, v in phases.items()):
         problem = f"phases must map scope names to phase names, got {shown(phases)}"
-    elif type(version) is not int or version < 0:
+    elif type(version) is not int or not 0 <= version < 2**63:
         problem = f"version must be an int >= 0, got {shown(version)}"
     elif not (type(actor) is str and actor and type(reason) is str):
         problem = f"actor and reason must be strs, got {shown(actor)} and {shown(reason)}"

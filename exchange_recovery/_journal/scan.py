@@ -30,7 +30,7 @@ from .._core.codes import IntegrityCode, RefusalCode
 from .._core.errors import ConfigurationError, render_context
 from .._core.model import VENUE
 from .._core.policy import Policy
-from .._core.text import escape_text
+from .._core.text import escape_text, shown
 from .._decide.decide import Misfit, misfit
 from .._decide.records import TransitionRecord
 from .format import GENESIS, body_of, record_of, split_line
@@ -136,7 +136,7 @@ def scan(file: IO[bytes], policy: Policy, key: JournalKey | None = None,
             break
         number += 1
         if on_progress is not None and not number % _PROGRESS_EVERY:
-            on_progress(number, total)
+            _progress(on_progress, number, total)
         last = raw
         problem = _verify(raw[:-1], number, file, result, policy, normal, key, check)
         if problem is not None:
@@ -145,7 +145,7 @@ def scan(file: IO[bytes], policy: Policy, key: JournalKey | None = None,
             number, torn = _collect_scopes((raw,), file, number - 1, result)
             break
     if on_progress is not None:
-        on_progress(total, total)
+        _progress(on_progress, total, total)
     result.last = last[:-1]
     result.size = file.tell()
     result.good_end = result.size - len(torn)
@@ -158,6 +158,15 @@ def scan(file: IO[bytes], policy: Policy, key: JournalKey | None = None,
             # torn may be a halt that was already published: dropping it could reopen the venue.
             result.fatal = result.problems[0]
     return result
+
+
+def _progress(on_progress: OnProgress, done: int, total: int) -> None:
+    """Tell `on_progress`; a callback that raises is the caller's mistake, named as such."""
+    try:
+        on_progress(done, total)
+    except Exception as exc:
+        msg = f"on_progress raised {shown(exc)}"
+        raise ConfigurationError(msg) from exc
 
 
 def _count_lines(file: IO[bytes]) -> int:
