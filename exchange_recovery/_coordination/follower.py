@@ -242,7 +242,7 @@ class Follower:
         A `scope` that names no scope (empty, not a str, not printable) cannot be held: the
         venue is, since nothing says which instrument it was meant for.
         """
-        if type(version) is not int:
+        if type(version) is not int or not 0 <= version < 2**63:
             version = self._version
         held = scope if type(scope) is str and scope.isprintable() and scope.strip() else VENUE
         with self._lock:

@@ -139,19 +139,20 @@ client_cert/client_key and user/password), or plaintext=True for local developme
                  max_record_bytes: int = MAX_RECORD_BYTES) -> None:
         self._endpoints = _endpoints(endpoint)
         self._next = 0
-        if not isinstance(prefix, str) or not prefix:
+        if not isinstance(prefix, str) or not prefix or not _encodable(prefix):
             msg = f"prefix must be a non-empty str, got {shown(prefix)}"
             raise ConfigurationError(msg)
         for name, value in (("timeout", timeout), ("refresh", refresh)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                msg = f"{name} must be a number of seconds > 0, got {shown(value)}"
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not 0 < value <= 3600:
+                msg = f"{name} must be a number of seconds > 0 and at most 3600, got {shown(value)}"
                 raise ConfigurationError(msg)
         if type(lease_ttl) is not int or lease_ttl < 1:
             msg = f"lease_ttl must be an int >= 1 (seconds), got {shown(lease_ttl)}"
             raise ConfigurationError(msg)
         if type(max_record_bytes) is not int or not 1024 <= max_record_bytes <= MAX_RECEIVE // PAGE:
             msg = (f"max_record_bytes must be an int from 1024 to {MAX_RECEIVE // PAGE}, "
-                   f"got {max_record_bytes!r}")
+                   f"got {shown(max_record_bytes)}")
             raise ConfigurationError(msg)
         if type(plaintext) is not bool:
             msg = f"plaintext must be a bool, got {shown(plaintext)}"
@@ -557,3 +558,12 @@ client_cert/client_key and user/password), or plaintext=True for local developme
                 "since": time.time(), "version": version}
         await client.put(self._gateways + name.encode(), json.dumps(body).encode(), lease=lease)
         return lease
+
+
+def _encodable(text: str) -> bool:
+    """Whether `text` can be a key prefix: UTF-8 encodable (no lone surrogates)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from .._core.errors import ConfigurationError
 from .._core.text import shown
 from .._decide.records import TRUST_FIELDS, TransitionRecord, parse_trust_fields, trust_fields
 
@@ -21,6 +22,9 @@ _TEXTS = ("scope", "source", "dest", "trigger", "actor", "reason")
 
 def encode(record: TransitionRecord) -> bytes:
     """The stored value of `record` (its version is the key's mod_revision, not stored)."""
+    if not isinstance(record, TransitionRecord):
+        msg = f"encode() needs a TransitionRecord, got {shown(record)}"
+        raise ConfigurationError(msg)
     body: dict[str, object] = {f: getattr(record, f) for f in _FIELDS}
     body.update(trust_fields(record))  # a sealed record's fingerprint, approvals, signature
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
@@ -28,33 +32,39 @@ def encode(record: TransitionRecord) -> bytes:
 
 def decode(scope: str, value: bytes, revision: int, *,
            max_bytes: int = MAX_RECORD_BYTES) -> TransitionRecord:
-    """The record stored at `scope`'s key; raises ValueError if it is not one.
+    """The record stored at `scope`'s key; raises `ConfigurationError` (a ValueError) if it is
+    not one.
 
     A value over `max_bytes` is refused unparsed.
 
     Example:
         >>> decode("venue", b"[]", 7)
         Traceback (most recent call last):
-        ValueError: value is not a transition record: b'[]'
+        exchange_recovery.ConfigurationError: value is not a transition record: b'[]'
     """
+    if type(scope) is not str or not isinstance(value, bytes) or type(max_bytes) is not int \
+            or type(revision) is not int:
+        msg = (f"decode() needs a scope (str), a value (bytes), a revision and max_bytes (ints), "
+               f"got {shown(scope)}, {shown(value)}, {shown(revision)}, {shown(max_bytes)}")
+        raise ConfigurationError(msg)
     if len(value) > max_bytes:
         msg = f"value of {len(value)} bytes is over the record size cap of {max_bytes} bytes"
-        raise ValueError(msg)
+        raise ConfigurationError(msg)
     try:
         body = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         msg = f"value is not JSON: {exc}"
-        raise ValueError(msg) from None
+        raise ConfigurationError(msg) from None
     if not isinstance(body, dict) or not set(_FIELDS) <= set(body) <= {*_FIELDS, *TRUST_FIELDS}:
         msg = f"value is not a transition record: {value[:200]!r}"
-        raise ValueError(msg)
+        raise ConfigurationError(msg)
     if not all(type(body[f]) is str for f in _TEXTS) or type(body["relaxing"]) is not bool \
             or type(body["timestamp"]) not in (int, float):
         msg = f"a record field has the wrong type: {value[:200]!r}"
-        raise ValueError(msg)
+        raise ConfigurationError(msg)
     if body["scope"] != scope:
         msg = f"record for scope {body['scope'][:100]!r} stored under {shown(scope)}"
-        raise ValueError(msg)
+        raise ConfigurationError(msg)
     sealed = parse_trust_fields(body)
     return TransitionRecord(version=revision, **{f: body[f] for f in _FIELDS}, **sealed)
 
