@@ -7,15 +7,21 @@ import pytest
 from exchange_recovery import (
     VENUE,
     Actor,
+    ConfigurationError,
     Controller,
     Criterion,
+    FileJournal,
     HealthChecks,
+    IntegrityCode,
     MemoryJournal,
     PlanRunner,
     RefusalCode,
+    TransitionRecord,
     TransitionRefused,
     default_policy,
     default_restart_plan,
+    recover,
+    verify_journal,
 )
 from exchange_recovery._core.text import escape_text
 from exchange_recovery.testing import ManualClock
@@ -111,3 +117,39 @@ def test_escaped_text_is_one_printable_line() -> None:
         shown = escape_text(hostile)
         assert shown.isprintable()
         shown.encode("utf-8")
+
+
+def test_a_journal_line_nested_too_deep_for_json_is_an_unparseable_record(tmp_path) -> None:
+    """100,000 brackets on a line: not a RecursionError, a fail-safe verdict naming the line."""
+    path = tmp_path / "journal.jsonl"
+    controller = recover(path, POLICY, create=True, durability="none", anchor=False)
+    controller.halt(actor="ops", reason="r")
+    with open(path, "ab") as file:
+        file.write(b"[" * 100_000 + b"\n")
+    report = verify_journal(path, POLICY, anchor=False)
+    assert not report.trusted
+    assert IntegrityCode.UNPARSEABLE_RECORD in report.codes
+
+
+@pytest.mark.parametrize("record", [
+    TransitionRecord(True, VENUE, "NORMAL", "HALTED", "halt", "a", "r", 0.0, False),  # type: ignore[arg-type]
+    TransitionRecord(1, "", "NORMAL", "HALTED", "halt", "a", "r", 0.0, False),
+    TransitionRecord(1, VENUE, "NORMAL", "HALTED", "halt", 3, "r", 0.0, False),  # type: ignore[arg-type]
+    TransitionRecord(1, VENUE, "NORMAL", "HALTED", "halt", "a", "r", float("nan"), False),
+])
+def test_a_journal_never_writes_a_record_its_own_verifier_would_reject(tmp_path,
+                                                                      record: object) -> None:
+    """A version of True, an empty scope, a numeric actor, a nan time: refused, nothing written."""
+    path = tmp_path / "journal.jsonl"
+    journal = FileJournal(path, anchor=False, durability="none")
+    with pytest.raises(ConfigurationError):
+        journal.append(record)  # type: ignore[arg-type]
+    assert path.read_bytes() == b""
+
+
+def test_recover_checks_its_options_before_it_touches_a_file(tmp_path) -> None:
+    """A bad clock is refused and no journal, anchor or key file appears."""
+    path = tmp_path / "journal.jsonl"
+    with pytest.raises(ConfigurationError):
+        recover(path, POLICY, create=True, clock=5)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []

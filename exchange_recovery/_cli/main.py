@@ -358,7 +358,7 @@ def _timeline(path: str) -> list[tuple[int, dict[str, object] | None]]:
         for number, raw in enumerate(file, 1):
             try:
                 record = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 record = None
             rows.append((number, record if isinstance(record, dict) else None))
     return rows

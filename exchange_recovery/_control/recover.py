@@ -17,7 +17,7 @@ from .._journal.file import Durability, FileJournal, Opener
 from .._journal.format import MAX_RECORD
 from .._journal.keys import JournalKey
 from .._journal.paths import file_path
-from .._journal.replay import examine, no_journal, restart, truncate, untrusted_name
+from .._journal.replay import _check_policy, examine, no_journal, restart, truncate, untrusted_name
 from .._journal.scan import JournalProblem, RecordCheck
 from .audit import audit_logger
 from .controller import Controller
@@ -76,6 +76,10 @@ def recover(path: str | os.PathLike[str], policy: Policy, *, key: JournalKey | N
         raise ConfigurationError(msg)
     log = audit_logger(controller_options.get("logger"))
     clock: Clock = controller_options.get("clock", time.time)
+    # Every option is checked before any file is created, truncated or moved aside: a
+    # controller built with them (and nothing else) refuses what the real one would.
+    _check_policy(policy)
+    Controller(policy, **controller_options)
     trust = Trust.of(policy, controller_options.get("directory"), None)
     exam = examine(path, policy, key, anchor, check=_checker(trust))
     if exam.fresh and not create:

@@ -133,7 +133,7 @@ def read_anchor(path: pathlib.Path, key: JournalKey | None) -> Anchor | None:
 def _parse(body: bytes) -> Anchor | None:
     try:
         obj = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if (type(obj) is not dict or set(obj) != {"format", "hash", "kind", "version"}
             or obj["format"] != FORMAT or obj["kind"] != "anchor"

@@ -186,8 +186,8 @@ class FileJournal:
                 journal, or the journal is broken; nothing was written.
             OSError: the write, an fsync or the anchor failed; the file is as it was before.
         """
-        if not isinstance(record, TransitionRecord):
-            msg = f"append() needs a TransitionRecord, got {shown(record)}"
+        if not isinstance(record, TransitionRecord) or not _well_formed(record):
+            msg = f"append() needs a well-formed TransitionRecord, got {shown(record)}"
             raise ConfigurationError(msg)
         self._write(transition_fields(record), record.version, snapshot=False)
 
@@ -361,7 +361,7 @@ def _read_head(path: pathlib.Path) -> tuple[str, int, int, bytes]:
     try:
         obj = json.loads(last)
         return str(obj["hash"]), int(obj["version"]), size, last
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         msg = f"journal {path}: its last record does not parse; open it with recover()"
         raise JournalError(msg) from None
 
@@ -448,3 +448,13 @@ def _check_snapshot(phases: object, version: object, actor: object, reason: obje
         problem = f"now must be a clock reading in epoch seconds, got {shown(now)}"
     if problem:
         raise ConfigurationError(problem)
+
+
+def _well_formed(record: TransitionRecord) -> bool:
+    """Whether `record`'s fields are what a verifier reads back: never write a line
+    `verify_journal` would reject for its shape."""
+    names = (record.scope, record.source, record.dest, record.trigger, record.actor)
+    return (type(record.version) is int and 0 < record.version < 2**63
+            and all(type(n) is str and n for n in names) and type(record.reason) is str
+            and type(record.relaxing) is bool
+            and type(record.timestamp) in (int, float) and 0 <= record.timestamp < 1e11)

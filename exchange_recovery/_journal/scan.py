@@ -215,7 +215,7 @@ def parse(raw: bytes, number: int, key: JournalKey | None) -> Parsed | JournalPr
                 dest.decode(), trigger.decode(), relax == b"true", None)
     try:
         obj = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # nesting too deep for any record: not one
         return JournalProblem(_T.UNPARSEABLE_RECORD, number, f"not JSON: {exc}")
     shape = _shape_error(obj)
     if shape is not None:
@@ -314,7 +314,7 @@ def _check_record(raw: bytes, number: int, version: int, scope: str, relax: bool
     if relax:
         try:
             record = record_of(json.loads(raw))
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
             return JournalProblem(_T.SIGNATURE_INVALID, number, f"version {version}: "
                                   f"its trust fields do not parse: {exc}")
         bad = check(record, scan.visits.get(scope, 0))
@@ -392,7 +392,7 @@ def _collect_scopes(first: Iterable[bytes], rest: IO[bytes], number: int,
         number += 1
         try:
             obj = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if type(obj) is not dict:
             continue
