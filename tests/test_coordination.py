@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import pathlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import attrs
 import pytest
@@ -19,6 +19,7 @@ from exchange_recovery import (
     Coordinator,
     CoordinatorState,
     Follower,
+    Gate,
     GuardSpec,
     LocalCoordinator,
     OrderType,
@@ -229,6 +230,36 @@ def test_a_silent_coordinator_fails_the_follower_safe_until_a_fresh_read() -> No
     assert follower.fresh(CoordinatorState.of({}), clock())
     assert not follower.stale
     assert follower.gate.check(ORDER).accepted
+
+
+def test_a_read_holding_junk_never_publishes_its_phases_without_the_junk_held_fail_safe() -> None:
+    """A full read whose values include one that is not a record: no publication shows the
+    read's (relaxed) venue while that scope is still open."""
+    seen: list[tuple[str, str]] = []
+
+    class Watched(Gate):
+        __slots__ = ()
+
+        def _publish(self, phases: Mapping[str, str], version: int) -> None:
+            super()._publish(phases, version)
+            seen.append((self.phase(), self.phase("BIG-0")))
+
+        def _publish_scope(self, scope: str, phase: str, version: int) -> None:
+            super()._publish_scope(scope, phase, version)
+            seen.append((self.phase(), self.phase("BIG-0")))
+
+    policy = default_policy()
+    clock = ManualClock(100.0)
+    follower = Follower(policy, staleness=3.0, clock=clock,
+                        gate=Watched(policy, {VENUE: policy.fail_safe}))
+
+    follower.adopt(CoordinatorState.of({}), clock(), [("BIG-0", 5, "not a record")])
+
+    assert follower.refused == 1
+    assert follower.gate.phase("BIG-0") == "HALTED"
+    assert follower.gate.phase() == "NORMAL"
+    assert ("NORMAL", "NORMAL") not in seen
+    assert follower.version == 5
 
 
 def test_a_fresh_read_with_unseen_records_does_not_relax() -> None:

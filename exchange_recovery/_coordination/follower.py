@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .._control.audit import audit_logger
@@ -149,9 +149,20 @@ class Follower:
 
     # -- called by the coordinator backend ---------------------------------------------------------
 
-    def adopt(self, state: CoordinatorState, read_at: float) -> None:
-        """Take a full read as the truth (start, or history compacted); relax if fresh."""
+    def adopt(self, state: CoordinatorState, read_at: float,
+              rejected: Iterable[tuple[str, int, str]] = ()) -> None:
+        """Take a full read as the truth (start, or history compacted); relax if fresh.
+
+        `rejected` lists the read's values that are not records, as ``(scope, version,
+        detail)``: those scopes are held fail-safe in the same publication as the rest of the
+        read, so no reader ever sees the read's phases without them.
+        """
         _expect_state(state, read_at)
+        try:
+            junk = [(scope, version, detail) for scope, version, detail in rejected]
+        except Exception:  # not iterable, not triples, or an iterator that raises
+            msg = f"adopt() needs rejected as (scope, version, detail) triples, got {shown(rejected)}"
+            raise ConfigurationError(msg) from None
         for record in state.records.values():
             self._policy.phase(record.dest)  # an unknown phase raises before anything changes
         with self._lock:
@@ -166,6 +177,7 @@ class Follower:
                 bad = self._trust.check(record, record.visit)
                 if bad is not None:
                     refused.append((scope, record, bad))
+                    self.refused += 1
                     self._quarantined.add(scope)
                 self._visits[scope] = record.version
             for scope in self._quarantined.copy():
@@ -175,11 +187,12 @@ class Follower:
                     phases[scope] = self._policy.fail_safe
             self._phases = phases
             self._version = state.version
+            for scope, version, detail in junk:
+                self._reject_locked(scope, version, detail, show=False)
             self._heard_locked(read_at)
-            self._fresh_locked(state, read_at)
-            self._publish()
+            self._publish()  # under the staleness overlay, if any: the scopes first
+            self._fresh_locked(state, read_at)  # then, if fresh, the venue relaxes
         for scope, record, bad in refused:
-            self.refused += 1
             self._log.critical("follower_update_refused", name=self._name, code=bad.code.value,
                                scope=scope, phase=record.dest, version=record.version,
                                detail=bad.detail, to_phase=self._policy.fail_safe)
@@ -242,15 +255,9 @@ class Follower:
         A `scope` that names no scope (empty, not a str, not printable) cannot be held: the
         venue is, since nothing says which instrument it was meant for.
         """
-        if type(version) is not int or not 0 <= version < 2**63:
-            version = self._version
-        held = scope if type(scope) is str and scope.isprintable() and scope.strip() else VENUE
         with self._lock:
             self._heard = self._clock()
-            self._version = max(self._version, version)
-            said = detail if isinstance(detail, str) else shown(detail)
-            self._refuse_locked(held, self._own_phase(held), version,
-                                escape_text(f"{shown(scope)}: {said}", 400))
+            self._reject_locked(scope, version, detail, show=True)
 
     def heard(self) -> None:
         """The coordinator answered (a keep-alive): push the staleness deadline back."""
@@ -323,12 +330,24 @@ class Follower:
                           phase=self._phases[VENUE])
         return True
 
+    def _reject_locked(self, scope: object, version: object, detail: object, *,
+                       show: bool) -> None:
+        if type(version) is not int or not 0 <= version < 2**63:
+            version = self._version
+        held = scope if type(scope) is str and scope.isprintable() and scope.strip() else VENUE
+        self._version = max(self._version, version)
+        said = detail if isinstance(detail, str) else shown(detail)
+        self._refuse_locked(held, self._own_phase(held), version,
+                            escape_text(f"{shown(scope)}: {said}", 400), show=show)
+
     def _refuse_locked(self, scope: str, current: str, version: int, detail: str,
-                       code: RefusalCode = RefusalCode.UPDATE_NOT_ALLOWED) -> None:
+                       code: RefusalCode = RefusalCode.UPDATE_NOT_ALLOWED, *,
+                       show: bool = True) -> None:
         self.refused += 1
         self._quarantined.add(scope)
         self._phases[scope] = self._policy.fail_safe
-        self._show(scope)
+        if show:
+            self._show(scope)
         self._log.critical("follower_update_refused", name=self._name,
                            code=code.value, scope=scope, phase=current,
                            version=version, detail=detail, to_phase=self._policy.fail_safe)

@@ -467,9 +467,9 @@ client_cert/client_key and user/password), or plaintext=True for local developme
                     got = await asyncio.wait_for(self._store.read_all(client),
                                                  self._timeout * _READ_BUDGET)
                     got.drop_unknown_phases(follower.policy)
-                    follower.adopt(got.state(), read_at)
-                    for scope, (revision, detail) in got.bad.items():
-                        follower.reject(scope, revision, detail)
+                    follower.adopt(got.state(), read_at,
+                                   [(scope, revision, detail)
+                                    for scope, (revision, detail) in got.bad.items()])
                     for key, revision in got.nameless:
                         self._log_quarantined(key, revision, NAMELESS)
                     seen[0] = got.revision
