@@ -15,6 +15,7 @@ from exchange_recovery import (
     VENUE,
     Action,
     ConfigurationError,
+    Controller,
     Decision,
     Gate,
     InvalidRequestError,
@@ -594,3 +595,22 @@ def test_the_origin_is_part_of_what_the_gate_decides_on() -> None:
     assert g.check(Request.new_order(BTC, OrderType.LIMIT)).accepted
     assert g.check(Request.new_order(BTC, OrderType.LIMIT, origin=Origin.LIQUIDATION)).reason is (
         Reason.ORIGIN_NOT_ALLOWED)
+
+
+def test_tightened_names_the_last_publication_that_may_refuse_more() -> None:
+    """A halt moves `tightened` to its version; the relaxing steps of a reopen leave it."""
+    controller = Controller(default_policy())
+    gate = controller.gate
+    assert gate.tightened == 0
+
+    halt = controller.halt(actor="ops:alice", reason="zone down")
+    assert halt is not None
+    assert gate.tightened == halt.version == gate.version
+    controller.pre_open(actor="ops:alice", reason="book rebuild")
+    controller.open(actor="ops:alice", reason="reopen")
+    assert gate.version == halt.version + 2
+    assert gate.tightened == halt.version
+
+    instrument = controller.halt(actor="ops:alice", reason="bad feed", scope="BTC-USDT")
+    assert instrument is not None
+    assert gate.tightened == instrument.version

@@ -144,7 +144,8 @@ class Gate:
         'ORDER_TYPE_NOT_ALLOWED'
     """
 
-    __slots__ = ("__weakref__", "_compiled", "_own", "_policy", "_tables", "_venue", "_version")
+    __slots__ = ("__weakref__", "_compiled", "_own", "_policy", "_tables", "_tightened", "_venue",
+                 "_version")
 
     def __init__(self, policy: Policy, phases: Mapping[str, str] | None = None,
                  version: int = 0) -> None:
@@ -164,6 +165,7 @@ class Gate:
         self._tables = venue.tables
         self._own = own
         self._version = version
+        self._tightened = version
 
     # -- the hot path ------------------------------------------------------------------------
 
@@ -240,6 +242,16 @@ class Gate:
         return self._version
 
     @property
+    def tightened(self) -> int:
+        """The version of the latest publication that may have refused something more.
+
+        It is stored *before* the tables change (and `version` after them): an engine that
+        read ``version`` as ``v`` before checking a batch, and reads ``tightened <= v`` after
+        writing it, knows no check of that batch missed a tightening (see `Fence`).
+        """
+        return self._tightened
+
+    @property
     def phases(self) -> Mapping[str, str]:
         """Every scope's current phase: ``"venue"`` and each instrument with its own phase.
 
@@ -302,6 +314,7 @@ class Gate:
         tightens (it sees the venue's new phase with the instruments' old ones).
         """
         venue, own = self._state(phases)
+        self._tightened = version  # a whole new state: taken as tightening (the safe side)
         if self._policy.is_relaxing(self._venue.phase, venue.phase):
             self._own = own
             self._tables = venue.tables
@@ -318,6 +331,9 @@ class Gate:
         """
         compiled = self._compiled
         index = _index(compiled, self._policy, phase)
+        before = self._own_phase(scope) if scope == VENUE or type(scope) is str else None
+        if not self._policy.is_relaxing(before or self._policy.normal, phase):
+            self._tightened = version  # before the tables: see `tightened`
         if scope == VENUE:
             venue = compiled.venues[phase]
             self._tables = venue.tables
