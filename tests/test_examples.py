@@ -79,3 +79,22 @@ def test_fastlob_restart_trades_only_in_matching_phases() -> None:
     pre_open = _section(done.stdout.splitlines(), "HALTED -> PRE_OPEN")
     assert "post-only would take liquidity" in pre_open
     assert "trade" not in pre_open.replace("matching", "")
+
+
+def test_bourse_restart_trades_only_in_matching_phases_and_never_crosses() -> None:
+    """The replay through bourse: its trading switch follows the gate, no crossing post-only."""
+    try:
+        import bourse  # noqa: F401, PLC0415 - only whether it imports
+    except ImportError:
+        pytest.skip(f"UNAVAILABLE ON THIS PYTHON: bourse 0.4.0 has wheels for CPython <= 3.12, "
+                    f"this is {sys.version.split()[0]}")
+    done = subprocess.run([sys.executable, str(EXAMPLES / "bourse_restart.py")],
+                          capture_output=True, text=True, check=True, timeout=60)
+    summary = done.stdout.strip().splitlines()[-1]
+    assert summary == ("trades per phase: NORMAL 1, DEGRADED 0, HALTED 0, PRE_OPEN 0, "
+                       "FULL_OPEN 2, NORMAL again 1")
+    pre_open = _section(done.stdout.splitlines(), "HALTED -> PRE_OPEN")
+    assert "post-only buy 1 @ 101 (at the ask) refuse  by the engine" in pre_open
+    assert "-> 102 refuse  by the engine: it would cross the ask" in pre_open
+    assert "bourse trading switch: off" in pre_open
+    assert "book: bid 100 / ask 101;" in pre_open
