@@ -96,6 +96,14 @@ from ._plan.simulate import Timeline as Timeline
 from ._plan.simulate import TimelineEntry as TimelineEntry
 from ._plan.simulate import Wait as Wait
 from ._plan.simulate import simulate as simulate
+from ._status.document import ScopeStatus as ScopeStatus
+from ._status.inbound import StatusMapping as StatusMapping
+from ._status.inbound import map_status as map_status
+from ._status.outbound import PhaseStatuses as PhaseStatuses
+from ._status.outbound import phase_statuses as phase_statuses
+from ._status.paths import PathStep as PathStep
+from ._status.paths import TriggerPath as TriggerPath
+from ._status.paths import find_path as find_path
 from ._trust.approvals import Rejection as Rejection
 from ._trust.approvals import SignedApproval as SignedApproval
 from ._trust.approvals import VerifyResult as VerifyResult
@@ -168,8 +176,10 @@ __all__ = [
     "MemoryJournal",
     "OrderType",
     "Origin",
+    "PathStep",
     "Permission",
     "PhaseSpec",
+    "PhaseStatuses",
     "PlanRunner",
     "PlanStatus",
     "PlanStep",
@@ -185,12 +195,14 @@ __all__ = [
     "RequestKind",
     "RestartPlan",
     "RoleAuthorizer",
+    "ScopeStatus",
     "SetHealth",
     "SignedApproval",
     "Signer",
     "SigningError",
     "SimulationEvent",
     "StaticDirectory",
+    "StatusMapping",
     "TimeInForce",
     "Timeline",
     "TimelineEntry",
@@ -199,6 +211,7 @@ __all__ = [
     "TransitionRecord",
     "TransitionRefused",
     "TransitionSpec",
+    "TriggerPath",
     "TrustCode",
     "VerifyResult",
     "Wait",
@@ -207,9 +220,12 @@ __all__ = [
     "default_policy",
     "default_restart_plan",
     "dump_policy",
+    "find_path",
     "generate_keypair",
     "load_policy",
     "loads_policy",
+    "map_status",
+    "phase_statuses",
     "policy_fingerprint",
     "policy_guards",
     "recover",

@@ -748,6 +748,33 @@ ENTRIES: Final[dict[str, Entry]] = {
     "IdentityError": Entry(er.IdentityError, lambda _e: {"field": "id", "value": "x",
                                                           "problem": "p"}),
     "DirectoryError": Entry(er.DirectoryError, lambda _e: {"problems": ()}),
+    # -- statuses ------------------------------------------------------------------------------
+    "find_path": Entry(er.find_path, lambda _e: {"policy": POLICY, "source": "HALTED",
+                                                 "dest": "FULL_OPEN"}),
+    "TriggerPath": Entry(er.TriggerPath, lambda _e: {"source": "HALTED", "dest": "HALTED",
+                                                     "steps": ()}),
+    "TriggerPath.describe": Entry(er.TriggerPath.describe,
+                                  target=lambda _e: er.find_path(RESTART, "HALTED", "NORMAL")),
+    "PathStep": Entry(er.PathStep, lambda _e: {"trigger": "open", "source": "PRE_OPEN",
+                                               "dest": "FULL_OPEN", "guards": ()}),
+    "PathStep.describe": Entry(er.PathStep.describe, target=lambda _e: er.find_path(
+        RESTART, "PRE_OPEN", "FULL_OPEN").steps[0]),
+    "phase_statuses": Entry(er.phase_statuses, lambda _e: {"policy": POLICY, "phase": "HALTED"}),
+    "PhaseStatuses": Entry(er.PhaseStatuses, lambda _e: attrs.asdict(
+        er.phase_statuses(POLICY, "HALTED"), recurse=False)),
+    "map_status": Entry(er.map_status, lambda _e: {"policy": POLICY, "current": "NORMAL",
+                                                   "vocabulary": "kraken", "value": "online"}),
+    "StatusMapping": Entry(er.StatusMapping, lambda _e: attrs.asdict(
+        er.map_status(POLICY, "HALTED", "fix_326", 17), recurse=False)),
+    "StatusMapping.describe": Entry(er.StatusMapping.describe, target=lambda _e: er.map_status(
+        POLICY, "NORMAL", "kraken", "reduce_only")),
+    "ScopeStatus": Entry(er.ScopeStatus, lambda _e: attrs.asdict(_scope_status(), recurse=False)),
+    "ScopeStatus.of": Entry(er.ScopeStatus.of, lambda _e: {
+        "policy": RESTART, "scope": VENUE, "phase": "HALTED", "since": 0.0, "version": 1,
+        "record": HALT, "reason": None}),
+    **{f"ScopeStatus.{name}": Entry(getattr(er.ScopeStatus, name),
+                                    target=lambda _e: _scope_status())
+       for name in ("to_dict", "to_okx", "to_kraken", "to_coinbase", "to_fix")},
     # -- testing -------------------------------------------------------------------------------
     "testing.ManualClock": Entry(ManualClock, lambda _e: {"start": 0.0}),
     "testing.ManualClock.advance": Entry(ManualClock.advance, lambda _e: {"seconds": 1.0},
@@ -796,6 +823,10 @@ if etcd is not None:  # the etcd extra is installed
         "etcd.decode": Entry(etcd.decode, lambda _e: {"scope": VENUE, "value": etcd.encode(HALT),
                                                       "revision": 1, "max_bytes": 16384}),
     })
+
+
+def _scope_status() -> er.ScopeStatus:
+    return er.ScopeStatus.of(RESTART, VENUE, "PRE_OPEN", 1671350400.0, 2, reason="zone back")
 
 
 def _runner_in_pre_open() -> PlanRunner:

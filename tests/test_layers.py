@@ -15,7 +15,7 @@ import exchange_recovery
 
 PACKAGE = pathlib.Path(exchange_recovery.__file__).parent
 
-LAYERS = ("_core", "_trust", "_decide", "_journal", "_control", "_coordination", "_plan", "etcd",
+LAYERS = ("_core", "_trust", "_decide", "_journal", "_control", "_coordination", "_plan", "_status", "etcd",
           "testing", "_cli")
 """Bottom up: a module may import its own layer and the layers before it, never after."""
 

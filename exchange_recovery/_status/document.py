@@ -1,0 +1,199 @@
+"""A machine-readable status document per scope, and its renderings for each venue.
+
+Each rendering uses only field names the venue documents (see the URLs in
+`exchange_recovery._status.outbound`): the venue scope as a venue-wide status (OKX system
+status event, Kraken system status, FIX TradingSessionStatus ``h``), an instrument as that
+instrument's status (OKX instrument, Kraken asset pair, FIX SecurityStatus ``f``); Coinbase
+has product flags only.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Final
+
+import attrs
+
+from .._core.errors import ConfigurationError
+from .._core.model import VENUE
+from .._core.policy import Policy
+from .._core.specs import GuardSpec, seconds_problem, usable_name
+from .._core.text import escape_text, shown
+from .._decide.records import TransitionRecord
+from .outbound import COINBASE_FLAGS, PhaseStatuses, phase_statuses
+from .paths import checked_policy, find_path, phase_name
+
+LATEST: Final = 253402300799.0
+"""The latest `since` a document takes: 9999-12-31T23:59:59Z (what a calendar date can show)."""
+
+_SCOPE_CHARS: Final = 200
+
+
+def _ms(seconds: float | None) -> str:
+    return "" if seconds is None else str(round(seconds * 1000))
+
+
+def _utc(seconds: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+
+
+def _checked_scope(scope: object) -> str:
+    if not (usable_name(scope) and isinstance(scope, str) and 0 < len(scope) <= _SCOPE_CHARS
+            and scope.isprintable() and scope == scope.strip()):
+        msg = f"scope must be a printable name of 1 to {_SCOPE_CHARS} characters, got {shown(scope)}"
+        raise ConfigurationError(msg)
+    return str.__str__(scope)
+
+
+def _checked_since(since: object) -> float:
+    problem = seconds_problem(since)
+    if problem is None and float(since) > LATEST:  # type: ignore[arg-type]  # a real: checked
+        problem = f"expected at most {LATEST:g} (9999-12-31)"
+    if problem is not None:
+        msg = f"since: {problem}, got {shown(since)}"
+        raise ConfigurationError(msg)
+    return float(since)  # type: ignore[arg-type]  # checked above
+
+
+def _checked_record(record: object, scope: str, phase: str) -> TransitionRecord | None:
+    if record is None:
+        return None
+    if not isinstance(record, TransitionRecord):
+        msg = f"record must be a TransitionRecord or None, got {shown(record)}"
+        raise ConfigurationError(msg)
+    fields = (record.scope, record.dest, record.reason, record.actor, record.trigger)
+    if not all(type(value) is str for value in fields):
+        msg = f"record has a field that is no str: {shown(record)}"
+        raise ConfigurationError(msg)
+    if record.scope != scope or record.dest != phase:
+        msg = (f"record moved {shown(record.scope)} to {shown(record.dest)}, not {shown(scope)} "
+               f"to {shown(phase)}")
+        raise ConfigurationError(msg)
+    return record
+
+
+@attrs.frozen
+class ScopeStatus:
+    """What a scope is doing, as a document: its phase since when, why, and what comes next.
+
+    `next_phase`/`next_trigger` are the first step of the policy's shortest path back to its
+    normal phase (None in the normal phase); `expected_end` is the earliest the scope may take
+    that step when a dwell guard holds it (`since` plus the guard's seconds), else None.
+    `statuses` is the phase in each venue's vocabulary. Build one with `ScopeStatus.of`.
+    """
+
+    scope: str
+    phase: str
+    since: float
+    version: int
+    reason: str
+    actor: str
+    trigger: str
+    next_phase: str | None
+    next_trigger: str | None
+    expected_end: float | None
+    statuses: PhaseStatuses
+
+    @classmethod
+    def of(cls, policy: Policy, scope: str, phase: str, since: float, version: int,
+           record: TransitionRecord | None = None, reason: str | None = None) -> ScopeStatus:
+        """The status document of `scope`, in `phase` of `policy` since `since` (clock seconds).
+
+        `record` (the transition that entered `phase`, e.g. a controller's last record of the
+        scope) gives the reason, actor and trigger; `reason` overrides its reason. Text is kept
+        on one line, escaped and bounded.
+
+        Raises:
+            ConfigurationError: an argument has the wrong type or value (an unknown phase, a
+                `since` that is no finite number of seconds >= 0, a record of another scope or
+                phase).
+
+        Example:
+            >>> from exchange_recovery import default_policy
+            >>> doc = ScopeStatus.of(default_policy(), "venue", "PRE_OPEN", 1671350400.0, 3,
+            ...                      reason="zone restored")
+            >>> doc.next_trigger, doc.to_okx()["state"], doc.to_fix()["340"]
+            ('open', 'pre_open', '4')
+        """
+        policy = checked_policy(policy)
+        scope = _checked_scope(scope)
+        phase = phase_name(policy, phase, "phase")
+        since = _checked_since(since)
+        if not isinstance(version, int) or isinstance(version, bool) or not \
+                0 <= version < 2**63:
+            msg = f"version must be an int from 0 to 2**63-1, got {shown(version)}"
+            raise ConfigurationError(msg)
+        checked = _checked_record(record, scope, phase)
+        if reason is None:
+            reason = checked.reason if checked is not None else ""
+        elif not isinstance(reason, str):
+            msg = f"reason must be a str or None, got {shown(reason)}"
+            raise ConfigurationError(msg)
+        next_phase = next_trigger = expected_end = None
+        if phase != policy.normal:
+            first = find_path(policy, phase, policy.normal).steps[0]
+            next_phase, next_trigger = first.dest, first.trigger
+            dwell = [g.seconds or 0.0 for g in first.guards
+                     if isinstance(g, GuardSpec) and g.kind == "dwell"]
+            expected_end = since + max(dwell) if dwell else None
+        return cls(scope, phase, since, int(version), escape_text(reason),
+                   escape_text(checked.actor) if checked else "",
+                   escape_text(checked.trigger) if checked else "", next_phase, next_trigger,
+                   expected_end, phase_statuses(policy, phase))
+
+    @property
+    def venue_wide(self) -> bool:
+        """Whether this is the venue's scope (else an instrument's)."""
+        return self.scope == VENUE
+
+    @property
+    def _text(self) -> str:
+        return self.reason or f"{self.phase} since {_utc(self.since).isoformat()}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """This document as plain JSON values."""
+        statuses = attrs.asdict(self.statuses)
+        statuses["coinbase"] = sorted(self.statuses.coinbase)
+        return {"scope": self.scope, "phase": self.phase, "since": self.since,
+                "version": self.version, "reason": self.reason, "actor": self.actor,
+                "trigger": self.trigger, "next_phase": self.next_phase,
+                "next_trigger": self.next_trigger, "expected_end": self.expected_end,
+                "statuses": statuses}
+
+    def to_okx(self) -> dict[str, str]:
+        """OKX's fields: a system status event for the venue (``GET /api/v5/system/status``),
+        an instrument's ``instId`` and ``state`` for an instrument (times in Unix ms)."""
+        if not self.venue_wide:
+            return {"instId": self.scope, "state": self.statuses.okx_instrument_state}
+        pre_open = self.statuses.okx_system_state == "pre_open"
+        return {"title": self._text, "state": self.statuses.okx_system_state,
+                "begin": _ms(self.since), "end": _ms(self.expected_end),
+                "preOpenBegin": _ms(self.since) if pre_open else "", "href": "",
+                "serviceType": "5", "system": "unified", "scheDesc": ""}
+
+    def to_kraken(self) -> dict[str, str]:
+        """Kraken's fields: the system status (``status``, ``timestamp``) for the venue, an
+        asset pair's ``altname`` and ``status`` for an instrument."""
+        if not self.venue_wide:
+            return {"altname": self.scope, "status": self.statuses.kraken_pair_status}
+        return {"status": self.statuses.kraken_system_status,
+                "timestamp": _utc(self.since).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+    def to_coinbase(self) -> dict[str, object]:
+        """Coinbase Exchange product fields: ``id``, ``status``, ``status_message`` and the
+        trading flags."""
+        flags: dict[str, object] = {name: name in self.statuses.coinbase
+                                    for name in COINBASE_FLAGS}
+        return {"id": self.scope, "status": "online", "status_message": self.reason, **flags}
+
+    def to_fix(self) -> dict[str, str]:
+        """FIX fields by tag: TradingSessionStatus (35=h: 336, 340, 341, 58) for the venue,
+        SecurityStatus (35=f: 55, 326, 60, 58) for an instrument; times as UTCTimestamp."""
+        when = _utc(self.since).strftime("%Y%m%d-%H:%M:%S.") + f"{_utc(self.since).microsecond // 1000:03d}"
+        if self.venue_wide:
+            return {"35": "h", "336": self.scope,
+                    "340": str(self.statuses.fix_trading_session_status), "341": when,
+                    "58": self._text}
+        return {"35": "f", "55": self.scope,
+                "326": str(self.statuses.fix_security_trading_status), "60": when,
+                "58": self._text}
