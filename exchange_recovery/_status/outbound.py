@@ -101,8 +101,8 @@ _TABLE: Final[dict[Kind, tuple[int, int, str, str, str, str, str]]] = {
     Kind.PRE_OPEN: (21, 4, "PRE_OPEN", "post_only", "pre_open", "post_only", "post_only"),
     Kind.AUCTION: (21, 4, "CROSS", "preopen", "pre_open", "post_only", "post_only"),
     Kind.POST_ONLY: (17, 2, "TRADING", "post_only", "completed", "post_only", "post_only"),
-    Kind.REDUCE_ONLY: (17, 2, "TRADING", "live", "completed", "online", "reduce_only"),
-    Kind.LIMIT_ONLY: (17, 2, "TRADING", "live", "completed", "online", "limit_only"),
+    Kind.REDUCE_ONLY: (17, 2, "TRADING", "live", "completed", "post_only", "reduce_only"),
+    Kind.LIMIT_ONLY: (17, 2, "TRADING", "live", "completed", "post_only", "limit_only"),
     Kind.TRADING: (17, 2, "TRADING", "live", "completed", "online", "online"),
 }
 
