@@ -17,6 +17,7 @@ Example:
 import contextlib as _contextlib
 
 from ._control.controller import Controller as Controller
+from ._control.fence import Fence as Fence
 from ._control.guards import Approval as Approval
 from ._control.guards import Approvals as Approvals
 from ._control.guards import Criterion as Criterion
@@ -153,6 +154,7 @@ __all__ = [
     "DirectoryError",
     "DirectoryProblem",
     "ExchangeRecoveryError",
+    "Fence",
     "FileDirectory",
     "FileJournal",
     "Fire",

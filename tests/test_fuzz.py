@@ -245,6 +245,19 @@ def _gate_intact(g: Gate) -> None:
     g.phase()
 
 
+def fence(_env: Env | None = None) -> er.Fence:
+    """A fence on a halted controller's gate, the halt acknowledged: wait() never blocks."""
+    f = er.Fence(halted_controller().gate)
+    f.acknowledge(1)
+    return f
+
+
+def _fence_intact(f: er.Fence) -> None:
+    assert f.clear(f.stamp())
+    f.acknowledge(f.stamp())
+    assert f.wait(f.acknowledged, timeout=0.0)
+
+
 def _follower_intact(f: Follower) -> None:
     version = f.version
     record = attrs.evolve(HALT, version=version + 1, source=f.gate.phase())
@@ -291,6 +304,7 @@ INTACT: Final[dict[type, Callable[[Any], None]]] = {
     CoordinatedController: _coordinated_intact,
     Gate: _gate_intact,
     Follower: _follower_intact,
+    er.Fence: _fence_intact,
     PlanRunner: _runner_intact,
     Approvals: _approvals_intact,
     HealthChecks: _health_intact,
@@ -311,6 +325,8 @@ def snapshot(target: object) -> object:
         return dict(target.phases), target.version
     if isinstance(target, Follower):
         return dict(target.gate.phases), target.version, target.stale, target.quarantined
+    if isinstance(target, er.Fence):
+        return target.acknowledged, target.gate.version
     if isinstance(target, PlanRunner):
         return snapshot(target.controller), target.approvals and target.approvals.records
     if isinstance(target, Approvals):
@@ -536,6 +552,11 @@ ENTRIES: Final[dict[str, Entry]] = {
                                target=lambda _e: Gate(POLICY)),
     "Gate.capabilities": Entry(Gate.capabilities, lambda _e: {"instrument": BTC},
                                target=lambda _e: Gate(POLICY)),
+    "Fence": Entry(er.Fence, lambda _e: {"gate": Gate(POLICY)}),
+    "Fence.stamp": Entry(er.Fence.stamp, target=fence),
+    "Fence.clear": Entry(er.Fence.clear, lambda _e: {"stamp": 0}, target=fence),
+    "Fence.acknowledge": Entry(er.Fence.acknowledge, lambda _e: {"version": 1}, target=fence),
+    "Fence.wait": Entry(er.Fence.wait, lambda _e: {"version": 1, "timeout": 0.0}, target=fence),
     # -- trust ---------------------------------------------------------------------------------
     "canonical_id": Entry(er.canonical_id, lambda _e: {"text": "ops:alice", "field": "id"}),
     "skeleton": Entry(er.skeleton, lambda _e: {"text": "ops:alice", "field": "id"}),
