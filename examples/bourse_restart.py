@@ -15,9 +15,13 @@ CPython up to 3.12 only) at its order-entry calls, ``place_order``, ``modify_ord
   cancelled at once, a FOK is refused unless the book can fill it whole), and none is entered
   while trading is off; GTD rests like GTC (bourse has no expiry); stop orders are refused.
 
-bourse quirks the adapter respects: an unknown order id makes the Rust core panic (a
-``BaseException``), so only ids it returned are passed back; an empty side reads as price 0 (bid)
-or ``2**32 - 1`` (ask) in ``bid_ask()``, so the touch is read only when the side has volume.
+bourse quirks the adapter respects: its price-time queue is keyed by (price, arrival time), so
+two orders at one price in the same instant collide (the second replaces the first in the queue,
+and cancelling either orphans the other: the side reads as empty and crossing orders pass it by);
+the adapter advances the book's clock by one before each order and amend. An unknown order id
+makes the Rust core panic (a ``BaseException``), so only ids it returned are passed back. An empty
+side reads as price 0 (bid) or ``2**32 - 1`` (ask) in ``bid_ask()``, so the touch is read only when
+the side has volume.
 
 The same adapter runs under the conformance kit in ``tests/test_bourse_kit.py``.
 
@@ -73,6 +77,7 @@ class BourseEngine:
         self._instrument = instrument
         self._book = bourse.core.OrderBook(0, 1, trading=True)  # start time, tick size 1
         self._trading = True
+        self._clock = 0  # the book's time: one tick per order entry, see the module docstring
         self._orders: dict[str, tuple[int, Side]] = {}  # our id -> bourse's id, side
         self._trades: list[Trade] = []
 
@@ -94,6 +99,7 @@ class BourseEngine:
             return None  # emulated post-only: never take liquidity
         if request.time_in_force is TimeInForce.FOK and not self._fillable(ticket):
             return None
+        self._tick()
         oid = self._book.place_order(ticket.side is Side.BUY, ticket.quantity, _TRADER,
                                      price=ticket.price)
         order_id = str(oid)
@@ -119,6 +125,7 @@ class BourseEngine:
         if price is not None and (not trading or request.post_only) and \
                 self._would_cross(side, price):
             return False  # a move through the touch: crossed book, or post-only taking
+        self._tick()  # a move or an increase re-enters the queue at the book's time
         if price is None:
             self._book.modify_order(oid, new_vol=quantity)
         else:
@@ -179,6 +186,11 @@ class BourseEngine:
                 self._book.disable_trading()
             self._trading = matching
         return matching
+
+    def _tick(self) -> None:
+        """Give the next order entry its own arrival time (bourse's queue key)."""
+        self._clock += 1
+        self._book.set_time(self._clock)
 
     def _would_cross(self, side: Side, price: int | None) -> bool:
         """Whether an order at `price` (None: market) reaches the opposite touch."""

@@ -165,6 +165,24 @@ def test_cancel_and_amend_of_a_finished_order_say_no() -> None:
     assert not engine.cancel("12345", Request.cancel(SWAP))
 
 
+def test_cancelling_one_of_two_orders_at_a_price_leaves_the_other_matchable() -> None:
+    """bourse keys its queue by (price, time): the adapter gives each entry its own time."""
+    controller = Controller(default_policy())
+    engine = example.BourseEngine(controller.gate)
+    first = engine.submit(_ticket(Side.SELL, 98, 1))
+    second = engine.submit(_ticket(Side.SELL, 98, 1))
+    assert first is not None
+    assert second is not None
+
+    assert engine.cancel(second, Request.cancel(SWAP))
+    assert engine.best_ask() == 98
+    taker = engine.submit(_ticket(Side.BUY, 98, 1))
+
+    assert taker is not None
+    assert [(t.price, t.quantity) for t in engine.trades()] == [(98, 1)]
+    assert (engine.best_bid(), engine.best_ask(), engine.resting(first)) == (None, None, 0)
+
+
 # -- the kit catches a broken adapter ------------------------------------------------------------
 
 
