@@ -35,7 +35,13 @@ from ._core.codes import IntegrityCode as IntegrityCode
 from ._core.codes import ProblemCode as ProblemCode
 from ._core.codes import Reason as Reason
 from ._core.codes import RefusalCode as RefusalCode
+from ._core.codes import SystemCancel as SystemCancel
 from ._core.defaults import default_policy as default_policy
+from ._core.disposition import Disposition as Disposition
+from ._core.disposition import IncomingAction as IncomingAction
+from ._core.disposition import OrderClass as OrderClass
+from ._core.disposition import RestingAction as RestingAction
+from ._core.disposition import RestingRule as RestingRule
 from ._core.errors import ConfigurationError as ConfigurationError
 from ._core.errors import ConformanceFailure as ConformanceFailure
 from ._core.errors import CoordinatorError as CoordinatorError
@@ -57,6 +63,7 @@ from ._core.model import OrderType as OrderType
 from ._core.model import Origin as Origin
 from ._core.model import Request as Request
 from ._core.model import RequestKind as RequestKind
+from ._core.model import Side as Side
 from ._core.model import TimeInForce as TimeInForce
 from ._core.phases import Acceptance as Acceptance
 from ._core.phases import PhaseSpec as PhaseSpec
@@ -153,6 +160,7 @@ __all__ = [
     "Directory",
     "DirectoryError",
     "DirectoryProblem",
+    "Disposition",
     "ExchangeRecoveryError",
     "Fence",
     "FileDirectory",
@@ -165,6 +173,7 @@ __all__ = [
     "HealthCheck",
     "HealthChecks",
     "IdentityError",
+    "IncomingAction",
     "IntegrityCode",
     "InvalidPlanError",
     "InvalidPolicyError",
@@ -176,6 +185,7 @@ __all__ = [
     "KeyFileSigner",
     "LocalCoordinator",
     "MemoryJournal",
+    "OrderClass",
     "OrderType",
     "Origin",
     "PathStep",
@@ -196,15 +206,19 @@ __all__ = [
     "Request",
     "RequestKind",
     "RestartPlan",
+    "RestingAction",
+    "RestingRule",
     "RoleAuthorizer",
     "ScopeStatus",
     "SetHealth",
+    "Side",
     "SignedApproval",
     "Signer",
     "SigningError",
     "SimulationEvent",
     "StaticDirectory",
     "StatusMapping",
+    "SystemCancel",
     "TimeInForce",
     "Timeline",
     "TimelineEntry",

@@ -236,6 +236,29 @@ def test_check_fields_defaults_the_time_in_force_like_a_request() -> None:
         ({"action": Action.AMEND, "order_type": OrderType.MARKET}, "order_type"),
         ({"action": Action.AMEND}, "order_type"),
         ({"action": Action.DEPOSIT, "time_in_force": TimeInForce.GTC}, "time_in_force"),
+        ({"action": Action.NEW_ORDER, "order_type": OrderType.LIMIT, "instrument": " BTC"},
+         "instrument"),
+        ({"action": Action.NEW_ORDER, "order_type": OrderType.LIMIT, "instrument": "venue"},
+         "instrument"),
+    ],
+)
+def test_fields_a_client_can_send_that_do_not_go_together_get_an_invalid_request_rejection(
+        fields: dict[str, Any], field: str) -> None:
+    """Post-only IOC, a market GTC, ...: a reject decision naming the field, not an exception."""
+    fields = {"instrument": BTC, **fields}
+    g = gate({BTC: "PRE_OPEN"})
+
+    decision = g.check_fields(**fields)
+
+    assert not decision.accepted
+    assert decision.reason is Reason.INVALID_REQUEST
+    assert f"field={field} " in decision.message
+    assert g.check_fields(**fields) is decision  # built once, then shared
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
         ({"action": "NEW_ORDER", "order_type": OrderType.LIMIT}, "action"),
         ({"action": Action.NEW_ORDER, "order_type": "LIMIT"}, "order_type"),
         ({"action": Action.NEW_ORDER, "order_type": OrderType.LIMIT, "origin": "CLIENT"}, "origin"),
@@ -243,10 +266,12 @@ def test_check_fields_defaults_the_time_in_force_like_a_request() -> None:
         ({"action": Action.NEW_ORDER, "order_type": OrderType.LIMIT, "instrument": 42}, "instrument"),
         ({"action": Action.NEW_ORDER, "order_type": OrderType.LIMIT, "instrument": [BTC]},
          "instrument"),
+        ({"action": Action.NEW_ORDER, "order_type": OrderType.LIMIT, "post_only": 1}, "post_only"),
     ],
 )
-def test_check_fields_names_the_bad_field(fields: dict[str, Any], field: str) -> None:
-    """An invalid combination or a wrong type raises InvalidRequestError naming the field."""
+def test_check_fields_of_the_wrong_type_raise_naming_the_field(fields: dict[str, Any],
+                                                                field: str) -> None:
+    """A field of the wrong type is the adapter's bug: InvalidRequestError naming the field."""
     fields = {"instrument": BTC, **fields}
     g = gate({BTC: "PRE_OPEN"})
 
@@ -257,13 +282,13 @@ def test_check_fields_names_the_bad_field(fields: dict[str, Any], field: str) ->
 
 
 @pytest.mark.parametrize("action", [Action.NEW_ORDER, Action.AMEND, Action.CANCEL])
-def test_check_fields_refuses_an_order_action_without_an_instrument(action: Action) -> None:
+def test_an_order_action_without_an_instrument_is_an_invalid_request(action: Action) -> None:
     order_type = None if action is Action.CANCEL else OrderType.LIMIT
 
-    with pytest.raises(InvalidRequestError) as caught:
-        gate().check_fields(action, None, order_type)
+    decision = gate().check_fields(action, None, order_type)
 
-    assert caught.value.field == "instrument"
+    assert decision.reason is Reason.INVALID_REQUEST
+    assert "field=instrument " in decision.message
 
 
 # -- preallocated decisions -----------------------------------------------------------------------

@@ -17,8 +17,10 @@ from exchange_recovery import (
     ConfigurationError,
     ExchangeRecoveryError,
     GuardSpec,
+    IncomingAction,
     InvalidPlanError,
     InvalidPolicyError,
+    OrderClass,
     OrderType,
     Permission,
     PhaseSpec,
@@ -28,6 +30,8 @@ from exchange_recovery import (
     ProblemCode,
     Request,
     RestartPlan,
+    RestingAction,
+    RestingRule,
     TimeInForce,
     TransitionSpec,
     default_policy,
@@ -51,7 +55,9 @@ def covers(code: ProblemCode) -> Callable[[F], F]:
 
 NORMAL = PhaseSpec("NORMAL", Acceptance.everything(), matching=True, stop_triggers=True,
                    liquidations=True)
-HALTED = PhaseSpec("HALTED", Acceptance.nothing(), matching=False)
+STOPS = OrderClass(order_types={OrderType.STOP_MARKET, OrderType.STOP_LIMIT})
+HALTED = PhaseSpec("HALTED", Acceptance.nothing(), matching=False,
+                   resting=(RestingRule(RestingAction.CANCEL, STOPS),))
 PRE_OPEN = PhaseSpec(
     "PRE_OPEN",
     Acceptance(actions={Action.NEW_ORDER, Action.CANCEL}, order_types={OrderType.LIMIT},
@@ -368,6 +374,79 @@ def test_a_side_door_that_lifts_restart_protections_without_the_exits_guards_is_
         policy.with_changes(transitions=side_door)
     assert raised.value.codes == {ProblemCode.CAPABILITY_BYPASS}
     assert "full_open_dwell" in str(raised.value)
+
+
+@covers(ProblemCode.STOP_FIRES_ON_REOPEN)
+def test_stops_kept_through_a_halt_into_a_reopen_with_stop_triggers_are_reported() -> None:
+    """HALTED keeps resting stops and PRE_OPEN opens straight into NORMAL's stop triggers: the
+    reopen print would fire every stop at once."""
+    keeps = attrs.evolve(HALTED, resting=())
+    assert problems(phases=(NORMAL, keeps, PRE_OPEN)) == {
+        (ProblemCode.STOP_FIRES_ON_REOPEN, "transitions[3]")}
+
+
+def test_stops_suspended_until_a_phase_entered_from_a_closed_one_are_reported() -> None:
+    """Reinstated on entering NORMAL straight from the pre-open, suspended stops fire on the
+    reopen print just as kept ones do."""
+    suspends = attrs.evolve(HALTED, resting=(RestingRule(RestingAction.SUSPEND, STOPS,
+                                                         until="NORMAL"),))
+    assert problems(phases=(NORMAL, suspends, PRE_OPEN)) == {
+        (ProblemCode.STOP_FIRES_ON_REOPEN, "transitions[3]")}
+
+
+def test_stops_reopen_safely_when_the_first_matching_phase_keeps_stop_triggers_off() -> None:
+    """The default policy suspends stops until NORMAL, which only matching phases lead to."""
+    policy = default_policy()
+    assert policy.disposition("HALTED").rule(
+        Request.new_order("BTC-USDT", OrderType.STOP_MARKET)).until == "NORMAL"
+    assert not policy.phase("FULL_OPEN").stop_triggers
+
+
+@covers(ProblemCode.INVALID_DISPOSITION)
+@pytest.mark.parametrize(("rule", "where"), [
+    (RestingRule(RestingAction.SUSPEND, STOPS), "phases.HALTED.resting[0].until"),
+    (RestingRule(RestingAction.CANCEL, STOPS, until="NORMAL"), "phases.HALTED.resting[0].until"),
+    (RestingRule(RestingAction.SUSPEND, STOPS, until="HALTED"), "phases.HALTED.resting[0].until"),
+    (RestingRule(RestingAction.POST_ONLY, OrderClass()), "phases.HALTED.resting[0].orders"),
+])
+def test_a_resting_rule_that_cannot_work_is_reported(rule: RestingRule, where: str) -> None:
+    """A suspension without its end (or ending where it starts), an end on a non-suspension,
+    post-only for orders that cannot be post-only."""
+    halted = attrs.evolve(HALTED, resting=(*HALTED.resting, rule))
+    where = where.replace("resting[0]", "resting[1]")
+    assert problems(phases=(NORMAL, halted, PRE_OPEN)) == {
+        (ProblemCode.INVALID_DISPOSITION, where)}
+
+
+def test_a_suspension_until_an_unknown_phase_is_reported() -> None:
+    rule = RestingRule(RestingAction.SUSPEND, STOPS, until="LATER")
+    halted = attrs.evolve(HALTED, resting=(rule,))
+    assert problems(phases=(NORMAL, halted, PRE_OPEN)) == {
+        (ProblemCode.UNKNOWN_PHASE, "phases.HALTED.resting[0].until")}
+
+
+def test_converting_incoming_orders_needs_a_phase_that_requires_post_only() -> None:
+    converts = attrs.evolve(NORMAL, incoming=IncomingAction.POST_ONLY)
+    assert problems(phases=(converts, HALTED, PRE_OPEN)) == {
+        (ProblemCode.INVALID_DISPOSITION, "phases.NORMAL.incoming")}
+
+
+def test_a_resting_rule_of_the_wrong_type_is_an_invalid_value() -> None:
+    halted = attrs.evolve(HALTED, resting=(*HALTED.resting, "cancel everything"))
+    assert problems(phases=(NORMAL, halted, PRE_OPEN)) == {
+        (ProblemCode.INVALID_VALUE, "phases.HALTED.resting[1]")}
+
+
+def test_a_pre_open_that_converts_incoming_limits_accepts_them_as_post_only() -> None:
+    """AscendEX-style: a plain limit GTC is accepted, converted; a market order still is not."""
+    converts = attrs.evolve(PRE_OPEN, incoming=IncomingAction.POST_ONLY)
+    policy = build(phases=(NORMAL, HALTED, converts))
+    limit = Request.new_order("BTC-USDT", OrderType.LIMIT)
+    market = Request.new_order("BTC-USDT", OrderType.MARKET)
+
+    assert policy.evaluate("PRE_OPEN", limit)[0].name == "POST_ONLY_REQUIRED"  # the rule alone
+    assert policy.verdicts("PRE_OPEN")[limit.key][0].name == "ACCEPTED_AS_POST_ONLY"
+    assert policy.verdicts("PRE_OPEN")[market.key][0].name == "ORDER_TYPE_NOT_ALLOWED"
 
 
 def test_the_restart_policy_lifts_protections_only_after_the_dwell_and_an_approval() -> None:

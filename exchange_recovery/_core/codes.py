@@ -30,6 +30,15 @@ class Reason(_Code):
     TIME_IN_FORCE_NOT_ALLOWED = "TIME_IN_FORCE_NOT_ALLOWED"
     POST_ONLY_REQUIRED = "POST_ONLY_REQUIRED"
     REDUCE_ONLY_REQUIRED = "REDUCE_ONLY_REQUIRED"
+    # engines act on transitions (issue #13)
+    ACCEPTED_AS_POST_ONLY = "ACCEPTED_AS_POST_ONLY"
+    WOULD_CROSS = "WOULD_CROSS"
+    INVALID_REQUEST = "INVALID_REQUEST"
+
+    @property
+    def accepts(self) -> bool:
+        """Whether a decision with this reason lets the request in (possibly converted)."""
+        return self in _ACCEPTING
 
 
 class ProblemCode(_Code):
@@ -65,6 +74,28 @@ class ProblemCode(_Code):
     PLAN_STEP_MISMATCH = "PLAN_STEP_MISMATCH"
     # trust at every boundary (issue #11)
     CAPABILITY_BYPASS = "CAPABILITY_BYPASS"
+    # engines act on transitions (issue #13)
+    INVALID_DISPOSITION = "INVALID_DISPOSITION"
+    STOP_FIRES_ON_REOPEN = "STOP_FIRES_ON_REOPEN"
+
+
+class SystemCancel(_Code):
+    """Why the venue itself cancelled a resting order (a phase's disposition, or a fence).
+
+    `fix_restatement_reason` is the value of FIX ExecRestatementReason (378) to send with the
+    unsolicited cancel (ExecType 150 = 4).
+    """
+
+    TRADING_HALT = "TRADING_HALT"
+    SYSTEM_FAILURE = "SYSTEM_FAILURE"
+    WOULD_CROSS = "WOULD_CROSS"
+    FENCED = "FENCED"
+
+    @property
+    def fix_restatement_reason(self) -> int:
+        """FIX ExecRestatementReason (378): 6 cancel on trading halt, 7 cancel on system
+        failure, 8 market (exchange) option."""
+        return _FIX_378[self]
 
 
 class RefusalCode(_Code):
@@ -123,6 +154,15 @@ class IntegrityCode(_Code):
     SIGNATURE_INVALID = "SIGNATURE_INVALID"
 
 
+_ACCEPTING = frozenset({Reason.ACCEPTED, Reason.ACCEPTED_AS_POST_ONLY})
+
+_FIX_378: dict[SystemCancel, int] = {
+    SystemCancel.TRADING_HALT: 6,
+    SystemCancel.SYSTEM_FAILURE: 7,
+    SystemCancel.WOULD_CROSS: 8,
+    SystemCancel.FENCED: 6,
+}
+
 _DESCRIPTIONS: dict[_Code, str] = {
     Reason.ACCEPTED: "The request is allowed in the current phase.",
     Reason.PHASE_HALTED: "The venue is in a phase that accepts no order entry of this kind.",
@@ -133,6 +173,38 @@ _DESCRIPTIONS: dict[_Code, str] = {
     Reason.TIME_IN_FORCE_NOT_ALLOWED: "The phase does not accept this time in force.",
     Reason.POST_ONLY_REQUIRED: "The phase accepts only post-only orders.",
     Reason.REDUCE_ONLY_REQUIRED: "The phase accepts only reduce-only orders.",
+    Reason.ACCEPTED_AS_POST_ONLY: (
+        "Accepted, but only as a post-only order: the engine must enter it post-only (the "
+        "phase converts incoming limit orders instead of refusing them)."
+    ),
+    Reason.WOULD_CROSS: (
+        "Matching is off and the order's price is at or through the opposite touch: resting, it "
+        "would cross the book."
+    ),
+    Reason.INVALID_REQUEST: (
+        "The request's fields do not go together (e.g. post-only IOC, a market GTC); the message "
+        "names the field."
+    ),
+    ProblemCode.INVALID_DISPOSITION: (
+        "A resting-order rule or an incoming-order conversion cannot work as written (e.g. a "
+        "suspension without the phase that ends it)."
+    ),
+    ProblemCode.STOP_FIRES_ON_REOPEN: (
+        "Stop orders may rest through a phase that does not match, and a transition from it opens "
+        "matching with stop triggers on: the reopen print would fire them."
+    ),
+    SystemCancel.TRADING_HALT: "Cancelled by the venue: the phase entered cancels this order class.",
+    SystemCancel.SYSTEM_FAILURE: (
+        "Cancelled by the venue: the library itself failed the scope safe (staleness, a refused "
+        "record, a fail-safe restart)."
+    ),
+    SystemCancel.WOULD_CROSS: (
+        "Cancelled by the venue: reinstated while matching is off, it would have crossed the book."
+    ),
+    SystemCancel.FENCED: (
+        "Cancelled by the venue: accepted in a batch that a halt overtook (see Fence); the phase "
+        "now refuses it."
+    ),
     ProblemCode.INVALID_NAME: "A phase or trigger name is not a valid identifier or is reserved.",
     ProblemCode.INVALID_VALUE: "A policy field holds a value of the wrong type.",
     ProblemCode.DUPLICATE_PHASE: "Two phases share a name.",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from .disposition import OrderClass, RestingAction, RestingRule
 from .model import Action, OrderType, Origin, TimeInForce
 from .phases import Acceptance, PhaseSpec, TransitionSpec
 from .policy import Policy
 
 _NOT_LIQUIDATION = frozenset(Origin) - {Origin.LIQUIDATION}
+_STOPS = frozenset({OrderType.STOP_MARKET, OrderType.STOP_LIMIT})
 
 
 def default_policy() -> Policy:
@@ -20,6 +22,15 @@ def default_policy() -> Policy:
       ``NORMAL``.
     - ``DEGRADED`` keeps trading but refuses market and stop orders (new or amended), deposits
       and withdrawals.
+
+    Resting orders (what entering a phase does to them, see `RestingRule`): entering
+    ``HALTED`` cancels the liquidation engine's orders (they are re-decided on fresh prices
+    after the restart, never executed against a book rebuilt without them) and suspends stop
+    orders until ``NORMAL`` (stop triggers are off until then; reinstated earlier, the reopen
+    print would fire them all at once). Every other order stays in the book, keeping its
+    queue position (as Cboe and Kalshi do); nothing matches while halted. Incoming plain limit
+    orders in ``PRE_OPEN`` are refused, not converted (a client learns its order was not
+    entered as sent).
 
     Transitions: ``degrade`` NORMAL/FULL_OPEN -> DEGRADED, ``recover`` DEGRADED -> NORMAL,
     ``halt`` from every other phase -> HALTED, ``pre_open`` HALTED -> PRE_OPEN, ``open``
@@ -50,6 +61,11 @@ def default_policy() -> Policy:
             Acceptance(actions={Action.ADD_MARGIN}, origins=_NOT_LIQUIDATION),
             matching=False,
             description="Fail-safe: no order entry, no matching; margin may still be added.",
+            resting=(
+                RestingRule(RestingAction.CANCEL, OrderClass(origins={Origin.LIQUIDATION})),
+                RestingRule(RestingAction.SUSPEND, OrderClass(order_types=_STOPS),
+                            until="NORMAL"),
+            ),
         ),
         PhaseSpec(
             "PRE_OPEN",

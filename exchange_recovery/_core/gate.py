@@ -20,13 +20,18 @@ Checking (once per order): two slot loads, one dict probe, two tuple indexes, no
 
 from __future__ import annotations
 
+import math
 import types
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Final, NoReturn
 
+import attrs
+
 from .codes import Reason
-from .errors import ConfigurationError
+from .errors import ConfigurationError, InvalidRequestError
 from .model import (
+    ALL_KINDS,
     FIELD_TREE,
     INSTRUMENT,
     RESERVED_NAMES,
@@ -37,11 +42,12 @@ from .model import (
     OrderType,
     Origin,
     Request,
+    Side,
     TimeInForce,
     invalid,
 )
 from .phases import Verdict
-from .policy import Policy, gate_tables
+from .policy import Policy, gate_tables, tightens
 from .text import shown
 
 _Table = tuple[Decision, ...]
@@ -50,6 +56,14 @@ FOLLOWS_VENUE: Final = 0
 """The instrument phase index of an instrument without a phase of its own."""
 
 _CLIENT: Final = Origin.CLIENT  # a module constant: an enum attribute load is slow on 3.11
+_BUY: Final = Side.BUY
+_SELL: Final = Side.SELL
+_HINTS_KEPT: Final = 64
+
+_RESTS: Final = tuple(k.action in (Action.NEW_ORDER, Action.AMEND) and k.order_type is OrderType.LIMIT
+                      and k.time_in_force in (TimeInForce.GTC, TimeInForce.GTD) for k in ALL_KINDS)
+"""By request key: whether the request puts a limit order in the book (new or amended, GTC or
+GTD): what `check_priced` looks at. Stops rest outside the book until they trigger."""
 
 
 class _Compiled:
@@ -67,7 +81,8 @@ class _Compiled:
         venues: per venue phase, what publishing it swaps in (`_VenuePart`).
     """
 
-    __slots__ = ("capabilities", "index", "names", "release", "tables", "venues")
+    __slots__ = ("capabilities", "crossing", "hinted", "index", "names", "policy", "release",
+                 "tables", "venues")
 
     def __init__(self, policy: Policy) -> None:
         names = policy.phase_names
@@ -79,11 +94,14 @@ class _Compiled:
             distinct: dict[Verdict, int] = {}
             picks[phase] = tuple(distinct.setdefault(v, len(distinct)) for v in policy.verdicts(phase))
             outcomes[phase] = tuple(distinct)
-        pools = {(scope, phase): tuple(_decision(reason, detail, phase, scope)
+        pools = {(scope, phase): tuple(_decision(reason, detail, phase, scope,
+                                                 _next_phase(policy, phase))
                                        for reason, detail in outcomes[phase])
                  for scope in (VENUE, INSTRUMENT) for phase in names}
+        self.policy = policy
         own = {v: tuple(pools[(VENUE, v)][i] for i in picks[v]) for v in names}
         caps = {phase: policy.phase(phase).capabilities for phase in names}
+        specs = {phase: policy.phase(phase) for phase in names}
         self.tables: dict[str, tuple[_Table, ...]] = {}
         self.capabilities: dict[str, tuple[frozenset[str], ...]] = {}
         for v in names:
@@ -100,7 +118,49 @@ class _Compiled:
             self.tables[v] = (own[v], *combined)
             self.capabilities[v] = (caps[v], *(caps[v] & caps[q] for q in names))
         self.release = self.index[policy.normal] if self._adds_nothing(policy.normal) else -1
-        self.venues = {v: _VenuePart(v, self.tables[v], self.capabilities[v]) for v in names}
+        crossing = {(scope, phase): _decision(Reason.WOULD_CROSS, "", phase, scope,
+                                              _next_phase(policy, phase))
+                    for scope in (VENUE, INSTRUMENT) for phase in names}
+        self.crossing: dict[str, tuple[Decision | None, ...]] = {}
+        for v in names:
+            by_index: list[Decision | None] = [
+                None if specs[v].matching else crossing[(VENUE, v)]]
+            for q in names:
+                if specs[v].matching and specs[q].matching:
+                    by_index.append(None)
+                else:  # the level that stops matching names the phase
+                    by_index.append(crossing[(VENUE, v)] if not specs[v].matching
+                                    else crossing[(INSTRUMENT, q)])
+            self.crossing[v] = tuple(by_index)
+        self.venues = {v: _VenuePart(v, self.tables[v], self.capabilities[v], self.crossing[v])
+                       for v in names}
+        self.hinted: dict[tuple[str, float], _VenuePart] = {}
+
+    def venue_part(self, phase: str, retry_after: float | None) -> _VenuePart:
+        """What publishing `phase` for the venue swaps in; with `retry_after`, its venue-level
+        rejections carry it (built once per (phase, time), the last few kept)."""
+        plain = self.venues[phase]
+        if retry_after is None:
+            return plain
+        part = self.hinted.get((phase, retry_after))
+        if part is None:
+            hints: dict[int, Decision] = {}
+
+            def hint(d: Decision) -> Decision:
+                if d.accepted or d.scope != VENUE:
+                    return d
+                got = hints.get(id(d))
+                if got is None:
+                    got = hints[id(d)] = attrs.evolve(d, retry_after=retry_after)
+                return got
+
+            tables = tuple(tuple(hint(d) for d in table) for table in plain.tables)
+            crossing = tuple(None if d is None else hint(d) for d in plain.crossing)
+            part = _VenuePart(phase, tables, plain.capabilities, crossing)
+            if len(self.hinted) >= _HINTS_KEPT:
+                self.hinted.clear()
+            self.hinted[(phase, retry_after)] = part
+        return part
 
     def _adds_nothing(self, phase: str) -> bool:
         """Whether an instrument in `phase` is decided exactly as one that follows the venue.
@@ -120,15 +180,18 @@ class _Compiled:
 
 
 class _VenuePart:
-    """What a venue phase puts in force: its tables and capabilities by instrument phase index."""
+    """What a venue phase puts in force, by instrument phase index: its tables, capabilities,
+    and the WOULD_CROSS decision where matching is off (None where it is on)."""
 
-    __slots__ = ("capabilities", "phase", "tables")
+    __slots__ = ("capabilities", "crossing", "phase", "tables")
 
     def __init__(self, phase: str, tables: tuple[_Table, ...],
-                 capabilities: tuple[frozenset[str], ...]) -> None:
+                 capabilities: tuple[frozenset[str], ...],
+                 crossing: tuple[Decision | None, ...]) -> None:
         self.phase = phase
         self.tables = tables
         self.capabilities = capabilities
+        self.crossing = crossing
 
 
 class Gate:
@@ -225,9 +288,73 @@ class Gate:
     def _check_request(self, action: Action, instrument: str | None, order_type: OrderType | None,
                        time_in_force: TimeInForce | None, post_only: bool, reduce_only: bool,
                        origin: Origin) -> Decision:
-        """`check_fields` off its fast path: `Request` validates (and names a bad field)."""
-        return self.check(Request(action, instrument, order_type, time_in_force, post_only,
-                                  reduce_only, origin))
+        """`check_fields` off its fast path: `Request` validates (and names a bad field).
+
+        Fields of the right types that do not go together (what a client can send: post-only
+        IOC, a market GTC, an empty instrument) get an INVALID_REQUEST decision naming the
+        field; a field of the wrong type is the caller's bug and raises.
+        """
+        try:
+            request = Request(action, instrument, order_type, time_in_force, post_only,
+                              reduce_only, origin)
+        except InvalidRequestError as exc:
+            if not _well_typed(action, instrument, order_type, time_in_force, post_only,
+                               reduce_only, origin):
+                raise
+            return _invalid_decision(self._venue.phase, exc.field, exc.expected)
+        return self.check(request)
+
+    def check_priced(self, request: Request, side: Side, price: object,
+                     best_bid: object = None, best_ask: object = None) -> Decision:
+        """Like `check`, and while matching is off, refuse a limit order that would cross.
+
+        A new order or amend that would rest a LIMIT GTC/GTD order at or through the opposite
+        touch (a buy at or above `best_ask`, a sell at or below `best_bid`) is refused with
+        `Reason.WOULD_CROSS` when the instrument's phases do not match: resting, it would leave
+        the book crossed when matching resumes. The touch is the engine's own book, read at
+        the sequencing point (None: that side is empty). While matching is on, the price is
+        not looked at (crossing is the engine's matching).
+
+        A `price` that is no positive finite number (int, float or Decimal) is refused with
+        `Reason.INVALID_REQUEST` naming ``price``, when it is looked at.
+
+        Example:
+            >>> from exchange_recovery import default_policy, Request, OrderType, Side
+            >>> gate = Gate(default_policy(), {"venue": "PRE_OPEN"})
+            >>> bid = Request.new_order("BTC-USDT", OrderType.LIMIT, post_only=True)
+            >>> gate.check_priced(bid, Side.BUY, 101, best_bid=99, best_ask=100).reason.name
+            'WOULD_CROSS'
+            >>> gate.check_priced(bid, Side.BUY, 99, best_bid=99, best_ask=100).reason.name
+            'ACCEPTED'
+
+        Raises:
+            InvalidRequestError: `request` is not a `Request`, or `side` not a `Side`.
+            ConfigurationError: the touch cannot be compared with the price (the engine's bug).
+        """
+        venue = self._venue  # one read: its tables and crossing decisions agree
+        try:
+            i = self._own.get(request.instrument, 0)  # type: ignore[arg-type]
+            decision = venue.tables[i][request.key]
+            cross = venue.crossing[i]
+            rests = _RESTS[request.key]
+        except Exception:  # not a Request
+            _not_a_request(request)
+        if cross is None or not rests or not decision.accepted:
+            return decision
+        if not _positive(price):
+            return _invalid_decision(decision.phase, "price", "a positive finite number")
+        if side is not _BUY and side is not _SELL:
+            raise invalid("side", side, "Side.BUY or Side.SELL")
+        try:
+            if side is _BUY:
+                crosses = best_ask is not None and price >= best_ask  # type: ignore[operator]
+            else:
+                crosses = best_bid is not None and price <= best_bid  # type: ignore[operator]
+        except Exception:  # a touch that does not compare with a number
+            msg = (f"best_bid/best_ask must be numbers or None, got {shown(best_bid)} and "
+                   f"{shown(best_ask)}")
+            raise ConfigurationError(msg) from None
+        return cross if crosses else decision
 
     # -- read-only views -----------------------------------------------------------------------
 
@@ -324,18 +451,20 @@ class Gate:
         self._venue = venue
         self._version = version
 
-    def _publish_scope(self, scope: str, phase: str, version: int) -> None:
+    def _publish_scope(self, scope: str, phase: str, version: int,
+                       retry_after: float | None = None) -> None:
         """Publish one scope's new phase in O(1): one reference for the venue, one key else.
 
-        Once this returns, every check that starts sees the new phase.
+        Once this returns, every check that starts sees the new phase. `retry_after` (the
+        venue only) is put on the venue-level rejections of the phase.
         """
         compiled = self._compiled
         index = _index(compiled, self._policy, phase)
-        before = self._own_phase(scope) if scope == VENUE or type(scope) is str else None
-        if not self._policy.is_relaxing(before or self._policy.normal, phase):
+        before = self._own_phase(scope) if type(scope) is str else None
+        if tightens(self._policy, before or self._policy.normal, phase):
             self._tightened = version  # before the tables: see `tightened`
         if scope == VENUE:
-            venue = compiled.venues[phase]
+            venue = compiled.venue_part(phase, retry_after)
             self._tables = venue.tables
             self._venue = venue
         else:
@@ -395,6 +524,47 @@ class Gate:
         return compiled.venues[venue], own
 
 
+_TYPES: Final = ((Action, False), (OrderType, True), (TimeInForce, True), (bool, False),
+                  (bool, False), (Origin, False))
+
+_INVALID: dict[tuple[str, str, str], Decision] = {}
+"""INVALID_REQUEST decisions by (phase, field, expected): built once each, then shared."""
+
+
+def _positive(price: object) -> bool:
+    """Whether `price` is an int, float or Decimal, finite and above 0 (never a bool)."""
+    kind = type(price)
+    if kind is int:
+        return price > 0  # type: ignore[operator]
+    if kind is float:
+        return math.isfinite(price) and price > 0  # type: ignore[arg-type,operator]
+    if kind is Decimal:
+        return price.is_finite() and price > 0  # type: ignore[attr-defined,operator]
+    return False
+
+
+def _well_typed(action: object, instrument: object, order_type: object, time_in_force: object,
+                post_only: object, reduce_only: object, origin: object) -> bool:
+    """Whether every field has its type (an instrument: a str or None), so that what is wrong
+    is how they go together: something a client can send."""
+    values = (action, order_type, time_in_force, post_only, reduce_only, origin)
+    return (instrument is None or type(instrument) is str) and all(
+        type(value) is cls or (optional and value is None)
+        for value, (cls, optional) in zip(values, _TYPES, strict=True))
+
+
+def _invalid_decision(phase: str, field: str, expected: str) -> Decision:
+    key = (phase, field, expected)
+    decision = _INVALID.get(key)
+    if decision is None:
+        message = (f"{Reason.INVALID_REQUEST.value}: phase={phase} scope={VENUE} field={field} "
+                   f"expected {expected}")
+        decision = Decision(False, Reason.INVALID_REQUEST, phase, VENUE, message)
+        if len(_INVALID) < 10_000:  # the combinations are finite; never grow without bound
+            _INVALID[key] = decision
+    return decision
+
+
 def _index(compiled: _Compiled, policy: Policy, phase: str) -> int:
     try:
         return compiled.index[phase]
@@ -424,8 +594,16 @@ def _not_a_request(value: object) -> NoReturn:
 _HALTED_FOR_SCOPE: Final = {VENUE: Reason.PHASE_HALTED, INSTRUMENT: Reason.INSTRUMENT_HALTED}
 
 
-def _decision(reason: Reason, detail: str, phase: str, scope: str) -> Decision:
+def _decision(reason: Reason, detail: str, phase: str, scope: str,
+              next_phase: str | None = None) -> Decision:
     if reason is Reason.PHASE_HALTED:
         reason = _HALTED_FOR_SCOPE[scope]
     message = f"{reason.value}: phase={phase} scope={scope}" + (f" {detail}" if detail else "")
-    return Decision(reason is Reason.ACCEPTED, reason, phase, scope, message)
+    accepted = reason.accepts
+    return Decision(accepted, reason, phase, scope, message,
+                    next_phase=None if accepted else next_phase)
+
+
+def _next_phase(policy: Policy, phase: str) -> str | None:
+    step = policy.planned_step(phase)
+    return None if step is None else step.dest

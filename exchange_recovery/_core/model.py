@@ -85,6 +85,13 @@ class TimeInForce(enum.IntEnum):
     FOK = 3
 
 
+class Side(enum.Enum):
+    """The side of an order (what `Gate.check_priced` compares with the opposite touch)."""
+
+    BUY = "BUY"
+    SELL = "SELL"
+
+
 class Origin(enum.IntEnum):
     """Who sends the request."""
 
@@ -520,6 +527,13 @@ class Decision:
     that decided and ``scope`` the level it belongs to: `VENUE`, or `INSTRUMENT` for the
     requested instrument's own phase (which instrument is the request's to say). An accepted
     request reports the instrument's phase when it has one of its own, else the venue's.
+
+    A rejection may say when to come back: ``next_phase`` is the phase the policy's planned
+    way back to normal leads to next (None when there is no single one), and ``retry_after``
+    the clock time (the controller's clock: epoch seconds by default) before which that next
+    step cannot happen, when a dwell guard on it says so (venue-level decisions only).
+    ``reason`` `Reason.ACCEPTED_AS_POST_ONLY` accepts the order only if the engine enters it
+    as post-only.
     """
 
     accepted: bool
@@ -527,6 +541,8 @@ class Decision:
     phase: str
     scope: str
     message: str
+    next_phase: str | None = None
+    retry_after: float | None = None
 
     def __str__(self) -> str:
         return self.message

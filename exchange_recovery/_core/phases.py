@@ -6,14 +6,16 @@ importing `Policy` (and `Policy` can run validation without a cycle).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Final, TypeVar
+from collections.abc import Iterable
+from typing import Final
 
 import attrs
 
 from .codes import ProblemCode, Reason
+from .disposition import IncomingAction, RestingRule, member_set
 from .errors import ConfigurationError
 from .model import (
+    ALL_KINDS,
     ORDER_ACTIONS,
     ORDER_ENTRY_ACTIONS,
     Action,
@@ -21,6 +23,7 @@ from .model import (
     Origin,
     RequestKind,
     TimeInForce,
+    kind_key,
 )
 from .text import shown
 
@@ -30,30 +33,10 @@ Verdict = tuple[Reason, str]
 _ACCEPT: Final[Verdict] = (Reason.ACCEPTED, "")
 
 
-_M = TypeVar("_M")
-
-
-def _member_set(where: str, members: str) -> Callable[[Iterable[_M]], frozenset[_M]]:
-    """A converter to a frozenset that names `where` when the value is no iterable of hashables.
-
-    What the members are is checked when a `Policy` is built (INVALID_VALUE, with every other
-    problem), so that a policy file reports them all at once.
-    """
-
-    def convert(value: Iterable[_M]) -> frozenset[_M]:
-        try:
-            return frozenset(value)
-        except Exception:  # not iterable, unhashable, a hostile member
-            msg = f"{where} must be an iterable of {members}, got {shown(value)}"
-            raise ConfigurationError(msg) from None
-
-    return convert
-
-
-_to_actions = _member_set("Acceptance.actions", "Action members")
-_to_order_types = _member_set("Acceptance.order_types", "OrderType members")
-_to_tifs = _member_set("Acceptance.time_in_force", "TimeInForce members")
-_to_origins = _member_set("Acceptance.origins", "Origin members")
+_to_actions = member_set("Acceptance.actions", "Action members")
+_to_order_types = member_set("Acceptance.order_types", "OrderType members")
+_to_tifs = member_set("Acceptance.time_in_force", "TimeInForce members")
+_to_origins = member_set("Acceptance.origins", "Origin members")
 
 
 # Named functions: the attrs plugin of mypy types converters only so.
@@ -146,9 +129,24 @@ def _name(value: OrderType | TimeInForce | None) -> str:
     return "None" if value is None else value.name
 
 
+def _rules(value: Iterable[RestingRule]) -> tuple[RestingRule, ...]:
+    if not isinstance(value, str | bytes):
+        try:
+            return tuple(value)
+        except Exception:  # noqa: S110 - not iterable, or its iterator raises
+            pass
+    msg = f"PhaseSpec.resting must be an iterable of RestingRule, got {shown(value)}"
+    raise ConfigurationError(msg)
+
+
 @attrs.frozen
 class PhaseSpec:
-    """One phase: what it accepts and what the engine itself may do while in it."""
+    """One phase: what it accepts and what the engine itself may do while in it.
+
+    ``resting`` says what entering the phase does to resting orders, by class (first match
+    wins, no match keeps the order); ``incoming`` whether a phase that requires post-only
+    refuses a plain limit order or accepts it converted (see `RestingRule`, `IncomingAction`).
+    """
 
     name: str
     accepts: Acceptance
@@ -156,6 +154,8 @@ class PhaseSpec:
     stop_triggers: bool = False
     liquidations: bool = False
     description: str = ""
+    resting: tuple[RestingRule, ...] = attrs.field(default=(), converter=_rules)
+    incoming: IncomingAction = IncomingAction.REFUSE
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -191,6 +191,24 @@ class Problem:
         where = f"{self.source}:{self.line}: " if self.line else (
             f"{self.source}: " if self.source else "")
         return f"{where}{self.code.value} at {self.location}: {self.message}"
+
+
+def phase_verdicts(spec: PhaseSpec) -> tuple[Verdict, ...]:
+    """The verdict of `spec` on every request kind, by key, incoming conversion included.
+
+    With ``incoming = POST_ONLY``, a plain limit order refused only for not being post-only
+    (its post-only twin is accepted) is accepted as post-only instead.
+    """
+    verdicts = [spec.accepts.evaluate(kind) for kind in ALL_KINDS]
+    if spec.incoming == IncomingAction.POST_ONLY:
+        for key, kind in enumerate(ALL_KINDS):
+            if verdicts[key][0] is not Reason.POST_ONLY_REQUIRED:
+                continue
+            twin = kind_key(kind.action, kind.order_type, kind.time_in_force, True,
+                            kind.reduce_only, kind.origin)
+            if twin >= 0 and verdicts[twin][0] is Reason.ACCEPTED:
+                verdicts[key] = (Reason.ACCEPTED_AS_POST_ONLY, "post_only=False")
+    return tuple(verdicts)
 
 
 def is_relaxing(

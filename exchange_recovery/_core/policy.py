@@ -13,14 +13,15 @@ from typing import Any, TypeVar
 
 import attrs
 
-from .codes import ProblemCode, Reason
+from .codes import ProblemCode
+from .disposition import Disposition
 from .errors import ConfigurationError, InvalidPolicyError
 from .model import (
     ALL_KINDS,
     Request,
     RequestKind,
 )
-from .phases import PhaseSpec, Problem, TransitionSpec, Verdict, is_relaxing
+from .phases import PhaseSpec, Problem, TransitionSpec, Verdict, is_relaxing, phase_verdicts
 from .specs import GuardSpec, Permission
 from .text import shown
 from .validation import find_problems
@@ -78,8 +79,8 @@ def _lookup(table: Mapping[Any, _T], key: object, field: str) -> _T | None:
 class _Derived:
     """Lookup structures computed once from a valid policy."""
 
-    __slots__ = ("accepted", "edges", "gate_tables", "guards", "permissions", "phases", "relaxing",
-                 "triggers", "verdicts")
+    __slots__ = ("accepted", "dispositions", "edges", "gate_tables", "guards", "permissions",
+                 "phases", "planned", "relaxing", "tightening", "triggers", "verdicts")
 
     def __init__(self, policy: Policy) -> None:
         self.phases: dict[str, PhaseSpec] = {p.name: p for p in policy.phases}
@@ -90,17 +91,44 @@ class _Derived:
         self.guards: dict[str, GuardSpec] = {g.name: g for g in policy.guards}
         self.permissions: dict[str, Permission] = {p.trigger: p for p in policy.permissions}
         self.verdicts: dict[str, tuple[Verdict, ...]] = {
-            p.name: tuple(p.accepts.evaluate(kind) for kind in ALL_KINDS) for p in policy.phases
+            p.name: phase_verdicts(p) for p in policy.phases
         }
         self.accepted: dict[str, frozenset[int]] = {
-            name: frozenset(i for i, v in enumerate(verdicts) if v[0] is Reason.ACCEPTED)
+            name: frozenset(i for i, v in enumerate(verdicts) if v[0].accepts)
             for name, verdicts in self.verdicts.items()
+        }
+        self.planned: dict[str, TransitionSpec | None] = _planned_steps(policy)
+        self.dispositions: dict[str, Disposition] = {
+            p.name: Disposition(p.name, p.resting) for p in policy.phases
+        }
+        self.tightening: dict[tuple[str, str], bool] = {
+            (a, b): bool(self.accepted[a] - self.accepted[b]
+                         or self.phases[a].capabilities - self.phases[b].capabilities)
+            for a in self.phases for b in self.phases
         }
         self.relaxing: dict[tuple[str, str], bool] = {
             (a, b): is_relaxing(self.phases[a], self.phases[b], self.accepted[a], self.accepted[b])
             for a in self.phases for b in self.phases
         }
         self.gate_tables: object = None  # built by the gate on first use: see `gate_tables()`
+
+
+def _planned_steps(policy: Policy) -> dict[str, TransitionSpec | None]:
+    """Per phase, the first transition of its shortest way to the normal phase (None there).
+
+    Breadth-first from the normal phase backwards; among equally short ways, the transition
+    defined first wins, so the answer is deterministic.
+    """
+    steps: dict[str, TransitionSpec | None] = {policy.normal: None}
+    frontier = [policy.normal]
+    while frontier:
+        reached = []
+        for spec in policy.transitions:
+            if spec.dest in frontier and spec.source not in steps:
+                steps[spec.source] = spec
+                reached.append(spec.source)
+        frontier = reached
+    return steps
 
 
 @attrs.frozen
@@ -209,6 +237,30 @@ class Policy:
         self.phase(phase)
         return self._derived.verdicts[phase]
 
+    def planned_step(self, phase: str) -> TransitionSpec | None:
+        """The next transition of the shortest way from `phase` back to the normal phase (None
+        in the normal phase); equally short ways: the transition defined first.
+
+        Example:
+            >>> from exchange_recovery import default_policy
+            >>> default_policy().planned_step("HALTED").trigger
+            'pre_open'
+
+        Raises:
+            ConfigurationError: `phase` is no phase of the policy.
+        """
+        self.phase(phase)
+        return self._derived.planned[phase]
+
+    def disposition(self, phase: str) -> Disposition:
+        """What entering `phase` does to resting orders (its `RestingRule`s, compiled).
+
+        Raises:
+            ConfigurationError: `phase` is no phase of the policy.
+        """
+        self.phase(phase)
+        return self._derived.dispositions[phase]
+
     def is_relaxing(self, source: str, dest: str) -> bool:
         """Whether going from `source` to `dest` permits anything `source` did not."""
         self.phase(source)
@@ -237,6 +289,13 @@ class Policy:
 def phases_by_name(policy: Policy) -> Mapping[str, PhaseSpec]:
     """The phases of a valid policy keyed by name."""
     return policy._derived.phases
+
+
+def tightens(policy: Policy, source: str, dest: str) -> bool:
+    """Whether going from `source` to `dest` refuses anything `source` accepted, or turns off a
+    capability (a step may relax and tighten at once: FULL_OPEN -> DEGRADED). Names must be
+    phases of `policy` (the gate's writers pass only those)."""
+    return policy._derived.tightening[(source, dest)]
 
 
 _COMPILING = threading.Lock()

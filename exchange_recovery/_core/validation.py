@@ -12,9 +12,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Final
 
-from .codes import ProblemCode, Reason
+from .codes import ProblemCode
+from .disposition import IncomingAction, OrderClass, RestingAction, RestingRule
 from .model import ALL_KINDS, Action, OrderType, Origin, TimeInForce
-from .phases import Acceptance, PhaseSpec, Problem, TransitionSpec, is_relaxing
+from .phases import Acceptance, PhaseSpec, Problem, TransitionSpec, is_relaxing, phase_verdicts
 from .specs import check_criteria, usable_name
 from .text import shown
 
@@ -49,6 +50,7 @@ def find_problems(policy: Policy) -> list[Problem]:
     if _known(policy.fail_safe, phases):
         _check_fail_safe(phases[policy.fail_safe], accepted[policy.fail_safe], add)
     _check_graph(policy, phases, edges, accepted, add)
+    _check_dispositions(phases, edges, accepted, add)
     triggers = frozenset(t.trigger for t in policy.transitions
                          if isinstance(t, TransitionSpec) and usable_name(t.trigger))
     check_criteria(policy.guards, policy.permissions, triggers, add)
@@ -56,9 +58,7 @@ def find_problems(policy: Policy) -> list[Problem]:
 
 
 def _accepted(spec: PhaseSpec) -> frozenset[int]:
-    return frozenset(
-        i for i, kind in enumerate(ALL_KINDS) if spec.accepts.evaluate(kind)[0] is Reason.ACCEPTED
-    )
+    return frozenset(i for i, verdict in enumerate(phase_verdicts(spec)) if verdict[0].accepts)
 
 
 _Add = Callable[[ProblemCode, str, str], None]
@@ -108,7 +108,133 @@ def _check_values(spec: PhaseSpec, add: _Add) -> bool:
             add(ProblemCode.INVALID_VALUE, f"{where}.accepts.{field}",
                 f"expected {enum_cls.__name__} members, got {shown(bad)}")
             ok = False
+    _check_disposition_values(spec, add)  # the phase stays in the graph checks either way
     return ok
+
+
+_CLASS_FIELDS: Final = (("order_types", OrderType), ("time_in_force", TimeInForce),
+                        ("origins", Origin))
+_POST_ONLY_TYPES: Final = frozenset({OrderType.LIMIT})
+_POST_ONLY_TIFS: Final = frozenset({TimeInForce.GTC, TimeInForce.GTD})
+
+
+def _check_disposition_values(spec: PhaseSpec, add: _Add) -> bool:
+    """The types and the self-contained sense of a phase's resting rules and incoming action."""
+    where = f"phases.{spec.name}"
+    ok = True
+    if not isinstance(spec.incoming, IncomingAction):
+        add(ProblemCode.INVALID_VALUE, f"{where}.incoming",
+            f"expected an IncomingAction, got {shown(spec.incoming)}")
+        ok = False
+    elif spec.incoming is IncomingAction.POST_ONLY and spec.accepts.post_only is not True:
+        add(ProblemCode.INVALID_DISPOSITION, f"{where}.incoming",
+            f"{spec.name} converts incoming orders to post-only but does not require post-only")
+    for index, rule in enumerate(spec.resting):
+        at = f"{where}.resting[{index}]"
+        if not (isinstance(rule, RestingRule) and isinstance(rule.action, RestingAction)
+                and isinstance(rule.orders, OrderClass) and usable_name(rule.until)):
+            add(ProblemCode.INVALID_VALUE, at,
+                f"expected a RestingRule (a RestingAction, an OrderClass, a phase name or ''), "
+                f"got {shown(rule)}")
+            ok = False
+            continue
+        for field, enum_cls in _CLASS_FIELDS:
+            bad = [v for v in getattr(rule.orders, field) if not isinstance(v, enum_cls)]
+            if bad:
+                add(ProblemCode.INVALID_VALUE, f"{at}.orders.{field}",
+                    f"expected {enum_cls.__name__} members, got {shown(bad)}")
+                ok = False
+        for field in ("post_only", "reduce_only"):
+            value = getattr(rule.orders, field)
+            if value is not None and type(value) is not bool:
+                add(ProblemCode.INVALID_VALUE, f"{at}.orders.{field}",
+                    f"expected True, False or None, got {shown(value)}")
+                ok = False
+        suspends = rule.action is RestingAction.SUSPEND
+        if suspends == (not rule.until):
+            add(ProblemCode.INVALID_DISPOSITION, f"{at}.until",
+                "a SUSPEND rule names the phase that reinstates the orders (until), and only "
+                f"a SUSPEND rule does; got {rule.action.value} until {shown(rule.until)}")
+        elif rule.until == spec.name:
+            add(ProblemCode.INVALID_DISPOSITION, f"{at}.until",
+                f"orders suspended on entering {spec.name} cannot wait for {spec.name} itself")
+        if rule.action is RestingAction.POST_ONLY and not (
+                rule.orders.order_types <= _POST_ONLY_TYPES
+                and rule.orders.time_in_force <= _POST_ONLY_TIFS):
+            add(ProblemCode.INVALID_DISPOSITION, f"{at}.orders",
+                "only LIMIT GTC/GTD orders can become post-only; restrict the class to them")
+    return ok
+
+
+_STOPS: Final = frozenset({OrderType.STOP_MARKET, OrderType.STOP_LIMIT})
+_STOP_KEYS: Final = frozenset(i for i, k in enumerate(ALL_KINDS)
+                              if k.action is Action.NEW_ORDER and k.order_type in _STOPS)
+
+
+def _check_dispositions(
+    phases: Mapping[str, PhaseSpec], edges: list[tuple[int, TransitionSpec]],
+    accepted: Mapping[str, frozenset[int]], add: _Add,
+) -> None:
+    """Suspensions name real phases, and no stop order rests into a reopen print that fires it.
+
+    Stops may rest in a phase P when P takes new stop orders, reinstates stops suspended until
+    P, or is entered from a phase where they may rest without cancelling or suspending them
+    all. A transition from a P that does not match
+    into a Q that matches with stop triggers on fires them on Q's first print, unless Q's own
+    entry cancels or suspends every stop first.
+    """
+    reinstated: dict[str, list[str]] = {}
+    for name, spec in phases.items():
+        for index, rule in enumerate(spec.resting):
+            if not _well_formed(rule) or not rule.until:
+                continue
+            if not _known(rule.until, phases):
+                add(ProblemCode.UNKNOWN_PHASE, f"phases.{name}.resting[{index}].until",
+                    f"until {shown(rule.until)} is not a phase of this policy")
+            elif (rule.action is RestingAction.SUSPEND and rule.until != name
+                  and rule.orders.order_types & _STOPS):
+                reinstated.setdefault(rule.until, []).append(name)
+
+    def clears_stops(spec: PhaseSpec) -> bool:
+        table = _disposition(spec)
+        return all(table[k] in (RestingAction.CANCEL, RestingAction.SUSPEND) for k in _STOP_KEYS)
+
+    # Where stop orders may rest: from the phases that take them or reinstate them, along
+    # every edge whose destination does not cancel or suspend them all on entry. (A venue
+    # starts with an empty book; one restarted from its WAL holds what its phase allowed.)
+    clears = {name: clears_stops(spec) for name, spec in phases.items()}
+    live = {name: bool(accepted[name] & _STOP_KEYS) or name in reinstated for name in phases}
+    changed = True
+    while changed:
+        changed = False
+        for _, edge in edges:
+            if live[edge.source] and not live[edge.dest] and not clears[edge.dest]:
+                live[edge.dest] = changed = True
+
+    for index, edge in edges:
+        source, dest = phases[edge.source], phases[edge.dest]
+        if source.matching or not (dest.matching and dest.stop_triggers):
+            continue
+        if (live[edge.source] and not clears[edge.dest]) or edge.dest in reinstated:
+            add(ProblemCode.STOP_FIRES_ON_REOPEN, f"transitions[{index}]",
+                f"{edge.trigger} {edge.source}->{edge.dest} opens matching with stop triggers on "
+                f"while stop orders may rest: cancel or suspend them (until a later phase), or "
+                f"keep stop triggers off in {edge.dest}")
+
+
+def _well_formed(rule: object) -> bool:
+    return isinstance(rule, RestingRule) and isinstance(rule.orders, OrderClass)
+
+
+def _disposition(spec: PhaseSpec) -> dict[int, RestingAction]:
+    """What entering `spec` does to each new-order kind of stop (first matching rule)."""
+    table: dict[int, RestingAction] = {}
+    rules = [r for r in spec.resting if _well_formed(r)]
+    for key in _STOP_KEYS:
+        kind = ALL_KINDS[key]
+        table[key] = next((r.action for r in rules if r.orders.matches(kind)),
+                          RestingAction.KEEP)
+    return table
 
 
 def _known(name: object, phases: Mapping[str, PhaseSpec]) -> bool:

@@ -21,10 +21,10 @@ from .._core.clock import ManualClock as ManualClock
 from .._core.errors import ConformanceFailure as ConformanceFailure
 
 if TYPE_CHECKING:  # loaded by __getattr__ at run time: they need hypothesis
+    from .._core.model import Side as Side
     from ._conformance import EngineAdapter as EngineAdapter
     from ._conformance import EngineConformance as EngineConformance
     from ._conformance import OrderTicket as OrderTicket
-    from ._conformance import Side as Side
     from ._conformance import Trade as Trade
     from ._conformance import order_tickets as order_tickets
     from ._strategies import DEFAULT_INSTRUMENTS as DEFAULT_INSTRUMENTS

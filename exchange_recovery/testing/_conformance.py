@@ -7,7 +7,6 @@ what the phase allows against what the engine did.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, NoReturn, Protocol
@@ -20,17 +19,10 @@ from .._control.controller import Controller
 from .._core.defaults import default_policy
 from .._core.errors import ConfigurationError, ConformanceFailure, InvalidRequestError
 from .._core.gate import Gate
-from .._core.model import VENUE, Action, Decision, OrderType, Request, TimeInForce
+from .._core.model import VENUE, Action, Decision, OrderType, Request, Side, TimeInForce
 from .._core.policy import Policy
 from .._core.text import shown
 from ._strategies import order_requests
-
-
-class Side(enum.Enum):
-    """The side of an order."""
-
-    BUY = "BUY"
-    SELL = "SELL"
 
 
 @attrs.frozen(repr=False)

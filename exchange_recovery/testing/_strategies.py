@@ -16,6 +16,7 @@ import attrs
 from hypothesis import strategies as st
 
 from .._core.codes import ProblemCode
+from .._core.disposition import OrderClass, RestingAction, RestingRule
 from .._core.errors import ConfigurationError, InvalidRequestError
 from .._core.model import Action, OrderType, Origin, Request, TimeInForce
 from .._core.phases import Acceptance, PhaseSpec, TransitionSpec
@@ -194,6 +195,21 @@ def _matching_phase(draw: st.DrawFn, name: str) -> PhaseSpec:
                      liquidations=draw(st.booleans()))
 
 
+_STOPS: Final = OrderClass(order_types={OrderType.STOP_MARKET, OrderType.STOP_LIMIT})
+
+
+@st.composite
+def _halt_rules(draw: st.DrawFn) -> tuple[RestingRule, ...]:
+    """Resting rules for a phase that stops matching: stop orders are always cancelled (kept,
+    the reopen print could fire them: STOP_FIRES_ON_REOPEN); other classes vary."""
+    rules = [RestingRule(RestingAction.CANCEL, _STOPS)]
+    if draw(st.booleans()):
+        rules.append(RestingRule(
+            draw(st.sampled_from([RestingAction.CANCEL, RestingAction.KEEP])),
+            OrderClass(origins=draw(_subset(list(Origin))))))
+    return tuple(rules)
+
+
 @st.composite
 def _policy_parts(draw: st.DrawFn) -> _Parts:
     normal = "NORMAL"
@@ -205,7 +221,7 @@ def _policy_parts(draw: st.DrawFn) -> _Parts:
                   stop_triggers=draw(st.booleans()), liquidations=draw(st.booleans())),
         PhaseSpec(fail_safe, Acceptance(
             actions=draw(_subset([Action.ADD_MARGIN, Action.CANCEL, Action.MASS_CANCEL], min_size=0)),
-            origins=draw(_subset(list(Origin)))), matching=False),
+            origins=draw(_subset(list(Origin)))), matching=False, resting=draw(_halt_rules())),
         PhaseSpec(pre_open, Acceptance(
             actions={Action.NEW_ORDER, Action.CANCEL} | draw(
                 _subset([Action.AMEND, Action.MASS_CANCEL, Action.ADD_MARGIN], min_size=0)),
@@ -217,7 +233,8 @@ def _policy_parts(draw: st.DrawFn) -> _Parts:
     phases += [draw(_matching_phase(name)) for name in extras]
     if draw(st.booleans()):
         closed = draw(_subset([Action.CANCEL, Action.MASS_CANCEL, Action.ADD_MARGIN], min_size=0))
-        phases.append(PhaseSpec("CANCEL_ONLY", Acceptance(actions=closed), matching=False))
+        phases.append(PhaseSpec("CANCEL_ONLY", Acceptance(actions=closed), matching=False,
+                                resting=draw(_halt_rules())))
         extras.append("CANCEL_ONLY")
     guarded = draw(st.booleans())  # guards only where a transition is sure to be relaxing
     open_dest = draw(st.sampled_from([normal, *[e for e in extras if e != "CANCEL_ONLY"]]))
@@ -393,6 +410,27 @@ def _m_capability_bypass(p: _Parts) -> tuple[str, Mapping[str, Any]]:
         p, phases=phases, transitions=transitions)
 
 
+def _m_invalid_disposition(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    rule = RestingRule(RestingAction.SUSPEND, _STOPS)  # suspended until when?
+    phases = tuple(attrs.evolve(q, resting=(rule, *q.resting)) if q.name == p.fail_safe else q
+                   for q in p.phases)
+    return f"{p.fail_safe} suspends stops without saying until when", _fields(p, phases=phases)
+
+
+def _m_stop_fires_on_reopen(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    normal = attrs.evolve(p.phase(p.normal), stop_triggers=True)
+    frozen = PhaseSpec("FROZEN", Acceptance(actions={Action.CANCEL}), matching=False)
+    phases = (*(normal if q.name == p.normal else q for q in p.phases), frozen)
+    transitions = (
+        *p.transitions,
+        TransitionSpec("freeze", p.normal, "FROZEN"),
+        TransitionSpec("thaw", "FROZEN", p.normal),
+        TransitionSpec(p.halt_trigger, "FROZEN", p.fail_safe),
+    )
+    return "FROZEN keeps the stops of NORMAL and thaws straight into stop triggers", _fields(
+        p, phases=phases, transitions=transitions)
+
+
 def _m_duplicate_guard(p: _Parts) -> tuple[str, Mapping[str, Any]]:
     guards = (GuardSpec("stay", "dwell", seconds=60), GuardSpec("stay", "dwell", seconds=120))
     return "guard 'stay' declared twice", _fields(p, guards=guards)
@@ -440,6 +478,8 @@ MUTATIONS: Final[Mapping[ProblemCode, tuple[frozenset[ProblemCode], _Mutation]]]
             frozenset(), _m_permission_for_unknown_trigger),
         ProblemCode.DUPLICATE_PERMISSION: (frozenset(), _m_duplicate_permission),
         ProblemCode.CAPABILITY_BYPASS: (frozenset(), _m_capability_bypass),
+        ProblemCode.INVALID_DISPOSITION: (frozenset(), _m_invalid_disposition),
+        ProblemCode.STOP_FIRES_ON_REOPEN: (frozenset(), _m_stop_fires_on_reopen),
     })
 )
 """For each problem code a built `Policy` can have: the codes that unavoidably come with it, and
