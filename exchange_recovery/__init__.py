@@ -25,6 +25,8 @@ from ._control.guards import HealthCheck as HealthCheck
 from ._control.guards import HealthChecks as HealthChecks
 from ._control.guards import RoleAuthorizer as RoleAuthorizer
 from ._control.guards import policy_guards as policy_guards
+from ._control.listeners import PhaseChange as PhaseChange
+from ._control.listeners import PhaseChanges as PhaseChanges
 from ._control.recover import recover as recover
 from ._coordination.controller import CoordinatedController as CoordinatedController
 from ._coordination.coordinator import Coordinator as Coordinator
@@ -190,6 +192,8 @@ __all__ = [
     "Origin",
     "PathStep",
     "Permission",
+    "PhaseChange",
+    "PhaseChanges",
     "PhaseSpec",
     "PhaseStatuses",
     "PlanRunner",

@@ -45,6 +45,7 @@ from .._trust.approvals import SignedApproval
 from .._trust.directory import Directory
 from .._trust.signing import Signer
 from .audit import audit_logger
+from .listeners import Listener, Listeners, PhaseChange
 from .trust import Trust, approvals_of
 
 if TYPE_CHECKING:
@@ -197,6 +198,7 @@ class Controller(TriggerMethods):
         for scope, since in (entered_at or {}).items():  # when phases decided elsewhere began
             if scope == VENUE or self._gate._own_phase(scope) is not None:
                 self._entered[scope] = since
+        self._listeners = Listeners(self._log, f"controller:{policy.name}")
         self._cursor = _Cursor(self)
         self._machine = Machine(
             model=self._cursor, states=list(policy.phase_names), initial=policy.initial,
@@ -289,8 +291,11 @@ class Controller(TriggerMethods):
         reason = clean_reason(require_text("reason", reason, scope=scope, trigger=trigger))
         require_text("scope", scope, scope=scope, trigger=trigger)
         signed = approvals_of(approvals, scope=scope, trigger=trigger)
-        with self._lock:
-            return self._fire(trigger, who, reason, scope, signed)
+        try:
+            with self._lock:
+                return self._fire(trigger, who, reason, scope, signed)
+        finally:
+            self._listeners.deliver()
 
     def halt(self, *, actor: Actor | str, reason: str,
              scope: str = VENUE) -> TransitionRecord | None:
@@ -303,10 +308,13 @@ class Controller(TriggerMethods):
         who = actor_of(actor, scope=scope, trigger=trigger)
         reason = clean_reason(require_text("reason", reason, scope=scope, trigger=trigger))
         require_text("scope", scope, scope=scope, trigger=trigger)
-        with self._lock:
-            if self._own_phase(scope) == self._policy.fail_safe:
-                return None
-            return self._fire(trigger, who, reason, scope, ())
+        try:
+            with self._lock:
+                if self._own_phase(scope) == self._policy.fail_safe:
+                    return None
+                return self._fire(trigger, who, reason, scope, ())
+        finally:
+            self._listeners.deliver()
 
     def apply(self, record: TransitionRecord) -> None:
         """Apply a transition decided elsewhere (a replayed journal, a remote coordinator).
@@ -321,6 +329,38 @@ class Controller(TriggerMethods):
         if not isinstance(record, TransitionRecord):
             msg = f"apply() needs a TransitionRecord, got {shown(record)}"
             raise ConfigurationError(msg)
+        try:
+            self._apply(record)
+        finally:
+            self._listeners.deliver()
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with a `PhaseChange` after every transition; return its remover.
+
+        Listeners run after the gate published the change, in version order, one at a time,
+        outside the controller's lock (a listener may call the controller); the call that
+        made the change returns after its listeners ran. A listener that raises is reported
+        (critical ``listener_failed``) and never undoes the transition.
+
+        Example:
+            >>> from exchange_recovery import default_policy, Request, OrderType
+            >>> c = Controller(default_policy())
+            >>> seen = []
+            >>> remove = c.add_listener(seen.append)
+            >>> c.halt(actor="ops:alice", reason="zone down").dest
+            'HALTED'
+            >>> change = seen[0]
+            >>> change.source, change.dest, change.cancel_code.fix_restatement_reason
+            ('NORMAL', 'HALTED', 6)
+            >>> change.disposition.rule(Request.new_order("BTC-USDT", OrderType.STOP_LIMIT)).describe()
+            'SUSPEND STOP_LIMIT/STOP_MARKET orders until NORMAL'
+
+        Raises:
+            ConfigurationError: `listener` is not callable.
+        """
+        return self._listeners.add(listener)
+
+    def _apply(self, record: TransitionRecord) -> None:
         with self._lock:
             current = self._own_phase(record.scope)
             try:
@@ -432,7 +472,8 @@ class Controller(TriggerMethods):
     def _publish(self, ctx: TransitionContext) -> None:
         """The state change itself (called by the cursor's state setter)."""
         scope, dest = ctx.scope, ctx.dest
-        self._gate._publish_scope(scope, dest, ctx.version)
+        retry = _earliest_next(self._policy, dest, ctx.now) if scope == VENUE else None
+        self._gate._publish_scope(scope, dest, ctx.version, retry)
         self._version = ctx.version
         if scope != VENUE and dest == self._policy.normal:
             self._entered.pop(scope, None)  # back to adding no restriction: follows the venue
@@ -473,6 +514,9 @@ class Controller(TriggerMethods):
                        scope=ctx.scope, from_phase=ctx.source, to_phase=ctx.dest,
                        trigger=ctx.trigger, actor=ctx.actor.name, reason=ctx.reason,
                        version=ctx.version, relaxing=ctx.relaxing)
+        self._listeners.enqueue(PhaseChange(
+            ctx.scope, ctx.source, ctx.dest, ctx.version, self._policy.disposition(ctx.dest),
+            "fired" if event.kwargs["audit_event"] == "phase_changed" else "applied", record))
 
     def _journal_failed(self, record: TransitionRecord, exc: Exception) -> None:
         self._log.critical("journal_write_failed", scope=record.scope, version=record.version,
@@ -483,6 +527,17 @@ class Controller(TriggerMethods):
         self._log.warning("transition_refused", code=refusal.code.value, scope=refusal.scope,
                           phase=refusal.phase, trigger=refusal.trigger, actor=actor,
                           detail=refusal.detail, reason=reason)
+
+
+def _earliest_next(policy: Policy, phase: str, entered: float) -> float | None:
+    """When the planned next step out of `phase` can happen at the earliest: entry time plus
+    its longest dwell guard (None without one). Rejections published with the phase say so."""
+    step = policy.planned_step(phase)
+    if step is None:
+        return None
+    dwell = [spec.seconds for name in step.guards
+             if (spec := policy.guard(name)) is not None and spec.kind == "dwell" and spec.seconds]
+    return entered + max(dwell) if dwell else None
 
 
 def _check_options(policy: object, instruments: object, max_instruments: object, version: object,

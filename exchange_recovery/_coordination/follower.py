@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .._control.audit import audit_logger
+from .._control.listeners import Listener, Listeners, PhaseChange
 from .._control.trust import Trust
 from .._core.codes import RefusalCode
 from .._core.errors import ConfigurationError, render_context
@@ -101,6 +102,9 @@ class Follower:
         self.refused = 0
         """How many updates were refused (disallowed by the policy, or not records at all)."""
         self._gate = gate if gate is not None else Gate(policy, {VENUE: policy.fail_safe})
+        self._listeners = Listeners(self._log, f"follower:{shown(self._name, 80)}")
+        self._cause = "adopted"  # what the changes being published now come from
+        self._record: TransitionRecord | None = None
         self._publish()
 
     # -- read-only views -----------------------------------------------------------------------
@@ -165,9 +169,17 @@ class Follower:
             raise ConfigurationError(msg) from None
         for record in state.records.values():
             self._policy.phase(record.dest)  # an unknown phase raises before anything changes
+        try:
+            self._adopt(state, read_at, junk)
+        finally:
+            self._listeners.deliver()
+
+    def _adopt(self, state: CoordinatorState, read_at: float,
+               junk: list[tuple[str, int, str]]) -> None:
         with self._lock:
             if state.version < self._version:
                 return
+            self._cause, self._record = "adopted", None
             phases = {VENUE: self._policy.initial}
             phases.update(state.phases)
             refused = []
@@ -191,6 +203,7 @@ class Follower:
                 self._reject_locked(scope, version, detail, show=False)
             self._heard_locked(read_at)
             self._publish()  # under the staleness overlay, if any: the scopes first
+            self._cause = "fresh"
             self._fresh_locked(state, read_at)  # then, if fresh, the venue relaxes
         for scope, record, bad in refused:
             self._log.critical("follower_update_refused", name=self._name, code=bad.code.value,
@@ -206,10 +219,32 @@ class Follower:
         if not isinstance(record, TransitionRecord):
             msg = f"apply() needs a TransitionRecord, got {shown(record)}"
             raise ConfigurationError(msg)
+        try:
+            return self._apply(record)
+        finally:
+            self._listeners.deliver()
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with a `PhaseChange` each time a published phase changes; return
+        its remover.
+
+        As `Controller.add_listener`: after publication, in order, one at a time, outside the
+        follower's lock; a failing listener is reported and changes nothing. Changes come from
+        followed records (cause ``followed``), full reads (``adopted``), refused updates
+        (``refused``), and the local fail-safe for lack of news and its end (``stale``,
+        ``fresh``): the venue's phase as the gate publishes it.
+
+        Raises:
+            ConfigurationError: `listener` is not callable.
+        """
+        return self._listeners.add(listener)
+
+    def _apply(self, record: TransitionRecord) -> bool:
         with self._lock:
             self._heard = self._clock()
             if record.version <= self._version:
                 return False
+            self._cause, self._record = "followed", record
             self._version = record.version
             fail_safe = self._policy.fail_safe
             scope = record.scope
@@ -255,9 +290,12 @@ class Follower:
         A `scope` that names no scope (empty, not a str, not printable) cannot be held: the
         venue is, since nothing says which instrument it was meant for.
         """
-        with self._lock:
-            self._heard = self._clock()
-            self._reject_locked(scope, version, detail, show=True)
+        try:
+            with self._lock:
+                self._heard = self._clock()
+                self._reject_locked(scope, version, detail, show=True)
+        finally:
+            self._listeners.deliver()
 
     def heard(self) -> None:
         """The coordinator answered (a keep-alive): push the staleness deadline back."""
@@ -271,13 +309,17 @@ class Follower:
         backend's follow stream is behind).
         """
         _expect_state(state, read_at)
-        with self._lock:
-            self._heard_locked(read_at)
-            if state.version > self._version:
-                return False
-            if self._fresh_locked(state, read_at):
-                self._show(VENUE)
-            return True
+        try:
+            with self._lock:
+                self._heard_locked(read_at)
+                if state.version > self._version:
+                    return False
+                self._cause, self._record = "fresh", None
+                if self._fresh_locked(state, read_at):
+                    self._show(VENUE)
+                return True
+        finally:
+            self._listeners.deliver()
 
     def check_staleness(self) -> bool:
         """Fail the venue safe if nothing was heard within the bound; return whether stale."""
@@ -289,7 +331,9 @@ class Follower:
                 return False
             self._stale = True
             self._stale_at = self._clock()
+            self._cause, self._record = "stale", None
             self._show(VENUE)
+        self._listeners.deliver()
         self._log.critical("follower_stale", name=self._name, silent=round(silent, 3),
                            bound=self._staleness, to_phase=self._policy.fail_safe,
                            version=self._version)
@@ -323,8 +367,10 @@ class Follower:
             return False
         # The venue's followed phase is published before `stale` reads False, so whoever sees
         # the follower fresh sees its gate relaxed too (never the other way round).
+        before = self._published(VENUE)
         self._gate._publish_scope(VENUE, self._phases.get(VENUE, self._policy.normal),
                                   self._version)
+        self._note(VENUE, before)
         self._stale = False
         self._log.warning("follower_fresh", name=self._name, version=self._version,
                           phase=self._phases[VENUE])
@@ -347,6 +393,7 @@ class Follower:
         self._quarantined.add(scope)
         self._phases[scope] = self._policy.fail_safe
         if show:
+            self._cause, self._record = "refused", None
             self._show(scope)
         self._log.critical("follower_update_refused", name=self._name,
                            code=code.value, scope=scope, phase=current,
@@ -357,13 +404,34 @@ class Follower:
         phase = self._phases.get(scope, self._policy.normal)
         if scope == VENUE and self._stale:
             phase = self._policy.fail_safe
+        before = self._published(scope)
         self._gate._publish_scope(scope, phase, self._version)
+        self._note(scope, before)
 
     def _publish(self) -> None:
         phases = self._phases
         if self._stale:
             phases = {**phases, VENUE: self._policy.fail_safe}
-        self._gate._publish(phases, self._version)
+        gate = self._gate
+        before = dict(gate.phases) if self._listeners.active else None
+        gate._publish(phases, self._version)
+        if before is not None:
+            after = gate.phases
+            for scope in sorted(before.keys() | after.keys(), key=lambda s: s != VENUE):
+                self._note(scope, before.get(scope, self._policy.normal))
+
+    def _published(self, scope: str) -> str:
+        own = self._gate._own_phase(scope)
+        return self._policy.normal if own is None else own
+
+    def _note(self, scope: str, before: str) -> None:
+        """Queue a `PhaseChange` for listeners if `scope`'s published phase moved."""
+        after = self._published(scope)
+        if after != before and self._listeners.active:
+            self._listeners.enqueue(PhaseChange(
+                scope, before, after, self._version, self._policy.disposition(after),
+                self._cause, self._record if self._record is not None
+                and self._record.scope == scope else None))
 
 
 _MAX_SECONDS = 86_400.0 * 365
