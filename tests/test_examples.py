@@ -11,6 +11,7 @@ from types import ModuleType
 import pytest
 
 from exchange_recovery._cli.demo import run as demo_run
+from exchange_recovery._cli.demo import story as demo_story
 
 EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
 
@@ -52,6 +53,26 @@ def test_demo_shows_the_refused_shortcut_from_halt_to_open() -> None:
     refused = _section(lines, "REFUSED open")
     assert "TRANSITION_NOT_ALLOWED" in refused
     assert "transition_refused" in refused
+
+
+def test_demo_halt_cancels_liquidations_and_suspends_stops_and_normal_reinstates_them() -> None:
+    """The demo engine's listener applies each phase's disposition to its book, by class."""
+    steps = {step["trigger"]: step for step in demo_story()["steps"] if step["record"]}
+
+    assert steps["halt"]["book"] == [
+        {"event": "suspended", "order": "client stop-market sell at 95", "until": "NORMAL"},
+        {"event": "cancelled", "order": "liquidation sell 102 (reduce-only)",
+         "code": "TRADING_HALT", "fix_378": 6},
+    ]
+    assert steps["normalize"]["book"] == [
+        {"event": "reinstated", "order": "client stop-market sell at 95"}]
+    assert steps["open"]["book"] == []
+
+
+def test_demo_pre_open_refuses_a_post_only_bid_through_the_ask_and_rests_one_behind_it() -> None:
+    pre_open = _section(demo_run(), "HALTED -> PRE_OPEN")
+    assert "book: post-only bid 101 with the book at 99/101: WOULD_CROSS" in pre_open
+    assert "book: post-only bid 100 with the book at 99/101: ACCEPTED" in pre_open
 
 
 def test_venue_modes_policy_gates_by_its_own_modes() -> None:

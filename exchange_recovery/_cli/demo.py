@@ -29,8 +29,11 @@ from exchange_recovery import (
     MemoryJournal,
     OrderType,
     Origin,
+    PhaseChange,
     Request,
+    RestingAction,
     SetHealth,
+    Side,
     SimulationEvent,
     TimeInForce,
     TransitionRefused,
@@ -70,6 +73,76 @@ TIMELINE: tuple[tuple[int, str, str, str], ...] = (
 )
 
 START = dt.datetime(2022, 12, 18, 7, 41, tzinfo=dt.UTC)
+
+# The engine's book before the outage: (label, request it was entered with, side, price).
+RESTING: tuple[tuple[str, Request, Side, int], ...] = (
+    ("client bid 99 (limit GTC)", Request.new_order(SWAP, OrderType.LIMIT), Side.BUY, 99),
+    ("maker ask 101 (post-only)", Request.new_order(SWAP, OrderType.LIMIT, post_only=True),
+     Side.SELL, 101),
+    ("client stop-market sell at 95", Request.new_order(SWAP, OrderType.STOP_MARKET),
+     Side.SELL, 95),
+    ("liquidation sell 102 (reduce-only)",
+     Request.new_order(SWAP, OrderType.LIMIT, reduce_only=True, origin=Origin.LIQUIDATION),
+     Side.SELL, 102),
+)
+
+# Post-only bids sent in the pre-open, while nothing matches: one through the ask, one behind.
+PRE_OPEN_BIDS: tuple[tuple[str, int], ...] = (("post-only bid 101", 101),
+                                              ("post-only bid 100", 100))
+
+
+class _Book:
+    """A toy engine's book that acts on phase changes as an engine's listener would."""
+
+    def __init__(self, controller: Controller) -> None:
+        self._gate = controller.gate
+        self.resting = {label: (request, side, price) for label, request, side, price in RESTING}
+        self.suspended: dict[str, tuple[Request, Side, int, str]] = {}
+        self.events: list[dict[str, object]] = []
+        controller.add_listener(self.on_change)
+
+    def on_change(self, change: PhaseChange) -> None:
+        """Apply the disposition of the phase entered, then reinstate what waited for it."""
+        for label, (request, side, price) in list(self.resting.items()):
+            rule = change.disposition.rule(request)
+            if rule.action is RestingAction.CANCEL:
+                del self.resting[label]
+                self.events.append({"event": "cancelled", "order": label,
+                                    "code": change.cancel_code.value,
+                                    "fix_378": change.cancel_code.fix_restatement_reason})
+            elif rule.action is RestingAction.SUSPEND:
+                del self.resting[label]
+                self.suspended[label] = (request, side, price, rule.until)
+                self.events.append({"event": "suspended", "order": label, "until": rule.until})
+        for label, (request, side, price, until) in list(self.suspended.items()):
+            if until == change.disposition.reinstates:
+                del self.suspended[label]
+                self.resting[label] = (request, side, price)
+                self.events.append({"event": "reinstated", "order": label})
+
+    def touch(self) -> tuple[int | None, int | None]:
+        """Best bid and ask of the resting limit orders."""
+        limits = [(side, price) for request, side, price in self.resting.values()
+                  if request.order_type is OrderType.LIMIT]
+        bids = [p for side, p in limits if side is Side.BUY]
+        asks = [p for side, p in limits if side is Side.SELL]
+        return max(bids, default=None), min(asks, default=None)
+
+    def submit(self, label: str, side: Side, price: int) -> None:
+        """A new post-only limit order, checked against the gate and the book's touch."""
+        request = Request.new_order(SWAP, OrderType.LIMIT, post_only=True)
+        bid, ask = self.touch()
+        decision = self._gate.check_priced(request, side, price, best_bid=bid, best_ask=ask)
+        if decision.accepted:
+            self.resting[label] = (request, side, price)
+        self.events.append({"event": "accepted" if decision.accepted else "refused",
+                            "order": label, "reason": decision.reason.value,
+                            "touch": [bid, ask]})
+
+    def taken(self) -> list[dict[str, object]]:
+        taken = list(self.events)
+        self.events.clear()
+        return taken
 
 
 def _stamp(seconds: float) -> str:
@@ -163,8 +236,10 @@ def story(journal: str | os.PathLike[str] | None = None, steps: int | None = Non
                    "problems": [str(problem) for problem in report.problems]}
         if start:
             clock.now = START.timestamp() + 60 * TIMELINE[start - 1][0]
+    book = _Book(controller)
     data: dict[str, Any] = {"instrument": SWAP, "time": _iso(clock.now), "resumed": resumed,
-                            "audit": _taken(audit), "state": _state(controller), "steps": []}
+                            "audit": _taken(audit), "state": _state(controller),
+                            "book": sorted(book.resting), "steps": []}
     fired = 0
     for minute, trigger, actor, reason in TIMELINE[start:][:steps]:
         clock.now = START.timestamp() + 60 * minute
@@ -180,7 +255,11 @@ def story(journal: str | os.PathLike[str] | None = None, steps: int | None = Non
                 step["record"] = {"version": record.version, "from": record.source,
                                   "to": record.dest}
             step["state"] = _state(controller)
+            if trigger == "pre_open":
+                for label, price in PRE_OPEN_BIDS:
+                    book.submit(label, Side.BUY, price)
         step["audit"] = _taken(audit)
+        step["book"] = book.taken()
         data["steps"].append(step)
     data["final"] = {"transitions": fired, "phase": controller.phase(),
                      "version": controller.version}
@@ -204,6 +283,7 @@ def run(journal: str | os.PathLike[str] | None = None, steps: int | None = None)
         out = [f"18 Dec 2022, {_stamp_of(data['time'])}: normal trading on {SWAP}"]
     out.extend(_audit_lines(data["audit"]))
     out.extend(_state_lines(data["state"]))
+    out.append(f"    book: {'; '.join(data['book'])}")
     for step in data["steps"]:
         stamp = _stamp_of(step["time"])
         if step["refused"] is not None:
@@ -215,12 +295,29 @@ def run(journal: str | os.PathLike[str] | None = None, steps: int | None = None)
                 out.append(f"\n{stamp}  v{record['version']}  {record['from']} -> {record['to']}"
                            f"  [{step['trigger']} by {step['actor']}]  {step['reason']}")
             out.extend(_state_lines(step["state"]))
+        out.extend(_book_lines(step["book"]))
         out.extend(_audit_lines(step["audit"]))
     final = data["final"]
     out.append(f"\n{final['transitions']} transitions journaled; final phase {final['phase']}, "
                f"version {final['version']}")
     if data["plan"] is not None:
         out.extend(plan_lines(data["plan"]))
+    return out
+
+
+def _book_lines(events: list[dict[str, Any]]) -> list[str]:
+    """What the engine's listener did to its book, and the pre-open's priced checks."""
+    out = []
+    for e in events:
+        if e["event"] == "cancelled":
+            out.append(f"    book: cancelled {e['order']} ({e['code']}, FIX 378={e['fix_378']})")
+        elif e["event"] == "suspended":
+            out.append(f"    book: suspended {e['order']} until {e['until']}")
+        elif e["event"] == "reinstated":
+            out.append(f"    book: reinstated {e['order']}")
+        else:
+            bid, ask = e["touch"]
+            out.append(f"    book: {e['order']} with the book at {bid}/{ask}: {e['reason']}")
     return out
 
 
