@@ -14,6 +14,9 @@ Figures and goals (``ratio`` on every line):
 - ``check_fields(...)``, venue only and with the 100,000 instruments: <= 2.0 (baseline: a dict
   keyed by the tuple of the same six fields), and 0 allocations per call (blocks kept over many
   calls, and the bytes tracemalloc sees one call allocate even briefly);
+- ``check_priced(request, side, price, bid, ask)`` against ``check(request)`` behind a call
+  with the same arguments, in PRE_OPEN (matching off: the price is compared) and NORMAL:
+  <= 1.6 (issue #13);
 - building a ``Request`` (new order, amend, cancel): <= 15 (baseline: a dict probe behind a
   call with the same arguments);
 - gate publication of a venue and of an instrument transition with 100,000 instruments with
@@ -48,6 +51,7 @@ from exchange_recovery import (
     OrderType,
     Origin,
     Request,
+    Side,
     TimeInForce,
     default_policy,
 )
@@ -183,6 +187,35 @@ def check_many_instruments(gate: Gate, names: list[str], rounds: int,
 
     return paired(f"check(request), {len(names):,} own phases, random order", run_baseline,
                   run_check, len(requests), rounds, 2.0)
+
+
+# -- check_priced(...) ---------------------------------------------------------------------------
+
+
+def check_priced_ratio(phase: str, rounds: int, rng: random.Random) -> Figure:
+    """`check_priced` against `check` behind a call with the same arguments (issue #13's
+    price-aware check: "a cost that stays close to today's check"). In a phase that does not
+    match, post-only limit orders at random prices around a 99/101 touch: the whole path (price
+    check, one comparison, WOULD_CROSS or the table's decision); in NORMAL the early return."""
+    gate = Gate(default_policy(), {VENUE: phase})
+    orders = [(Request.new_order(f"P-{i % 50}", LIMIT, post_only=True),
+               rng.choice((Side.BUY, Side.SELL)), rng.randint(97, 103)) for i in range(1_000)]
+    check, priced = gate.check, gate.check_priced
+
+    def baseline(request: Request, side: Side, price: int, best_bid: int | None,  # noqa: ARG001
+                 best_ask: int | None) -> Decision:  # noqa: ARG001 - check_priced's signature
+        return check(request)
+
+    def run_baseline() -> None:
+        for request, side, price in orders:
+            baseline(request, side, price, 99, 101)
+
+    def run_priced() -> None:
+        for request, side, price in orders:
+            priced(request, side, price, 99, 101)
+
+    return paired(f"check_priced(...) vs check, {phase}", run_baseline, run_priced, len(orders),
+                  rounds, 1.6)
 
 
 # -- check_fields(...) ---------------------------------------------------------------------------
@@ -419,7 +452,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(policy.phase_names)} phases; {rounds} rounds per figure")
     figures = [check_venue_only(rounds, rng), check_many_instruments(wide, names, rounds, rng),
                check_fields_ratio("venue only", Gate(policy), some, rounds),
-               check_fields_ratio(f"{count:,} own phases", wide, some, rounds)]
+               check_fields_ratio(f"{count:,} own phases", wide, some, rounds),
+               check_priced_ratio("PRE_OPEN", rounds, rng), check_priced_ratio("NORMAL", rounds, rng)]
     for figure in figures:
         print(figure, flush=True)
     blocks, most = check_fields_allocations(wide, some)

@@ -4,6 +4,7 @@ publication, and `check_fields` against `check(Request(...))`."""
 from __future__ import annotations
 
 import functools
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -25,9 +26,12 @@ from exchange_recovery import (
     Reason,
     Request,
     RequestKind,
+    Side,
     TimeInForce,
     default_policy,
+    restart_policy,
 )
+from exchange_recovery.testing import ManualClock
 
 BTC = "BTC-USDT-SWAP"
 ETH = "ETH-USDT-SWAP"
@@ -639,3 +643,120 @@ def test_tightened_names_the_last_publication_that_may_refuse_more() -> None:
     instrument = controller.halt(actor="ops:alice", reason="bad feed", scope="BTC-USDT")
     assert instrument is not None
     assert gate.tightened == instrument.version
+
+
+# -- no crossed book out of a phase that does not match (issue #13) -----------------------------
+
+POST_ONLY_BID = Request.new_order(BTC, OrderType.LIMIT, post_only=True)
+
+
+@pytest.mark.parametrize(("side", "price", "crosses"), [
+    (Side.BUY, 101, True), (Side.BUY, 102, True), (Side.BUY, 100, False),
+    (Side.SELL, 99, True), (Side.SELL, 98, True), (Side.SELL, 100, False),
+])
+def test_pre_open_refuses_a_post_only_order_at_or_through_the_opposite_touch(
+        side: Side, price: int, crosses: bool) -> None:
+    g = gate({VENUE: "PRE_OPEN"})
+
+    decision = g.check_priced(POST_ONLY_BID, side, price, best_bid=99, best_ask=101)
+
+    assert decision.reason is (Reason.WOULD_CROSS if crosses else Reason.ACCEPTED)
+    assert decision.phase == "PRE_OPEN"
+    assert decision.scope == VENUE
+
+
+def test_an_empty_opposite_side_cannot_be_crossed() -> None:
+    g = gate({VENUE: "PRE_OPEN"})
+    assert g.check_priced(POST_ONLY_BID, Side.BUY, 10**6, best_bid=99).accepted
+    assert g.check_priced(POST_ONLY_BID, Side.SELL, 1, best_ask=101).accepted
+
+
+def test_while_matching_the_price_is_not_looked_at() -> None:
+    """Crossing is the engine's matching then: the table's decision, whatever the price."""
+    g = gate({VENUE: "NORMAL"})
+    assert g.check_priced(POST_ONLY_BID, Side.BUY, 500, best_bid=99, best_ask=101) is g.check(
+        POST_ONLY_BID)
+    assert g.check_priced(POST_ONLY_BID, Side.BUY, float("nan"), 99, 101).accepted
+
+
+def test_an_instrument_that_stopped_matching_refuses_crossing_orders_at_its_own_level() -> None:
+    g = gate({BTC: "PRE_OPEN"})
+    decision = g.check_priced(POST_ONLY_BID, Side.BUY, 101, best_bid=99, best_ask=101)
+    assert decision.reason is Reason.WOULD_CROSS
+    assert (decision.phase, decision.scope) == ("PRE_OPEN", INSTRUMENT)
+    other = Request.new_order(ETH, OrderType.LIMIT, post_only=True)
+    assert g.check_priced(other, Side.BUY, 101, best_bid=99, best_ask=101).accepted
+
+
+def test_a_price_amend_across_the_touch_is_refused_too() -> None:
+    amend = Request.amend(BTC, OrderType.LIMIT, post_only=True)
+    g = gate({VENUE: "PRE_OPEN"})
+    assert g.check_priced(amend, Side.BUY, 101, best_bid=99, best_ask=101).reason is (
+        Reason.WOULD_CROSS)
+
+
+def test_a_refused_request_keeps_its_own_reason_and_orders_outside_the_book_are_not_compared(
+) -> None:
+    g = gate({VENUE: "PRE_OPEN"})
+    plain = Request.new_order(BTC, OrderType.LIMIT)
+    assert g.check_priced(plain, Side.BUY, 101, 99, 101).reason is Reason.POST_ONLY_REQUIRED
+    cancel = Request.cancel(BTC)
+    assert g.check_priced(cancel, Side.BUY, 101, 99, 101) is g.check(cancel)
+
+
+@pytest.mark.parametrize("price", [0, -1, float("nan"), float("inf"), True, "101", None,
+                                   Decimal("NaN")])
+def test_a_price_that_is_no_positive_number_is_an_invalid_request(price: object) -> None:
+    decision = gate({VENUE: "PRE_OPEN"}).check_priced(POST_ONLY_BID, Side.BUY, price, 99, 101)
+    assert decision.reason is Reason.INVALID_REQUEST
+    assert "field=price " in decision.message
+
+
+def test_decimal_and_float_prices_are_compared_like_ints() -> None:
+    g = gate({VENUE: "PRE_OPEN"})
+    assert g.check_priced(POST_ONLY_BID, Side.BUY, Decimal("100.5"), Decimal(99),
+                          Decimal("100.5")).reason is Reason.WOULD_CROSS
+    assert g.check_priced(POST_ONLY_BID, Side.BUY, 100.4, 99.0, 100.5).accepted
+
+
+def test_a_bad_side_or_touch_is_the_engines_bug_and_raises_a_library_error() -> None:
+    g = gate({VENUE: "PRE_OPEN"})
+    with pytest.raises(InvalidRequestError) as caught:
+        g.check_priced(POST_ONLY_BID, "BUY", 101, 99, 101)  # type: ignore[arg-type]
+    assert caught.value.field == "side"
+    with pytest.raises(ConfigurationError, match="best_bid/best_ask"):
+        g.check_priced(POST_ONLY_BID, Side.BUY, 101, 99, "101")
+    with pytest.raises(InvalidRequestError):
+        g.check_priced("order", Side.BUY, 101, 99, 101)  # type: ignore[arg-type]
+
+
+# -- rejects that say when to come back (issue #13) ---------------------------------------------
+
+
+def test_rejections_name_the_planned_next_phase() -> None:
+    g = gate({VENUE: "HALTED"})
+    assert g.check(Request.new_order(BTC, OrderType.LIMIT)).next_phase == "PRE_OPEN"
+    assert gate({VENUE: "PRE_OPEN"}).check(
+        Request.new_order(BTC, OrderType.MARKET)).next_phase == "FULL_OPEN"
+    assert g.check(Request.margin(add=True)).next_phase is None  # accepted: nothing to wait for
+
+
+def test_venue_rejections_carry_when_the_dwell_of_the_next_step_ends() -> None:
+    """restart_policy's open needs 10 min in PRE_OPEN: rejections say so, shared, no per-call
+    work; the hint goes when the phase does."""
+    clock = ManualClock(1_000.0)
+    policy = restart_policy()
+    controller = Controller(policy, clock=clock,
+                            guards={name: lambda _ctx: True for t in policy.transitions
+                                    for name in t.guards})
+    controller.halt(actor="ops:alice", reason="zone down")
+    controller.pre_open(actor="ops:alice", reason="zone back")
+    market = Request.new_order(BTC, OrderType.MARKET)
+
+    decision = controller.gate.check(market)
+
+    assert (decision.reason, decision.next_phase) == (Reason.ORDER_TYPE_NOT_ALLOWED, "FULL_OPEN")
+    assert decision.retry_after == 1_000.0 + 600
+    assert controller.gate.check(market) is decision
+    controller.halt(actor="ops:alice", reason="again")
+    assert controller.gate.check(market).retry_after is None  # HALTED's next step has no dwell

@@ -121,7 +121,7 @@ class _Compiled:
         crossing = {(scope, phase): _decision(Reason.WOULD_CROSS, "", phase, scope,
                                               _next_phase(policy, phase))
                     for scope in (VENUE, INSTRUMENT) for phase in names}
-        self.crossing: dict[str, tuple[Decision | None, ...]] = {}
+        self.crossing: dict[str, tuple[tuple[Decision | None, ...], ...]] = {}
         for v in names:
             by_index: list[Decision | None] = [
                 None if specs[v].matching else crossing[(VENUE, v)]]
@@ -131,7 +131,12 @@ class _Compiled:
                 else:  # the level that stops matching names the phase
                     by_index.append(crossing[(VENUE, v)] if not specs[v].matching
                                     else crossing[(INSTRUMENT, q)])
-            self.crossing[v] = tuple(by_index)
+            # per instrument index, per key: WOULD_CROSS where a price is looked at at all
+            # (matching off, the request rests a limit, the table accepts it), else None
+            self.crossing[v] = tuple(
+                tuple(cross if cross is not None and _RESTS[key] and decision.accepted else None
+                      for key, decision in enumerate(table))
+                for cross, table in zip(by_index, self.tables[v], strict=True))
         self.venues = {v: _VenuePart(v, self.tables[v], self.capabilities[v], self.crossing[v])
                        for v in names}
         self.hinted: dict[tuple[str, float], _VenuePart] = {}
@@ -155,7 +160,8 @@ class _Compiled:
                 return got
 
             tables = tuple(tuple(hint(d) for d in table) for table in plain.tables)
-            crossing = tuple(None if d is None else hint(d) for d in plain.crossing)
+            crossing = tuple(tuple(None if d is None else hint(d) for d in by_key)
+                             for by_key in plain.crossing)
             part = _VenuePart(phase, tables, plain.capabilities, crossing)
             if len(self.hinted) >= _HINTS_KEPT:
                 self.hinted.clear()
@@ -181,13 +187,13 @@ class _Compiled:
 
 class _VenuePart:
     """What a venue phase puts in force, by instrument phase index: its tables, capabilities,
-    and the WOULD_CROSS decision where matching is off (None where it is on)."""
+    and, by request key, the WOULD_CROSS decision where a price must be compared (else None)."""
 
     __slots__ = ("capabilities", "crossing", "phase", "tables")
 
     def __init__(self, phase: str, tables: tuple[_Table, ...],
                  capabilities: tuple[frozenset[str], ...],
-                 crossing: tuple[Decision | None, ...]) -> None:
+                 crossing: tuple[tuple[Decision | None, ...], ...]) -> None:
         self.phase = phase
         self.tables = tables
         self.capabilities = capabilities
@@ -334,27 +340,30 @@ class Gate:
         venue = self._venue  # one read: its tables and crossing decisions agree
         try:
             i = self._own.get(request.instrument, 0)  # type: ignore[arg-type]
-            decision = venue.tables[i][request.key]
-            cross = venue.crossing[i]
-            rests = _RESTS[request.key]
+            key = request.key
+            cross = venue.crossing[i][key]
+            if cross is None:  # matching on, nothing that rests, or refused anyway
+                return venue.tables[i][key]
         except Exception:  # not a Request
             _not_a_request(request)
-        if cross is None or not rests or not decision.accepted:
-            return decision
-        if not _positive(price):
-            return _invalid_decision(decision.phase, "price", "a positive finite number")
-        if side is not _BUY and side is not _SELL:
-            raise invalid("side", side, "Side.BUY or Side.SELL")
+        if (type(price) is not int and not _positive(price)) or price <= 0:  # type: ignore[operator]
+            return _invalid_decision(cross.phase, "price", "a positive finite number")
         try:
             if side is _BUY:
-                crosses = best_ask is not None and price >= best_ask  # type: ignore[operator]
+                if best_ask is not None and price >= best_ask:  # type: ignore[operator]
+                    return cross
+            elif side is _SELL:
+                if best_bid is not None and price <= best_bid:  # type: ignore[operator]
+                    return cross
             else:
-                crosses = best_bid is not None and price <= best_bid  # type: ignore[operator]
+                raise invalid("side", side, "Side.BUY or Side.SELL")  # noqa: TRY301
+        except InvalidRequestError:
+            raise
         except Exception:  # a touch that does not compare with a number
             msg = (f"best_bid/best_ask must be numbers or None, got {shown(best_bid)} and "
                    f"{shown(best_ask)}")
             raise ConfigurationError(msg) from None
-        return cross if crosses else decision
+        return venue.tables[i][key]
 
     # -- read-only views -----------------------------------------------------------------------
 
