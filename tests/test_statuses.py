@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from exchange_recovery import (
     VENUE,
     ConfigurationError,
+    Controller,
     GuardSpec,
     Policy,
     ScopeStatus,
@@ -289,3 +290,20 @@ def test_every_inbound_target_comes_with_a_chain_of_real_transitions(
     assert here == mapping.target
     if mapping.kind == "halt":
         assert mapping.target == policy.fail_safe
+
+
+def test_a_controllers_scopes_have_status_documents_with_the_venues_reason() -> None:
+    controller = Controller(default_policy(), clock=lambda: 1_671_350_400.0)
+    controller.halt(actor="ops:alice", reason="zone down")
+    controller.pre_open(actor="ops:alice", reason="zone back")
+    controller.halt(actor="ops:bob", reason="bad feed", scope="ETH-USDT")
+
+    venue = ScopeStatus.of_controller(controller)
+    instrument = ScopeStatus.of_controller(controller, "ETH-USDT")
+
+    assert (venue.phase, venue.reason, venue.actor, venue.next_phase) == (
+        "PRE_OPEN", "zone back", "ops:alice", "FULL_OPEN")
+    assert (instrument.phase, instrument.reason, instrument.next_phase) == (
+        "HALTED", "", "PRE_OPEN")
+    with pytest.raises(ConfigurationError):
+        ScopeStatus.of_controller("controller")  # type: ignore[arg-type]

@@ -199,6 +199,8 @@ class Controller(TriggerMethods):
             if scope == VENUE or self._gate._own_phase(scope) is not None:
                 self._entered[scope] = since
         self._listeners = Listeners(self._log, f"controller:{policy.name}")
+        self._venue_record: TransitionRecord | None = None
+        self._cursor_record: TransitionRecord | None = None
         self._cursor = _Cursor(self)
         self._machine = Machine(
             model=self._cursor, states=list(policy.phase_names), initial=policy.initial,
@@ -262,6 +264,13 @@ class Controller(TriggerMethods):
         _scope_name(scope)
         with self._lock:
             return self._visits.get(scope, 0)
+
+    @property
+    def venue_record(self) -> TransitionRecord | None:
+        """The record of the venue's latest transition here (None before any): what its status
+        document gives as the reason. (Instruments' records are not kept: memory per
+        instrument stays a few bytes.)"""
+        return self._venue_record
 
     def entered_at(self, scope: str = VENUE) -> float:
         """When `scope` entered its current phase (clock seconds)."""
@@ -457,6 +466,7 @@ class Controller(TriggerMethods):
         """Run `ctx`'s lifecycle on the machine: write-ahead, publish, journal, audit."""
         cursor = self._cursor
         cursor.place(ctx)
+        self._cursor_record = record
         try:
             cursor.trigger(ctx.trigger, ctx=ctx, record=record,  # type: ignore[attr-defined]
                            audit_event=event)
@@ -472,6 +482,8 @@ class Controller(TriggerMethods):
     def _publish(self, ctx: TransitionContext) -> None:
         """The state change itself (called by the cursor's state setter)."""
         scope, dest = ctx.scope, ctx.dest
+        if scope == VENUE:
+            self._venue_record = self._cursor_record
         retry = _earliest_next(self._policy, dest, ctx.now) if scope == VENUE else None
         self._gate._publish_scope(scope, dest, ctx.version, retry)
         self._version = ctx.version

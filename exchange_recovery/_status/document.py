@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import attrs
 
+from .._control.controller import Controller
 from .._core.errors import ConfigurationError
 from .._core.model import VENUE
 from .._core.policy import Policy
@@ -93,6 +94,34 @@ class ScopeStatus:
     next_trigger: str | None
     expected_end: float | None
     statuses: PhaseStatuses
+
+    @classmethod
+    def of_controller(cls, controller: Controller, scope: str = VENUE) -> ScopeStatus:
+        """The status document of `scope` as `controller` has it now: its phase, since when
+        (`Controller.entered_at`), the controller's version, and for the venue the reason of
+        its latest transition.
+
+        Example:
+            >>> from exchange_recovery import Controller, default_policy
+            >>> c = Controller(default_policy(), clock=lambda: 1671350400.0)
+            >>> _ = c.halt(actor="ops:alice", reason="zone down")
+            >>> doc = ScopeStatus.of_controller(c)
+            >>> doc.phase, doc.reason, doc.next_phase
+            ('HALTED', 'zone down', 'PRE_OPEN')
+
+        Raises:
+            ConfigurationError: `controller` is not a `Controller`, or `scope` no scope name.
+        """
+        if not isinstance(controller, Controller):
+            msg = f"of_controller needs a Controller, got {shown(controller)}"
+            raise ConfigurationError(msg)
+        scope = _checked_scope(scope)
+        record = controller.venue_record if scope == VENUE else None
+        phase = controller.phase(scope)
+        if record is not None and record.dest != phase:
+            record = None
+        return cls.of(controller.policy, scope, phase, controller.entered_at(scope),
+                      controller.version, record)
 
     @classmethod
     def of(cls, policy: Policy, scope: str, phase: str, since: float, version: int,
