@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 from structlog.testing import capture_logs
@@ -128,6 +129,7 @@ def test_listeners_are_never_called_concurrently_and_see_every_version_in_order(
             overlaps.append(change.version)
             return
         try:
+            time.sleep(0.001)  # a slow listener: any overlap would be seen
             seen.append(change.version)
         finally:
             inside.release()
