@@ -16,11 +16,15 @@ from regen import regen_docs
 from exchange_recovery import (
     Acceptance,
     Action,
+    IncomingAction,
     InvalidPolicyError,
+    OrderClass,
     OrderType,
     Origin,
     Policy,
     ProblemCode,
+    RestingAction,
+    RestingRule,
     TimeInForce,
     default_policy,
     dump_policy,
@@ -107,6 +111,31 @@ def _subset(draw: st.DrawFn, members: list[object]) -> frozenset[object]:
     return frozenset(draw(st.lists(st.sampled_from(members), unique=True)))
 
 
+_STOPS = OrderClass(order_types={OrderType.STOP_MARKET, OrderType.STOP_LIMIT})
+
+
+@st.composite
+def resting_rules(draw: st.DrawFn, phase: str, phases: list[str]) -> tuple[RestingRule, ...]:
+    """Rules for a phase that stops matching: stops cancelled first (kept, the reopen print could
+    fire them: STOP_FIRES_ON_REOPEN), then any well-formed rules for other classes."""
+    rules = [RestingRule(RestingAction.CANCEL, _STOPS)]
+    for _ in range(draw(st.integers(0, 3))):
+        action = draw(st.sampled_from(list(RestingAction)))
+        limits = action is RestingAction.POST_ONLY  # only limit GTC/GTD can become post-only
+        types = [OrderType.LIMIT] if limits else [OrderType.LIMIT, OrderType.MARKET]
+        tifs = [TimeInForce.GTC, TimeInForce.GTD] if limits else list(TimeInForce)
+        flags = st.none() | st.booleans()
+        orders = OrderClass(
+            order_types=draw(st.sampled_from([frozenset(types), _subset(draw, list(types))])),
+            time_in_force=draw(st.sampled_from([frozenset(tifs), _subset(draw, list(tifs))])),
+            origins=draw(st.sampled_from([frozenset(Origin), _subset(draw, list(Origin))])),
+            post_only=draw(flags), reduce_only=draw(flags))
+        until = (draw(st.sampled_from([p for p in phases if p != phase]))
+                 if action is RestingAction.SUSPEND else "")
+        rules.append(RestingRule(action, orders, until))
+    return tuple(rules)
+
+
 @st.composite
 def policies(draw: st.DrawFn) -> Policy:
     """Valid policies: a known-good shape with its order, texts, rules and guards varied."""
@@ -114,6 +143,8 @@ def policies(draw: st.DrawFn) -> Policy:
     phases = []
     for phase in base.phases:
         changes: dict[str, object] = {"description": draw(names)}
+        if not phase.matching and not (phase.resting and draw(st.booleans())):
+            changes["resting"] = draw(resting_rules(phase.name, list(base.phase_names)))
         if phase.matching:  # any rules are safe while matching, if new orders can be cancelled
             actions = _subset(draw, list(Action))
             if Action.NEW_ORDER in actions:
@@ -125,6 +156,9 @@ def policies(draw: st.DrawFn) -> Policy:
                 reduce_only=draw(st.booleans()))
             changes["stop_triggers"] = draw(st.booleans())
             changes["liquidations"] = draw(st.booleans())
+        accepts = changes.get("accepts", phase.accepts)
+        if accepts.post_only:  # type: ignore[attr-defined]  # converting needs post-only
+            changes["incoming"] = draw(st.sampled_from(list(IncomingAction)))
         phases.append(attrs.evolve(phase, **changes))
     phases = draw(st.permutations(phases))
     # Rules drawn above may turn a relaxing transition into a tightening one, which must not be
@@ -327,3 +361,121 @@ def test_an_empty_or_mistyped_source_list_is_an_invalid_value(sources: str, loca
     problems = problems_of(_with_halts(sources)).problems
 
     assert (ProblemCode.INVALID_VALUE, location) == (problems[0].code, problems[0].location)
+
+
+# -- resting-order rules and incoming conversion -------------------------------------------------
+
+_HALTED_RULES = ('[[phases.HALTED.resting]]\naction = "CANCEL"\norigins = ["LIQUIDATION"]\n\n'
+                 '[[phases.HALTED.resting]]\naction = "SUSPEND"\n'
+                 'order_types = ["STOP_MARKET", "STOP_LIMIT"]\nuntil = "NORMAL"\n')
+
+
+def _line(text: str, problem: object) -> str:
+    return text.splitlines()[problem.line - 1]  # type: ignore[attr-defined]
+
+
+def test_resting_rules_are_written_inline_and_defaults_are_omitted() -> None:
+    """HALTED's rules are ``[[phases.HALTED.resting]]`` tables with only the class fields that
+    narrow the class; no phase writes ``incoming`` or an empty ``resting``."""
+    assert _HALTED_RULES in DEFAULT_TEXT
+    assert DEFAULT_TEXT.count("[[phases.") == 2
+    assert "incoming" not in DEFAULT_TEXT
+    assert "resting" not in dump_policy(venue_modes_policy())
+
+
+def test_incoming_post_only_and_every_class_field_survive_the_round_trip() -> None:
+    """A converting PRE_OPEN and a rule using every class field load back equal."""
+    rule = RestingRule(RestingAction.POST_ONLY, OrderClass(
+        order_types={OrderType.LIMIT}, time_in_force={TimeInForce.GTC}, origins={Origin.CLIENT},
+        post_only=False, reduce_only=True))
+    base = default_policy()
+    policy = base.with_changes(phases=[
+        attrs.evolve(p, incoming=IncomingAction.POST_ONLY, resting=(rule,))
+        if p.name == "PRE_OPEN" else p for p in base.phases])
+
+    text = dump_policy(policy)
+
+    assert 'incoming = "POST_ONLY"' in text
+    assert ('[[phases.PRE_OPEN.resting]]\naction = "POST_ONLY"\norder_types = ["LIMIT"]\n'
+            'time_in_force = ["GTC"]\norigins = ["CLIENT"]\npost_only = false\n'
+            'reduce_only = true\n') in text
+    assert loads_policy(text) == policy
+
+
+@covers(ProblemCode.UNKNOWN_KEY, ProblemCode.UNKNOWN_MEMBER, ProblemCode.MISSING_KEY)
+def test_problems_in_a_resting_rule_are_located_at_its_index_and_key() -> None:
+    """A misspelt action and origin, an unknown key and a rule without action: each at its
+    ``resting[i]`` key and line, with no knock-on INVALID_VALUE for the unusable rules."""
+    text = DEFAULT_TEXT.replace(
+        'action = "CANCEL"\norigins = ["LIQUIDATION"]',
+        'action = "CANSEL"\norigins = ["LIQUIDATON"]\ncolour = 1').replace(
+        'action = "SUSPEND"\n', "")
+
+    problems = problems_of(text).problems
+
+    assert [(p.code, p.location) for p in problems] == [
+        (ProblemCode.UNKNOWN_KEY, "phases.HALTED.resting[0].colour"),
+        (ProblemCode.UNKNOWN_MEMBER, "phases.HALTED.resting[0].action"),
+        (ProblemCode.UNKNOWN_MEMBER, "phases.HALTED.resting[0].origins[0]"),
+        (ProblemCode.MISSING_KEY, "phases.HALTED.resting[1].action"),
+    ]
+    assert "did you mean 'CANCEL'?" in problems[1].message
+    assert "did you mean 'LIQUIDATION'?" in problems[2].message
+    assert [_line(text, p) for p in problems] == [
+        "colour = 1", 'action = "CANSEL"', 'origins = ["LIQUIDATON"]',
+        "[[phases.HALTED.resting]]"]
+
+
+@covers(ProblemCode.INVALID_VALUE)
+def test_mistyped_resting_and_incoming_values_are_invalid_values() -> None:
+    """``resting`` as a string or a single table, a flag as a string, a lower-case incoming."""
+    text = (DEFAULT_TEXT.replace("[phases.NORMAL]\n",
+                                 '[phases.NORMAL]\nresting = "none"\nincoming = "refuse"\n')
+            .replace('origins = ["LIQUIDATION"]', 'origins = ["LIQUIDATION"]\npost_only = "yes"')
+            .replace("[phases.PRE_OPEN.accepts]",
+                     '[phases.PRE_OPEN.resting]\naction = "KEEP"\n\n[phases.PRE_OPEN.accepts]'))
+
+    found = {(p.code, p.location): p for p in problems_of(text).problems}
+
+    assert set(found) == {
+        (ProblemCode.INVALID_VALUE, "phases.NORMAL.resting"),
+        (ProblemCode.UNKNOWN_MEMBER, "phases.NORMAL.incoming"),
+        (ProblemCode.INVALID_VALUE, "phases.HALTED.resting[0].post_only"),
+        (ProblemCode.INVALID_VALUE, "phases.PRE_OPEN.resting"),
+    }
+    assert "[[phases.NORMAL.resting]]" in found[ProblemCode.INVALID_VALUE,
+                                                 "phases.NORMAL.resting"].message
+    assert _line(text, found[ProblemCode.INVALID_VALUE, "phases.PRE_OPEN.resting"]) == (
+        "[phases.PRE_OPEN.resting]")
+
+
+def test_disposition_problems_point_at_the_rule_in_the_file() -> None:
+    """Validation's INVALID_DISPOSITION and UNKNOWN_PHASE name ``resting[i]`` keys as written
+    (the class fields inline, no ``.orders``), and a bad rule leaves later indexes right."""
+    text = (DEFAULT_TEXT.replace('action = "CANCEL"', 'action = "POST_ONLY"')
+            .replace('until = "NORMAL"', 'until = "NORMALL"')
+            .replace("[phases.HALTED]\n", '[phases.HALTED]\nincoming = "POST_ONLY"\n'))
+
+    problems = problems_of(text).problems
+
+    assert [(p.code, p.location) for p in problems] == [
+        (ProblemCode.INVALID_DISPOSITION, "phases.HALTED.incoming"),
+        (ProblemCode.INVALID_DISPOSITION, "phases.HALTED.resting[0]"),
+        (ProblemCode.UNKNOWN_PHASE, "phases.HALTED.resting[1].until"),
+    ]
+    assert [_line(text, p) for p in problems] == [
+        'incoming = "POST_ONLY"', "[[phases.HALTED.resting]]", 'until = "NORMALL"']
+
+
+def test_a_reopen_that_would_fire_kept_stops_is_reported_at_its_transition() -> None:
+    """Without HALTED's suspension, stops rest into a FULL_OPEN with stop triggers on."""
+    text = DEFAULT_TEXT.replace(_HALTED_RULES.split("\n\n")[1], "").replace(
+        "matching = true\nstop_triggers = false\nliquidations = false\n\n"
+        "[phases.FULL_OPEN.accepts]",
+        "matching = true\nstop_triggers = true\nliquidations = false\n\n"
+        "[phases.FULL_OPEN.accepts]")
+
+    (problem,) = problems_of(text).problems
+
+    assert (problem.code, problem.location) == (ProblemCode.STOP_FIRES_ON_REOPEN, "transitions[7]")
+    assert _line(text, problem) == "[[transitions]]"

@@ -7,9 +7,15 @@ A policy file holds exactly what a `Policy` holds::
 
     [phases.PRE_OPEN]             # one table per phase, in order
     matching = false              # also: stop_triggers, liquidations, description
+    incoming = "POST_ONLY"        # optional: convert plain limits instead of refusing them
     [phases.PRE_OPEN.accepts]     # the phase's Acceptance; enum members by name
     actions = ["NEW_ORDER", "AMEND", "CANCEL", "MASS_CANCEL", "ADD_MARGIN"]
     post_only = true
+
+    [[phases.HALTED.resting]]     # optional: what entering the phase does to resting orders
+    action = "SUSPEND"            # a RestingRule: its action, its OrderClass's fields, until
+    order_types = ["STOP_MARKET", "STOP_LIMIT"]
+    until = "NORMAL"
 
     [[transitions]]               # one per edge, in order
     trigger = "open"
@@ -38,6 +44,7 @@ from typing import Any, Final
 import attrs
 
 from .codes import ProblemCode
+from .disposition import IncomingAction, OrderClass, RestingAction, RestingRule
 from .errors import ConfigurationError, InvalidPolicyError
 from .model import Action, OrderType, Origin, TimeInForce
 from .phases import Acceptance, PhaseSpec, Problem, TransitionSpec
@@ -61,6 +68,8 @@ class _Problems:
         self.items: list[tuple[ProblemCode, str, str]] = []
         self.transitions: list[tuple[str, str]] = []
         """Per transition of the policy, where it is in the file: (its table, its source key)."""
+        self.placeholders: list[str] = []
+        """Tables read as a placeholder: validation's problems inside them are consequences."""
 
     def add(self, code: ProblemCode, where: str, message: str) -> None:
         self.items.append((code, where, message))
@@ -123,33 +132,52 @@ def _read_str_list(value: object, where: str, problems: _Problems) -> object:
     return tuple(good)
 
 
-def _enum_set(enum_cls: type[enum.IntEnum]) -> _Reader:
-    names = [m.name for m in enum_cls]
+def _member(enum_cls: type[enum.Enum], item: object, at: str, problems: _Problems) -> object:
+    """The member of `enum_cls` named `item`, else a problem (with a suggestion) and `_BAD`."""
+    if _read_str(item, at, problems) is _BAD:
+        return _BAD
+    assert isinstance(item, str)  # noqa: S101 - for mypy: _read_str checked it
+    if item in enum_cls.__members__:
+        return enum_cls[item]
+    names = list(enum_cls.__members__)
+    close = difflib.get_close_matches(item.upper().replace("-", "_"), names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    problems.add(ProblemCode.UNKNOWN_MEMBER, at, f"{item!r} is not a valid {enum_cls.__name__} name; "
+                 f"expected one of {', '.join(names)}{hint}")
+    return _BAD
 
+
+def _enum_set(enum_cls: type[enum.IntEnum]) -> _Reader:
     def read(value: object, where: str, problems: _Problems) -> object:
         items = _read_list(value, where, problems)
         if items is None:
             return _BAD
-        members: set[enum.IntEnum] = set()
-        for index, item in enumerate(items):
-            at = f"{where}[{index}]"
-            if _read_str(item, at, problems) is _BAD:
-                continue
-            assert isinstance(item, str)  # noqa: S101 - for mypy: _read_str checked it
-            if item in enum_cls.__members__:
-                members.add(enum_cls[item])
-                continue
-            close = difflib.get_close_matches(item.upper().replace("-", "_"), names, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            problems.add(ProblemCode.UNKNOWN_MEMBER, at, f"{item!r} is not a valid {enum_cls.__name__} name; "
-                         f"expected one of {', '.join(names)}{hint}")
-        return frozenset(members)
+        members = (_member(enum_cls, item, f"{where}[{i}]", problems) for i, item in enumerate(items))
+        return frozenset(m for m in members if m is not _BAD)
+
+    return read
+
+
+def _enum_name(enum_cls: type[enum.Enum]) -> _Reader:
+    """A reader of one member of `enum_cls`, by name."""
+
+    def read(value: object, where: str, problems: _Problems) -> object:
+        return _member(enum_cls, value, where, problems)
 
     return read
 
 
 def _write_enum_set(value: frozenset[enum.IntEnum]) -> list[str]:
     return [member.name for member in sorted(value)]
+
+
+def _write_class_set(enum_cls: type[enum.IntEnum]) -> _Writer:
+    """A writer of an `OrderClass` set: omitted when it holds every member (the default)."""
+
+    def write(value: frozenset[enum.IntEnum]) -> list[str] | None:
+        return None if value == frozenset(enum_cls) else _write_enum_set(value)
+
+    return write
 
 
 def _same(value: object) -> object:
@@ -249,15 +277,70 @@ def _write_accepts(value: Acceptance) -> dict[str, object]:
     return _write_table(value, ACCEPTS_FIELDS)
 
 
+RULE_FIELDS: Final[tuple[_Field, ...]] = (
+    _Field("action", "action", _enum_name(RestingAction), lambda action: action.name,
+           required=True),
+    _Field("order_types", "order_types", _enum_set(OrderType), _write_class_set(OrderType)),
+    _Field("time_in_force", "time_in_force", _enum_set(TimeInForce),
+           _write_class_set(TimeInForce)),
+    _Field("origins", "origins", _enum_set(Origin), _write_class_set(Origin)),
+    _Field("post_only", "post_only", _read_bool, _same),
+    _Field("reduce_only", "reduce_only", _read_bool, _same),
+    _Field("until", "until", _read_str, lambda until: until or None),
+)
+"""``[[phases.NAME.resting]]``: a `RestingRule`, its `OrderClass`'s fields inline. An omitted
+class field takes `OrderClass`'s default (every member; either flag), an omitted ``until`` "";
+the writer omits them too."""
+
+_CLASS_KEYS: Final = frozenset(f.name for f in attrs.fields(OrderClass))
+
+
+def _read_resting(value: object, where: str, problems: _Problems) -> object:
+    """``[[phases.NAME.resting]]``: the rules in file order. A rule with any problem keeps its
+    place as a placeholder (validation's problems inside it are not repeated), so that later
+    indexes still match the file."""
+    if not isinstance(value, list):
+        problems.add(ProblemCode.INVALID_VALUE, where, f"expected an array of tables "
+                     f"([[{where}]]), got {_toml_type(value)} ({value!r})")
+        return _BAD
+    rules: list[object] = []
+    for index, table in enumerate(value):
+        at = f"{where}[{index}]"
+        before = len(problems.items)
+        kwargs = _read_table(table, at, RULE_FIELDS, problems)
+        if kwargs is None or len(problems.items) > before:
+            problems.placeholders.append(at)
+            rules.append(None)  # no RestingRule: validation's INVALID_VALUE here is suppressed
+            continue
+        orders = OrderClass(**{k: v for k, v in kwargs.items() if k in _CLASS_KEYS})  # type: ignore[arg-type]
+        rules.append(RestingRule(kwargs["action"], orders, kwargs.get("until", "")))  # type: ignore[arg-type]
+    return tuple(rules)
+
+
+def _write_rule(rule: RestingRule) -> dict[str, object]:
+    written = {f.key: f.write(getattr(rule.orders if f.attr in _CLASS_KEYS else rule, f.attr))
+               for f in RULE_FIELDS}
+    return {key: value for key, value in written.items() if value is not None}
+
+
+def _write_resting(value: tuple[RestingRule, ...]) -> list[dict[str, object]] | None:
+    return [_write_rule(rule) for rule in value] or None
+
+
 PHASE_FIELDS: Final[tuple[_Field, ...]] = (
     _Field("description", "description", _read_str, _same),
     _Field("matching", "matching", _read_bool, _same, required=True, fallback=False),
     _Field("stop_triggers", "stop_triggers", _read_bool, _same),
     _Field("liquidations", "liquidations", _read_bool, _same),
+    _Field("incoming", "incoming", _enum_name(IncomingAction),
+           lambda incoming: None if incoming is IncomingAction.REFUSE else incoming.name),
     _Field("accepts", "accepts", _read_accepts, _write_accepts, required=True,
            fallback=Acceptance.nothing()),
+    _Field("resting", "resting", _read_resting, _write_resting),
 )
-"""``[phases.NAME]``: a `PhaseSpec`; its name is the table's key."""
+"""``[phases.NAME]``: a `PhaseSpec`; its name is the table's key. ``incoming`` (default
+``"REFUSE"``) and ``resting`` (default none: every resting order is kept) are omitted when
+they hold their defaults."""
 
 def _read_sources(value: object, where: str, problems: _Problems) -> object:
     """A phase name, or a non-empty list of them (a tuple: one transition from each)."""
@@ -371,12 +454,16 @@ def _write_table(obj: object, fields: Sequence[_Field]) -> dict[str, object]:
 _AT_LINE: Final = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _PHASE_INDEX: Final = re.compile(r"^phases\[(\d+)\]")
 _TRANSITION_INDEX: Final = re.compile(r"^transitions\[(\d+)\](?P<source>\.source$)?")
+_RULE_ORDERS: Final = re.compile(r"(\.resting\[\d+\])\.orders(?=\.|$)")
 
 
 def _in_file(location: str, names: Sequence[str], transitions: Sequence[tuple[str, str]]) -> str:
     """A validation problem's location (``phases[2]``, ``transitions[7].source``) in the file's
-    terms: the phase's table, and the ``[[transitions]]`` table (and source) it came from."""
+    terms: the phase's table, the ``[[transitions]]`` table (and source) it came from, and a
+    resting rule's class fields, which the file writes inline (``resting[0].orders.origins`` is
+    ``resting[0].origins``)."""
     location = _PHASE_INDEX.sub(lambda m: f"phases.{names[int(m.group(1))]}", location)
+    location = _RULE_ORDERS.sub(r"\1", location)
 
     def table(match: re.Match[str]) -> str:
         index = int(match.group(1))
@@ -441,7 +528,8 @@ def loads_policy(text: str, source: str = "<string>") -> Policy:
             for problem in invalid.problems:
                 where = _in_file(problem.location, names, problems.transitions)
                 item = (problem.code, where, problem.message)  # once per table, not per source
-                if item not in found and not any(_within(where, bad) for _, bad, _ in problems.items):
+                bad = [*(at for _, at, _ in problems.items), *problems.placeholders]
+                if item not in found and not any(_within(where, at) for at in bad):
                     found.append(item)
     if found or policy is None:
         lines = _Lines(text)
