@@ -30,6 +30,7 @@ import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any, Final
 
 import attrs
@@ -97,6 +98,8 @@ FINGERPRINT: Final = policy_fingerprint(RESTART)
 BTC: Final = "BTC-USDT-SWAP"
 LIMIT: Final = Request.new_order(BTC, OrderType.LIMIT)
 KIND: Final = LIMIT.kind
+POST_ONLY_BID: Final = Request.new_order(BTC, OrderType.LIMIT, post_only=True)
+HALTED_RULES: Final = POLICY.phase("HALTED").resting
 _ALICE_PEM, _ALICE_PUB = generate_keypair()
 _BOB_PEM, _BOB_PUB = generate_keypair()
 ALICE: Final = KeyFileSigner.from_bytes("ops:alice", _ALICE_PEM)
@@ -531,6 +534,26 @@ ENTRIES: Final[dict[str, Entry]] = {
     "Policy.with_changes": Entry(Policy.with_changes, lambda _e: {"name": "changed",
                                                                    "initial": "HALTED"},
                                  target=lambda _e: POLICY),
+    "Policy.disposition": Entry(Policy.disposition, lambda _e: {"phase": "HALTED"},
+                                target=lambda _e: POLICY),
+    "Policy.planned_step": Entry(Policy.planned_step, lambda _e: {"phase": "HALTED"},
+                                 target=lambda _e: POLICY),
+    # -- dispositions --------------------------------------------------------------------------
+    "OrderClass": Entry(er.OrderClass, lambda _e: {
+        "order_types": {OrderType.STOP_MARKET}, "time_in_force": set(er.TimeInForce),
+        "origins": {er.Origin.LIQUIDATION}, "post_only": None, "reduce_only": False}),
+    "OrderClass.matches": Entry(er.OrderClass.matches, lambda _e: {"kind": KIND},
+                                target=lambda _e: HALTED_RULES[1].orders),
+    "OrderClass.describe": Entry(er.OrderClass.describe,
+                                 target=lambda _e: HALTED_RULES[1].orders),
+    "RestingRule": Entry(er.RestingRule, lambda _e: {
+        "action": er.RestingAction.SUSPEND, "orders": er.OrderClass(), "until": "NORMAL"}),
+    "RestingRule.describe": Entry(er.RestingRule.describe, target=lambda _e: HALTED_RULES[1]),
+    "Disposition": Entry(er.Disposition, lambda _e: {"phase": "HALTED", "rules": HALTED_RULES}),
+    "Disposition.rule": Entry(er.Disposition.rule, lambda _e: {"request": LIMIT},
+                              target=lambda _e: POLICY.disposition("HALTED")),
+    "Disposition.describe": Entry(er.Disposition.describe,
+                                  target=lambda _e: POLICY.disposition("HALTED")),
     "default_policy": Entry(er.default_policy),
     "dump_policy": Entry(er.dump_policy, lambda _e: {"policy": POLICY}),
     "loads_policy": Entry(er.loads_policy, lambda _e: {"text": er.dump_policy(POLICY)}),
@@ -543,6 +566,9 @@ ENTRIES: Final[dict[str, Entry]] = {
                                                                "instrument": BTC,
                                                                "order_type": OrderType.LIMIT},
                                target=lambda _e: Gate(POLICY)),
+    "Gate.check_priced": Entry(Gate.check_priced, lambda _e: {
+        "request": POST_ONLY_BID, "side": er.Side.BUY, "price": 99, "best_bid": 98.5,
+        "best_ask": Decimal(100)}, target=lambda _e: Gate(POLICY, {VENUE: "PRE_OPEN"})),
     "Gate.phase": Entry(Gate.phase, lambda _e: {"scope": BTC}, target=lambda _e: Gate(POLICY)),
     "Gate.matching": Entry(Gate.matching, lambda _e: {"instrument": BTC},
                            target=lambda _e: Gate(POLICY)),
@@ -863,7 +889,8 @@ NOT_CALLED: Final[dict[str, str]] = {
     **dict.fromkeys(("Coordinator", "Directory", "Journal", "Signer"),
                     "a Protocol: implemented by the caller, never called"),
     **dict.fromkeys(("Action", "OrderType", "Origin", "TimeInForce", "Reason", "ProblemCode",
-                     "RefusalCode", "IntegrityCode", "TrustCode"),
+                     "RefusalCode", "IntegrityCode", "TrustCode", "Side", "RestingAction",
+                     "IncomingAction", "SystemCancel"),
                     "an enum: a lookup by value is the standard library's (ValueError)"),
     **dict.fromkeys(("ExchangeRecoveryError", "ConfigurationError", "ConformanceFailure",
                      "CoordinatorError", "JournalError", "SigningError"),
@@ -1093,6 +1120,17 @@ def test_the_registry_names_only_public_doors() -> None:
         for part in path.split("."):
             obj = getattr(obj, part)
         assert callable(obj), name
+
+
+@pytest.mark.parametrize(("side", "touch"), [("BUY", "best_ask"), ("SELL", "best_bid")])
+def test_a_nan_touch_refuses_rather_than_lets_a_priced_order_through(side: str,
+                                                                       touch: str) -> None:
+    """A NaN touch compares false both ways: check_priced fails closed, with WOULD_CROSS."""
+    gate = Gate(POLICY, {VENUE: "PRE_OPEN"})
+
+    decision = gate.check_priced(POST_ONLY_BID, er.Side[side], 100, **{touch: math.nan})
+
+    assert decision.reason is er.Reason.WOULD_CROSS
 
 
 def test_the_catalogue_holds_every_kind_of_hostile_value() -> None:

@@ -114,7 +114,14 @@ class OrderClass:
     reduce_only: bool | None = None
 
     def matches(self, kind: RequestKind) -> bool:
-        """Whether a resting order of `kind` (its new order's kind) is in this class."""
+        """Whether a resting order of `kind` (its new order's kind) is in this class.
+
+        Raises:
+            ConfigurationError: `kind` is not a `RequestKind`.
+        """
+        if not isinstance(kind, RequestKind):
+            msg = f"kind must be a RequestKind (request.kind), got {shown(kind)}"
+            raise ConfigurationError(msg)
         return (kind.order_type in self.order_types and kind.time_in_force in self.time_in_force
                 and kind.origin in self.origins
                 and (self.post_only is None or kind.post_only is self.post_only)
@@ -166,6 +173,19 @@ KEEP: Final = RestingRule(RestingAction.KEEP)
 _NEW_ORDER: Final = Action.NEW_ORDER
 
 
+def _compile(
+    rules: tuple[object, ...],
+) -> tuple[tuple[RestingRule, ...], tuple[RestingRule, ...]] | None:
+    """The rules and the rule of every request key (KEEP for all but new orders), or None if
+    a rule is no `RestingRule` of an `OrderClass` with an action."""
+    if not all(isinstance(r, RestingRule) and isinstance(r.orders, OrderClass)
+               and isinstance(r.action, RestingAction) for r in rules):
+        return None
+    checked: tuple[RestingRule, ...] = rules  # type: ignore[assignment]  # checked above
+    return checked, tuple(next((r for r in checked if r.orders.matches(kind)), KEEP)
+                          if kind.action is _NEW_ORDER else KEEP for kind in ALL_KINDS)
+
+
 class Disposition:
     """What entering `phase` does to resting orders, by the kind of their new-order request.
 
@@ -180,20 +200,32 @@ class Disposition:
 
     __slots__ = ("_table", "phase", "reinstates", "rules")
 
-    def __init__(self, phase: str, rules: tuple[RestingRule, ...]) -> None:
+    def __init__(self, phase: str, rules: Iterable[RestingRule]) -> None:
+        """Compile `rules` for the phase called `phase`.
+
+        Raises:
+            ConfigurationError: `phase` is not a str, or `rules` not an iterable of
+                `RestingRule`s whose classes are `OrderClass`es of members.
+        """
+        if not isinstance(phase, str):
+            msg = f"phase must be a phase name (a str), got {shown(phase)}"
+            raise ConfigurationError(msg)
+        compiled: tuple[tuple[RestingRule, ...], tuple[RestingRule, ...]] | None = None
+        try:
+            if not isinstance(rules, str | bytes):
+                compiled = _compile(tuple(rules))
+        except Exception:  # noqa: S110 - not iterable, its iterator raises, a member raises
+            pass
+        if compiled is None:
+            msg = f"rules must be an iterable of RestingRule, got {shown(rules)}"
+            raise ConfigurationError(msg)
         self.phase = phase
         """The phase entered."""
-        self.rules = rules
+        self.rules = compiled[0]
         """The phase's rules, first match wins."""
         self.reinstates = phase
         """Orders suspended until this phase go back to the book now."""
-        table = []
-        for kind in ALL_KINDS:
-            rule = KEEP
-            if kind.action is _NEW_ORDER:
-                rule = next((r for r in rules if r.orders.matches(kind)), KEEP)
-            table.append(rule)
-        self._table: tuple[RestingRule, ...] = tuple(table)
+        self._table = compiled[1]
 
     def rule(self, request: Request) -> RestingRule:
         """The rule for a resting order, given the new-order `request` it was entered with.

@@ -318,8 +318,9 @@ class Gate:
         touch (a buy at or above `best_ask`, a sell at or below `best_bid`) is refused with
         `Reason.WOULD_CROSS` when the instrument's phases do not match: resting, it would leave
         the book crossed when matching resumes. The touch is the engine's own book, read at
-        the sequencing point (None: that side is empty). While matching is on, the price is
-        not looked at (crossing is the engine's matching).
+        the sequencing point (None: that side is empty); a float NaN touch counts as crossed
+        (refused, never let through). While matching is on, the price is not looked at
+        (crossing is the engine's matching).
 
         A `price` that is no positive finite number (int, float or Decimal) is refused with
         `Reason.INVALID_REQUEST` naming ``price``, when it is looked at.
@@ -349,11 +350,12 @@ class Gate:
         if (type(price) is not int and not _positive(price)) or price <= 0:  # type: ignore[operator]
             return _invalid_decision(cross.phase, "price", "a positive finite number")
         try:
+            # "not below the ask", not "at or above it": a NaN touch refuses (fails closed)
             if side is _BUY:
-                if best_ask is not None and price >= best_ask:  # type: ignore[operator]
+                if best_ask is not None and not price < best_ask:  # type: ignore[operator]
                     return cross
             elif side is _SELL:
-                if best_bid is not None and price <= best_bid:  # type: ignore[operator]
+                if best_bid is not None and not price > best_bid:  # type: ignore[operator]
                     return cross
             else:
                 raise invalid("side", side, "Side.BUY or Side.SELL")  # noqa: TRY301
