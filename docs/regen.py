@@ -16,7 +16,16 @@ import sys
 from collections.abc import Callable
 
 import exchange_recovery
-from exchange_recovery import Policy, default_policy, dump_policy, restart_policy
+from exchange_recovery import (
+    ALL_KINDS,
+    Action,
+    Policy,
+    RestingAction,
+    RestingRule,
+    default_policy,
+    dump_policy,
+    restart_policy,
+)
 from exchange_recovery._cli.render import diagram_mermaid, matrix_markdown, matrix_table
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -37,9 +46,49 @@ def venue_modes_policy() -> Policy:
     return policy
 
 
+_CELL = {RestingAction.KEEP: "keep", RestingAction.CANCEL: "**cancel**",
+         RestingAction.SUSPEND: "**suspend** until {until}",
+         RestingAction.POST_ONLY: "**post-only**"}
+
+
+def disposition_markdown(policy: Policy) -> str:
+    """What entering each phase does to resting orders, one row per set of orders treated alike.
+
+    Rows group the new-order kinds by the rule (if any) that decides them on entering each
+    phase, and are named after those rules, in the order the phases and their rules come (an
+    order takes the first row that fits); the last row's orders are kept everywhere.
+    """
+    phases = policy.phases
+    rows: dict[tuple[RestingRule | None, ...], tuple[tuple[int, int], ...]] = {}
+    for kind in ALL_KINDS:
+        if kind.action is Action.NEW_ORDER:
+            deciding = tuple(next((r for r in p.resting if r.orders.matches(kind)), None)
+                             for p in phases)
+            rows.setdefault(deciding, tuple((i, phases[i].resting.index(r))
+                                            for i, r in enumerate(deciding) if r is not None))
+    lines = [f"| resting order | {' | '.join(p.name for p in phases)} |",
+             f"|---{'|---' * len(phases)}|"]
+    for deciding, _ in sorted(rows.items(), key=lambda row: row[1] or ((len(phases), 0),)):
+        names = dict.fromkeys(r.orders.describe() for r in deciding if r is not None)
+        label = " and ".join(names) or ("every other order" if len(rows) > 1 else "every order")
+        cells = (_CELL[(r or KEEP).action].format(until=(r or KEEP).until) for r in deciding)
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    back = [", ".join(f"{r.orders.describe()} suspended in {p.name}" for p in phases
+                      for r in p.resting if r.until == phase.name) or "—" for phase in phases]
+    lines.append(f"| *reinstated on entry* | {' | '.join(back)} |")
+    incoming = [p.incoming.value.lower().replace("_", "-") if p.accepts.post_only else "—"
+                for p in phases]
+    lines.append(f"| *incoming plain limit order* | {' | '.join(incoming)} |")
+    return "\n".join(lines) + "\n"
+
+
+KEEP = RestingRule(RestingAction.KEEP)
+
+
 def _sections() -> dict[str, Callable[[], str]]:
     policy = default_policy()
     return {
+        "default-disposition-markdown": lambda: disposition_markdown(policy),
         "default-matrix-markdown": lambda: matrix_markdown(policy),
         "default-matrix-table": lambda: f"```text\n{matrix_table(policy)}```\n",
         "default-diagram-mermaid": lambda: f"```mermaid\n{diagram_mermaid(policy)}```\n",
