@@ -21,6 +21,7 @@ into a failure to remove.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import math
 import os
@@ -90,6 +91,8 @@ except ImportError:  # the etcd extra is not installed: its names are not public
     etcd = None  # type: ignore[assignment]
 
 from fuzz_values import CATALOGUE, Raising, hostile, make
+
+_LOOP: Final = asyncio.new_event_loop()  # never run: PhaseChanges only keeps it
 
 POLICY: Final = default_policy()
 PLAN: Final = default_restart_plan()
@@ -645,6 +648,10 @@ ENTRIES: Final[dict[str, Entry]] = {
     "Controller.<trigger>": Entry(_m("pre_open"), _halt_args, target=halted_controller),
     "Controller.apply": Entry(Controller.apply, lambda _e: {"record": HALT}, target=controller),
     "Controller.retry_journal": Entry(Controller.retry_journal, target=controller),
+    "Controller.add_listener": Entry(Controller.add_listener,
+                                     lambda _e: {"listener": lambda _change: None},
+                                     target=controller),
+    "PhaseChanges": Entry(er.PhaseChanges, lambda _e: {"loop": _LOOP}),
     "HealthChecks": Entry(HealthChecks, lambda _e: {"checks": {"book_uncrossed": True}}),
     "HealthChecks.register": Entry(HealthChecks.register, lambda _e: {"name": "probe",
                                                                        "check": True},
@@ -737,6 +744,9 @@ ENTRIES: Final[dict[str, Entry]] = {
     "Follower.reject": Entry(Follower.reject, lambda _e: {"scope": BTC, "version": 1,
                                                           "detail": "d"}, target=follower),
     "Follower.heard": Entry(Follower.heard, target=follower),
+    "Follower.add_listener": Entry(Follower.add_listener,
+                                   lambda _e: {"listener": lambda _change: None},
+                                   target=follower),
     "Follower.fresh": Entry(Follower.fresh, lambda _e: {"state": CoordinatorState.of({}),
                                                         "read_at": 0.0}, target=follower),
     "Follower.check_staleness": Entry(Follower.check_staleness, target=follower),
@@ -816,6 +826,8 @@ ENTRIES: Final[dict[str, Entry]] = {
     "StatusMapping.describe": Entry(er.StatusMapping.describe, target=lambda _e: er.map_status(
         POLICY, "NORMAL", "kraken", "reduce_only")),
     "ScopeStatus": Entry(er.ScopeStatus, lambda _e: attrs.asdict(_scope_status(), recurse=False)),
+    "ScopeStatus.of_controller": Entry(er.ScopeStatus.of_controller, lambda _e: {
+        "controller": controller(), "scope": BTC}),
     "ScopeStatus.of": Entry(er.ScopeStatus.of, lambda _e: {
         "policy": RESTART, "scope": VENUE, "phase": "HALTED", "since": 0.0, "version": 1,
         "record": HALT, "reason": None}),
@@ -895,6 +907,8 @@ NOT_CALLED: Final[dict[str, str]] = {
     **dict.fromkeys(("ExchangeRecoveryError", "ConfigurationError", "ConformanceFailure",
                      "CoordinatorError", "JournalError", "SigningError"),
                     "an exception that takes one message"),
+    "PhaseChange": "built by the library for listeners, never by callers",
+    "PhaseChanges.get": "a coroutine a listener's event loop awaits; it takes no argument",
     "testing.DEFAULT_INSTRUMENTS": "a constant",
     "testing.MUTATIONS": "a constant",
     "testing.NOT_POLICY_CODES": "a constant",

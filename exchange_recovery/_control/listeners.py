@@ -143,7 +143,11 @@ class _Entry:
 
     def __init__(self, fn: Listener) -> None:
         self.fn = fn
-        self.name = shown(getattr(fn, "__qualname__", None) or fn, 80)
+        try:
+            qualname = fn.__qualname__
+        except Exception:  # a callable without one, or one whose attributes raise
+            qualname = None
+        self.name = qualname[:80] if isinstance(qualname, str) else shown(fn, 80)
 
     def __call__(self, change: PhaseChange) -> object:
         return self.fn(change)
