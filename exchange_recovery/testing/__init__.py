@@ -9,7 +9,8 @@ works without hypothesis and ``import exchange_recovery`` never imports it.
 - Strategies: `requests`, `order_requests`, `valid_policies`, `broken_policies` (one mutation
   each, labelled with the `ProblemCode` it must trigger) and `transition_sequences`.
 - The kit: subclass `EngineConformance` with a `make_adapter(gate)` returning an
-  `EngineAdapter` for your engine, and expose ``TestMyEngine = MyConformance.TestCase``.
+  `EngineAdapter` for your engine (`AsyncEngineConformance` and `AsyncEngineAdapter` for an
+  asyncio engine), and expose ``TestMyEngine = MyConformance.TestCase``.
   See ``docs/testing-kit.md`` for a complete example.
 """
 
@@ -22,6 +23,8 @@ from .._core.errors import ConformanceFailure as ConformanceFailure
 
 if TYPE_CHECKING:  # loaded by __getattr__ at run time: they need hypothesis
     from .._core.model import Side as Side
+    from ._conformance import AsyncEngineAdapter as AsyncEngineAdapter
+    from ._conformance import AsyncEngineConformance as AsyncEngineConformance
     from ._conformance import EngineAdapter as EngineAdapter
     from ._conformance import EngineConformance as EngineConformance
     from ._conformance import OrderTicket as OrderTicket
@@ -41,6 +44,8 @@ __all__ = [
     "DEFAULT_INSTRUMENTS",
     "MUTATIONS",
     "NOT_POLICY_CODES",
+    "AsyncEngineAdapter",
+    "AsyncEngineConformance",
     "BrokenPolicy",
     "ConformanceFailure",
     "EngineAdapter",
