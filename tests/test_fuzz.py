@@ -916,6 +916,9 @@ NOT_CALLED: Final[dict[str, str]] = {
     "testing.Side": "an enum: a lookup by value is the standard library's (ValueError)",
     "testing.EngineAdapter": "a Protocol: implemented by the caller, never called",
     "testing.EngineConformance": "a state machine hypothesis drives; its rules take drawn data",
+    "testing.AsyncEngineAdapter": "a Protocol: implemented by the caller, never called",
+    "testing.AsyncEngineConformance": "a state machine hypothesis drives; its rules take drawn "
+                                      "data",
     **dict.fromkeys((f"etcd.EtcdCoordinator.{method}" for method in (
         "read", "propose", "follow", "alive", "gateways", "close")),
         "needs a running etcd: tests/test_etcd.py"),
