@@ -298,6 +298,8 @@ class _Conformance(RuleBasedStateMachine):
         self._gone: set[str] = set()  # cancelled by a disposition: never rests again
         self._fired = 0  # stop ids of triggered() seen so far
         self._dwell = _DWELL  # steps since the last transition
+        self._post_only = Request.new_order(self.instrument, OrderType.LIMIT, TimeInForce.GTC,
+                                            post_only=True)
 
     # -- what a subclass provides ----------------------------------------------------------------
 
@@ -422,9 +424,64 @@ class _Conformance(RuleBasedStateMachine):
         self._live[order_id] = left
         return multiple(order_id)
 
+    # -- probes: aimed at the hazards a random walk rarely lines up ----------------------------
+
+    def _quoted(self, side: Side) -> Decimal:
+        """The best price on `side`, quoting it first (a maker's post-only order one tick off
+        100) when that side is empty."""
+        bid, ask = self._touch()
+        best = bid if side is Side.BUY else ask
+        if best is None:
+            self.quote(side, 1, 1, Origin.MARKET_MAKER)
+            bid, ask = self._touch()
+            best = bid if side is Side.BUY else ask
+        return Decimal(100 - 1 if side is Side.BUY else 100 + 1) if best is None else best
+
+    def _rests_post_only(self) -> bool:
+        """Whether the phase is off matching and takes post-only limit orders (a pre-open)."""
+        return not self._matching() and self.gate.check(self._post_only).accepted
+
+    @precondition(lambda self: self._rests_post_only())
+    @rule(target=orders, side=st.sampled_from(Side), through=st.integers(0, 2))
+    def probe_crossing(self, side: Side, through: int) -> MultipleResults[str]:
+        """While matching is off, a post-only order at or through the opposite touch: resting,
+        it would cross the book (the gate refuses it: WOULD_CROSS)."""
+        opposite = self._quoted(Side.SELL if side is Side.BUY else Side.BUY)
+        price = int(opposite) + (through if side is Side.BUY else -through)
+        return self._send(OrderTicket(self._post_only, side, max(price, 1), 1))
+
+    @precondition(lambda self: self._rests_post_only())
+    @rule(side=st.sampled_from(Side), through=st.integers(0, 2))
+    def probe_crossing_amend(self, side: Side, through: int) -> None:
+        """While matching is off, a resting post-only order amended to a price at or through
+        the opposite touch."""
+        opposite = self._quoted(Side.SELL if side is Side.BUY else Side.BUY)
+        behind = int(opposite) - 2 if side is Side.BUY else int(opposite) + 2
+        placed = self._send(OrderTicket(self._post_only, side, max(behind, 1), 1))
+        for order_id in placed.values:
+            price = int(opposite) + (through if side is Side.BUY else -through)
+            self._amend(order_id, 1, max(price, 1))
+
+    @precondition(lambda self: self._has_stops and self._matching()
+                  and not self.gate.stop_triggers(self.instrument))
+    @rule(target=orders, side=st.sampled_from(Side))
+    def probe_stop(self, side: Side) -> MultipleResults[str]:
+        """With matching on and stop triggers off (a reopen), a stop whose trigger is the
+        opposite touch, then a market order that prints there: the stop must not fire."""
+        maker_side = Side.SELL if side is Side.BUY else Side.BUY
+        touch = int(self._quoted(maker_side))  # a resting order to trade against, at `touch`
+        stop = Request.new_order(self.instrument, OrderType.STOP_MARKET, origin=Origin.CLIENT)
+        placed = self._send(OrderTicket(stop, side, None, 1, trigger=touch))
+        taker = Request.new_order(self.instrument, OrderType.MARKET, origin=Origin.CLIENT)
+        self._send(OrderTicket(taker, side, None, 1))
+        return placed
+
     @rule(order_id=orders, quantity=st.integers(1, 5), price=st.none() | st.integers(97, 103))
     def amend(self, order_id: str, quantity: int, price: int | None) -> None:
         """Change the quantity, and maybe the price, of an order the engine accepted earlier."""
+        self._amend(order_id, quantity, price)
+
+    def _amend(self, order_id: str, quantity: int, price: int | None) -> None:
         ticket = self.tickets[order_id]
         if ticket.price is None:
             price = None  # a market or stop-market order has no price to move
