@@ -39,6 +39,8 @@ from ._core.codes import Reason as Reason
 from ._core.codes import RefusalCode as RefusalCode
 from ._core.codes import SystemCancel as SystemCancel
 from ._core.defaults import default_policy as default_policy
+from ._core.defaults import deferred_funds_policy as deferred_funds_policy
+from ._core.disposition import Deferrals as Deferrals
 from ._core.disposition import Disposition as Disposition
 from ._core.disposition import IncomingAction as IncomingAction
 from ._core.disposition import OrderClass as OrderClass
@@ -159,6 +161,7 @@ __all__ = [
     "CoordinatorState",
     "Criterion",
     "Decision",
+    "Deferrals",
     "Directory",
     "DirectoryError",
     "DirectoryProblem",
@@ -239,6 +242,7 @@ __all__ = [
     "compact_journal",
     "default_policy",
     "default_restart_plan",
+    "deferred_funds_policy",
     "dump_policy",
     "find_path",
     "generate_keypair",

@@ -77,8 +77,9 @@ def _degraded(kind: RequestKind) -> Reason:
 
 
 def _halted(kind: RequestKind) -> Reason:
-    # No order entry at all; adding margin only (it lowers risk), and not by the liquidation engine.
-    if kind.action is not Action.ADD_MARGIN:
+    # No order entry at all; adding margin only (it lowers risk) and cancelling one's own
+    # pending withdrawal, and not by the liquidation engine.
+    if kind.action not in (Action.ADD_MARGIN, Action.CANCEL_WITHDRAWAL):
         return Reason.PHASE_HALTED
     if kind.origin is Origin.LIQUIDATION:
         return Reason.ORIGIN_NOT_ALLOWED
@@ -91,7 +92,8 @@ def _pre_open(kind: RequestKind) -> Reason:
         return Reason.ACTION_NOT_ALLOWED
     if kind.origin is Origin.LIQUIDATION:
         return Reason.ORIGIN_NOT_ALLOWED
-    if kind.action in (Action.CANCEL, Action.MASS_CANCEL, Action.ADD_MARGIN):
+    if kind.action in (Action.CANCEL, Action.MASS_CANCEL, Action.ADD_MARGIN,
+                       Action.CANCEL_WITHDRAWAL):
         return Reason.ACCEPTED
     # A new order or an amend.
     if kind.order_type is not OrderType.LIMIT:

@@ -113,9 +113,9 @@ def test_matrix_prints_the_default_policy_by_phase() -> None:
 
 
 def test_matrix_json_lists_every_request_kind_with_its_reason() -> None:
-    """--json: 216 kinds, each with a verdict per phase."""
+    """--json: every one of the 220 kinds, each with a verdict per phase."""
     data = json.loads(run("matrix", "@default", "--json").stdout)
-    assert len(data["kinds"]) == 216
+    assert len(data["kinds"]) == 220
     market = next(k for k in data["kinds"] if k["request"] == "NEW_ORDER MARKET IOC origin=CLIENT")
     assert market["verdicts"]["PRE_OPEN"]["reason"] == "ORDER_TYPE_NOT_ALLOWED"
     assert market["verdicts"]["NORMAL"]["accepted"] is True

@@ -333,6 +333,7 @@ def _matrix_accepts(phase: str, kind: RequestKind) -> bool:
         Action.REMOVE_MARGIN: {"NORMAL", "DEGRADED"},
         Action.DEPOSIT: {"NORMAL", "FULL_OPEN"},
         Action.WITHDRAWAL: {"NORMAL", "FULL_OPEN"},
+        Action.CANCEL_WITHDRAWAL: set(PHASES),  # issue #16: never refused but to the liquidator
     }
     return phase in rows[action]
 

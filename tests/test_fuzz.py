@@ -92,6 +92,7 @@ except ImportError:  # the etcd extra is not installed: its names are not public
 
 from fuzz_values import CATALOGUE, Raising, hostile, make
 
+FUNDS: Final = er.deferred_funds_policy()
 _LOOP: Final = asyncio.new_event_loop()  # never run: PhaseChanges only keeps it
 
 POLICY: Final = default_policy()
@@ -487,6 +488,7 @@ ENTRIES: Final[dict[str, Entry]] = {
     "Request.amend": Entry(Request.amend, lambda _e: {"instrument": BTC}),
     "Request.cancel": Entry(Request.cancel, lambda _e: {"instrument": BTC}),
     "Request.mass_cancel": Entry(Request.mass_cancel),
+    "Request.cancel_withdrawal": Entry(Request.cancel_withdrawal),
     "Request.margin": Entry(Request.margin, lambda _e: {"add": True}),
     "RequestKind": Entry(RequestKind, lambda _e: {
         "action": Action.NEW_ORDER, "order_type": OrderType.LIMIT, "time_in_force": None,
@@ -541,6 +543,13 @@ ENTRIES: Final[dict[str, Entry]] = {
                                 target=lambda _e: POLICY),
     "Policy.planned_step": Entry(Policy.planned_step, lambda _e: {"phase": "HALTED"},
                                  target=lambda _e: POLICY),
+    "Policy.deferred_until": Entry(Policy.deferred_until, lambda _e: {
+        "phase": "FUNDS_DEFERRED", "action": er.Action.WITHDRAWAL}, target=lambda _e: FUNDS),
+    "Policy.deferrals": Entry(Policy.deferrals, lambda _e: {
+        "source": "FUNDS_DEFERRED", "dest": "HALTED"}, target=lambda _e: FUNDS),
+    "Deferrals": Entry(er.Deferrals, lambda _e: {
+        "released": frozenset({er.Action.DEPOSIT}), "refused": (), "waiting": frozenset()}),
+    "deferred_funds_policy": Entry(er.deferred_funds_policy),
     # -- dispositions --------------------------------------------------------------------------
     "OrderClass": Entry(er.OrderClass, lambda _e: {
         "order_types": {OrderType.STOP_MARKET}, "time_in_force": set(er.TimeInForce),

@@ -35,6 +35,7 @@ from exchange_recovery import (
     TimeInForce,
     TransitionSpec,
     default_policy,
+    deferred_funds_policy,
     restart_policy,
 )
 from exchange_recovery._core.validation import find_problems
@@ -447,6 +448,44 @@ def test_a_pre_open_that_converts_incoming_limits_accepts_them_as_post_only() ->
     assert policy.evaluate("PRE_OPEN", limit)[0].name == "POST_ONLY_REQUIRED"  # the rule alone
     assert policy.verdicts("PRE_OPEN")[limit.key][0].name == "ACCEPTED_AS_POST_ONLY"
     assert policy.verdicts("PRE_OPEN")[market.key][0].name == "ORDER_TYPE_NOT_ALLOWED"
+
+
+@covers(ProblemCode.INVALID_DEFERRAL)
+@pytest.mark.parametrize(("defers", "accepts"), [
+    ({Action.CANCEL}, set()),                        # order entry cannot wait
+    ({Action.CANCEL_WITHDRAWAL}, set()),             # nor the cancel of a withdrawal
+    ({Action.DEPOSIT}, {Action.DEPOSIT}),            # accepted and deferred at once
+])
+def test_a_deferral_that_cannot_work_is_reported(defers: set[Action],
+                                                 accepts: set[Action]) -> None:
+    halted = attrs.evolve(HALTED, defers=defers,
+                          accepts=Acceptance(actions=accepts | {Action.CANCEL_WITHDRAWAL}))
+    assert problems(phases=(NORMAL, halted, PRE_OPEN)) == {
+        (ProblemCode.INVALID_DEFERRAL, "phases.HALTED.defers")}
+
+
+def test_a_deferral_no_phase_on_the_way_back_processes_is_reported() -> None:
+    """NORMAL itself refuses deposits here: a deposit deferred in HALTED would wait forever."""
+    normal = attrs.evolve(NORMAL, accepts=Acceptance(actions=frozenset(Action) - {Action.DEPOSIT}))
+    halted = attrs.evolve(HALTED, defers={Action.DEPOSIT})
+    assert problems(phases=(normal, halted, PRE_OPEN)) == {
+        (ProblemCode.INVALID_DEFERRAL, "phases.HALTED.defers")}
+
+
+@covers(ProblemCode.DEFERRED_NOT_CANCELLABLE)
+def test_deferring_withdrawals_without_accepting_their_cancels_is_reported() -> None:
+    halted = attrs.evolve(HALTED, defers={Action.WITHDRAWAL})
+    assert problems(phases=(NORMAL, halted, PRE_OPEN)) == {
+        (ProblemCode.DEFERRED_NOT_CANCELLABLE, "phases.HALTED.accepts")}
+
+
+def test_a_deferred_action_waits_for_the_first_phase_on_the_way_back_that_processes_it() -> None:
+    policy = deferred_funds_policy()
+    assert policy.deferred_until("FUNDS_DEFERRED", Action.WITHDRAWAL) == "NORMAL"
+    assert policy.deferred_until("FUNDS_DEFERRED", Action.CANCEL) is None
+    assert policy.deferred_until("NORMAL", Action.WITHDRAWAL) is None
+    with pytest.raises(ConfigurationError):
+        policy.deferred_until("FUNDS_DEFERRED", "WITHDRAWAL")  # type: ignore[arg-type]
 
 
 def test_the_restart_policy_lifts_protections_only_after_the_dwell_and_an_approval() -> None:

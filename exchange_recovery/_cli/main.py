@@ -51,8 +51,9 @@ USAGE: Final = 2
 PROG: Final = "exchange-recovery"
 BUILTIN_DEFAULT: Final = "@default"
 """The POLICY argument naming the packaged default policy (``policies/default.toml``)."""
-PACKAGED: Final = ("default", "restart")
-"""``@NAME`` names the packaged ``policies/NAME.toml``: `default_policy()`, `restart_policy()`."""
+PACKAGED: Final = ("default", "restart", "deferred_funds")
+"""``@NAME`` names the packaged ``policies/NAME.toml``: `default_policy()`, `restart_policy()`,
+`deferred_funds_policy()`."""
 
 
 class _Stop(Exception):
@@ -118,8 +119,9 @@ def command(name: str, help: str, *configure: _Configure) -> Callable[[_Run], _R
 # -- argument groups ---------------------------------------------------------------------------
 
 
-_POLICY_HELP: Final = ("a policy file (TOML), or @default or @restart for the packaged default "
-                       "policy and the default policy with its restart guards")
+_POLICY_HELP: Final = ("a policy file (TOML), or @default, @restart or @deferred_funds for the "
+                       "packaged default policy, the default policy with its restart guards, "
+                       "and the policy that defers funds movements")
 
 
 def _policy_arg(parser: argparse.ArgumentParser) -> None:

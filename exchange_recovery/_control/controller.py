@@ -526,9 +526,11 @@ class Controller(TriggerMethods):
                        scope=ctx.scope, from_phase=ctx.source, to_phase=ctx.dest,
                        trigger=ctx.trigger, actor=ctx.actor.name, reason=ctx.reason,
                        version=ctx.version, relaxing=ctx.relaxing)
+        policy = self._policy
         self._listeners.enqueue(PhaseChange(
-            ctx.scope, ctx.source, ctx.dest, ctx.version, self._policy.disposition(ctx.dest),
-            "fired" if event.kwargs["audit_event"] == "phase_changed" else "applied", record))
+            ctx.scope, ctx.source, ctx.dest, ctx.version, policy.disposition(ctx.dest),
+            "fired" if event.kwargs["audit_event"] == "phase_changed" else "applied", record,
+            policy.deferrals(ctx.source, ctx.dest)))
 
     def _journal_failed(self, record: TransitionRecord, exc: Exception) -> None:
         self._log.critical("journal_write_failed", scope=record.scope, version=record.version,

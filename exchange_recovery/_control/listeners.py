@@ -27,7 +27,7 @@ from typing import Any, Final
 import attrs
 
 from .._core.codes import SystemCancel
-from .._core.disposition import Disposition
+from .._core.disposition import NO_DEFERRALS, Deferrals, Disposition
 from .._core.errors import ConfigurationError
 from .._core.text import shown
 from .._decide.records import TransitionRecord
@@ -61,6 +61,7 @@ class PhaseChange:
     disposition: Disposition
     cause: str
     record: TransitionRecord | None = None
+    deferrals: Deferrals = NO_DEFERRALS
 
     @property
     def cancel_code(self) -> SystemCancel:

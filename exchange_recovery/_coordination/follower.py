@@ -431,7 +431,8 @@ class Follower:
             self._listeners.enqueue(PhaseChange(
                 scope, before, after, self._version, self._policy.disposition(after),
                 self._cause, self._record if self._record is not None
-                and self._record.scope == scope else None))
+                and self._record.scope == scope else None,
+                self._policy.deferrals(before, after)))
 
 
 _MAX_SECONDS = 86_400.0 * 365

@@ -34,6 +34,8 @@ class Reason(_Code):
     ACCEPTED_AS_POST_ONLY = "ACCEPTED_AS_POST_ONLY"
     WOULD_CROSS = "WOULD_CROSS"
     INVALID_REQUEST = "INVALID_REQUEST"
+    # the other venue of December 2022 (issue #16)
+    DEFERRED = "DEFERRED"
 
     @property
     def accepts(self) -> bool:
@@ -77,6 +79,9 @@ class ProblemCode(_Code):
     # engines act on transitions (issue #13)
     INVALID_DISPOSITION = "INVALID_DISPOSITION"
     STOP_FIRES_ON_REOPEN = "STOP_FIRES_ON_REOPEN"
+    # the other venue of December 2022 (issue #16)
+    INVALID_DEFERRAL = "INVALID_DEFERRAL"
+    DEFERRED_NOT_CANCELLABLE = "DEFERRED_NOT_CANCELLABLE"
 
 
 class SystemCancel(_Code):
@@ -184,6 +189,18 @@ _DESCRIPTIONS: dict[_Code, str] = {
     Reason.INVALID_REQUEST: (
         "The request's fields do not go together (e.g. post-only IOC, a market GTC); the message "
         "names the field."
+    ),
+    Reason.DEFERRED: (
+        "Valid, but not processed in this phase: held until the phase in Decision.until (or "
+        "cancelled by its owner); accepted is False."
+    ),
+    ProblemCode.INVALID_DEFERRAL: (
+        "A phase defers an action it also accepts, an action that cannot wait (order entry, a "
+        "cancel of a withdrawal), or one no phase on its way back to normal processes."
+    ),
+    ProblemCode.DEFERRED_NOT_CANCELLABLE: (
+        "A phase defers withdrawals but does not accept their owners' cancels "
+        "(CANCEL_WITHDRAWAL)."
     ),
     ProblemCode.INVALID_DISPOSITION: (
         "A resting-order rule or an incoming-order conversion cannot work as written (e.g. a "

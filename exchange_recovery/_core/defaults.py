@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from .disposition import OrderClass, RestingAction, RestingRule
 from .model import Action, OrderType, Origin, TimeInForce
 from .phases import Acceptance, PhaseSpec, TransitionSpec
@@ -14,7 +16,8 @@ _STOPS = frozenset({OrderType.STOP_MARKET, OrderType.STOP_LIMIT})
 def default_policy() -> Policy:
     """The December-2022-style policy: NORMAL, DEGRADED, HALTED, PRE_OPEN, FULL_OPEN.
 
-    - ``HALTED`` accepts no order entry (adding margin only: it lowers risk).
+    - ``HALTED`` accepts no order entry (adding margin only: it lowers risk; and a
+      participant's cancel of their own pending withdrawal, accepted in every phase).
     - ``PRE_OPEN`` accepts cancels, mass cancels, adding margin, and post-only limit GTC/GTD orders
       (new and amend) from any origin but the liquidation engine; nothing matches.
     - ``FULL_OPEN`` matches again and accepts all order entry, but removing margin stays refused,
@@ -58,9 +61,11 @@ def default_policy() -> Policy:
         ),
         PhaseSpec(
             "HALTED",
-            Acceptance(actions={Action.ADD_MARGIN}, origins=_NOT_LIQUIDATION),
+            Acceptance(actions={Action.ADD_MARGIN, Action.CANCEL_WITHDRAWAL},
+                       origins=_NOT_LIQUIDATION),
             matching=False,
-            description="Fail-safe: no order entry, no matching; margin may still be added.",
+            description=("Fail-safe: no order entry, no matching; margin may still be added "
+                         "and pending withdrawals cancelled."),
             resting=(
                 RestingRule(RestingAction.CANCEL, OrderClass(origins={Origin.LIQUIDATION})),
                 RestingRule(RestingAction.SUSPEND, OrderClass(order_types=_STOPS),
@@ -71,7 +76,7 @@ def default_policy() -> Policy:
             "PRE_OPEN",
             Acceptance(
                 actions={Action.NEW_ORDER, Action.AMEND, Action.CANCEL, Action.MASS_CANCEL,
-                         Action.ADD_MARGIN},
+                         Action.ADD_MARGIN, Action.CANCEL_WITHDRAWAL},
                 order_types={OrderType.LIMIT},
                 time_in_force={TimeInForce.GTC, TimeInForce.GTD},
                 origins=_NOT_LIQUIDATION,
@@ -112,3 +117,49 @@ def default_policy() -> Policy:
         halt_trigger="halt",
         description="Phased restart modelled on the 18 Dec 2022 outage and reopen.",
     )
+
+
+_FUNDS: Final = frozenset({Action.DEPOSIT, Action.WITHDRAWAL})
+
+
+def deferred_funds_policy() -> Policy:
+    """The other venue of December 2022: trading stays on, funds movements wait.
+
+    The same cloud failure hit a second exchange, whose deposits and withdrawals were *delayed*
+    (its wallet provider's nodes were down) while trading went on; users with pending
+    withdrawals could cancel them or wait. This policy is `default_policy()` plus that mode:
+
+    - ``FUNDS_DEFERRED`` trades as ``NORMAL`` does, but deposits and withdrawals are
+      `Reason.DEFERRED` until ``NORMAL`` (held by the wallet service, processed on release),
+      and a participant may cancel a pending withdrawal (``CANCEL_WITHDRAWAL``).
+    - ``defer_funds`` NORMAL -> FUNDS_DEFERRED, ``release_funds`` FUNDS_DEFERRED -> NORMAL
+      (listeners learn the release: `PhaseChange.deferrals`), and ``halt`` from it: a halt
+      turns deferral into refusal (what is held is refused with PHASE_HALTED).
+
+    Example:
+        >>> from exchange_recovery import Request, Action
+        >>> policy = deferred_funds_policy()
+        >>> policy.evaluate("FUNDS_DEFERRED", Request(Action.WITHDRAWAL))[0].name
+        'ACTION_NOT_ALLOWED'
+        >>> policy.verdicts("FUNDS_DEFERRED")[Request(Action.WITHDRAWAL).key]
+        (<Reason.DEFERRED: 'DEFERRED'>, 'action=WITHDRAWAL until=NORMAL')
+    """
+    base = default_policy()
+    funds_deferred = PhaseSpec(
+        "FUNDS_DEFERRED",
+        Acceptance(actions=frozenset(Action) - _FUNDS),
+        matching=True, stop_triggers=True, liquidations=True,
+        description=("Trading on; deposits and withdrawals deferred until NORMAL, pending "
+                     "withdrawals cancellable."),
+        defers=_FUNDS,
+    )
+    transitions = (
+        *base.transitions,
+        TransitionSpec("defer_funds", "NORMAL", "FUNDS_DEFERRED"),
+        TransitionSpec("release_funds", "FUNDS_DEFERRED", "NORMAL"),
+        TransitionSpec("halt", "FUNDS_DEFERRED", "HALTED"),
+    )
+    return base.with_changes(
+        name="deferred_funds", phases=(*base.phases, funds_deferred), transitions=transitions,
+        description="Trading on, funds movements deferred and cancellable (the other venue of "
+                    "18 Dec 2022).")

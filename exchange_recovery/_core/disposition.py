@@ -23,6 +23,7 @@ from typing import Final, TypeVar
 
 import attrs
 
+from .codes import Reason
 from .errors import ConfigurationError
 from .model import ALL_KINDS, Action, OrderType, Origin, Request, RequestKind, TimeInForce
 from .text import shown
@@ -253,3 +254,32 @@ class Disposition:
 
     def __repr__(self) -> str:
         return f"<Disposition {self.describe()}>"
+
+
+@attrs.frozen
+class Deferrals:
+    """What a phase change does to requests held by deferral (`Reason.DEFERRED`).
+
+    ``released``: actions the source phase deferred and the destination processes: the engine
+    processes the requests it holds for them now (checking each again). ``refused``: actions
+    the source deferred that the destination neither processes nor defers, each with the
+    destination's reason: the engine refuses (and reports) what it holds for them, e.g. a halt
+    that turns deferral into refusal. ``waiting``: deferred by both: they keep waiting.
+
+    Example:
+        >>> from exchange_recovery import deferred_funds_policy
+        >>> policy = deferred_funds_policy()
+        >>> sorted(a.name for a in policy.deferrals("FUNDS_DEFERRED", "NORMAL").released)
+        ['DEPOSIT', 'WITHDRAWAL']
+    """
+
+    released: frozenset[Action] = frozenset()
+    refused: tuple[tuple[Action, Reason], ...] = ()
+    waiting: frozenset[Action] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.released or self.refused or self.waiting)
+
+
+NO_DEFERRALS: Final = Deferrals()
+"""A change that concerns no held request."""

@@ -611,8 +611,9 @@ def _decision(reason: Reason, detail: str, phase: str, scope: str,
         reason = _HALTED_FOR_SCOPE[scope]
     message = f"{reason.value}: phase={phase} scope={scope}" + (f" {detail}" if detail else "")
     accepted = reason.accepts
+    until = (detail.partition(" until=")[2] or None) if reason is Reason.DEFERRED else None
     return Decision(accepted, reason, phase, scope, message,
-                    next_phase=None if accepted else next_phase)
+                    next_phase=None if accepted else next_phase, until=until)
 
 
 def _next_phase(policy: Policy, phase: str) -> str | None:

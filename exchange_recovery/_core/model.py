@@ -65,6 +65,7 @@ class Action(enum.IntEnum):
     REMOVE_MARGIN = 5
     DEPOSIT = 6
     WITHDRAWAL = 7
+    CANCEL_WITHDRAWAL = 8
 
 
 class OrderType(enum.IntEnum):
@@ -412,6 +413,7 @@ _CANCEL: Final = Action.CANCEL
 _MASS_CANCEL: Final = Action.MASS_CANCEL
 _ADD_MARGIN: Final = Action.ADD_MARGIN
 _REMOVE_MARGIN: Final = Action.REMOVE_MARGIN
+_CANCEL_WITHDRAWAL: Final = Action.CANCEL_WITHDRAWAL
 _LIMIT: Final = OrderType.LIMIT
 _CLIENT: Final = Origin.CLIENT
 # Enum members as module constants: on 3.11 ``Action.AMEND`` is a call of
@@ -508,6 +510,11 @@ class Request(_RequestSlots):
         return _new_request(_MASS_CANCEL, instrument, None, None, False, False, origin)
 
     @classmethod
+    def cancel_withdrawal(cls, *, origin: Origin = _CLIENT) -> Request:
+        """A participant's cancel of their own pending (e.g. deferred) withdrawal."""
+        return _new_request(_CANCEL_WITHDRAWAL, None, None, None, False, False, origin)
+
+    @classmethod
     def margin(
         cls, *, add: bool, instrument: str | None = None, origin: Origin = _CLIENT
     ) -> Request:
@@ -533,7 +540,10 @@ class Decision:
     the clock time (the controller's clock: epoch seconds by default) before which that next
     step cannot happen, when a dwell guard on it says so (venue-level decisions only).
     ``reason`` `Reason.ACCEPTED_AS_POST_ONLY` accepts the order only if the engine enters it
-    as post-only.
+    as post-only. ``reason`` `Reason.DEFERRED` (``deferred``) is neither: the request is valid
+    but not processed now; the engine holds it until the scope enters ``until`` (listeners are
+    told: `PhaseChange.deferrals`) or its owner cancels it. ``accepted`` is False for it, so an
+    engine that knows nothing of deferral refuses it: the safe side.
     """
 
     accepted: bool
@@ -543,6 +553,13 @@ class Decision:
     message: str
     next_phase: str | None = None
     retry_after: float | None = None
+    until: str | None = None
+
+    @property
+    def deferred(self) -> bool:
+        """Whether the request is deferred: not processed now (``accepted`` is False), but
+        held until the scope enters ``until``, the phase that processes it."""
+        return self.reason is Reason.DEFERRED
 
     def __str__(self) -> str:
         return self.message

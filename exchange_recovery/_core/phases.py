@@ -6,7 +6,7 @@ importing `Policy` (and `Policy` can run validation without a cycle).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 import attrs
@@ -129,6 +129,13 @@ def _name(value: OrderType | TimeInForce | None) -> str:
     return "None" if value is None else value.name
 
 
+_to_deferred = member_set("PhaseSpec.defers", "Action members")
+
+
+def _deferred(value: Iterable[Action]) -> frozenset[Action]:
+    return _to_deferred(value)
+
+
 def _rules(value: Iterable[RestingRule]) -> tuple[RestingRule, ...]:
     if not isinstance(value, str | bytes):
         try:
@@ -146,6 +153,9 @@ class PhaseSpec:
     ``resting`` says what entering the phase does to resting orders, by class (first match
     wins, no match keeps the order); ``incoming`` whether a phase that requires post-only
     refuses a plain limit order or accepts it converted (see `RestingRule`, `IncomingAction`).
+    ``defers`` names actions the phase does not process but holds (`Reason.DEFERRED`) until a
+    phase on its way back to normal processes them: deposits and withdrawals while a wallet
+    link is down, as the other venue of December 2022 did.
     """
 
     name: str
@@ -156,6 +166,7 @@ class PhaseSpec:
     description: str = ""
     resting: tuple[RestingRule, ...] = attrs.field(default=(), converter=_rules)
     incoming: IncomingAction = IncomingAction.REFUSE
+    defers: frozenset[Action] = attrs.field(default=frozenset(), converter=_deferred)
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -193,13 +204,26 @@ class Problem:
         return f"{where}{self.code.value} at {self.location}: {self.message}"
 
 
-def phase_verdicts(spec: PhaseSpec) -> tuple[Verdict, ...]:
-    """The verdict of `spec` on every request kind, by key, incoming conversion included.
+_REFUSED_ACTION: Final = frozenset({Reason.ACTION_NOT_ALLOWED, Reason.PHASE_HALTED})
+
+
+def phase_verdicts(spec: PhaseSpec,
+                   until: Mapping[Action, str] | None = None) -> tuple[Verdict, ...]:
+    """The verdict of `spec` on every request kind, by key, incoming conversion and deferral
+    included.
 
     With ``incoming = POST_ONLY``, a plain limit order refused only for not being post-only
-    (its post-only twin is accepted) is accepted as post-only instead.
+    (its post-only twin is accepted) is accepted as post-only instead. An action in ``defers``
+    that the rules refuse for the action itself is `Reason.DEFERRED`; its detail names the phase
+    it waits for (``until=...``) when `until` says.
     """
     verdicts = [spec.accepts.evaluate(kind) for kind in ALL_KINDS]
+    if spec.defers:
+        for key, kind in enumerate(ALL_KINDS):
+            if kind.action in spec.defers and verdicts[key][0] in _REFUSED_ACTION:
+                wait = (until or {}).get(kind.action)
+                detail = f"action={kind.action.name}" + (f" until={wait}" if wait else "")
+                verdicts[key] = (Reason.DEFERRED, detail)
     if spec.incoming == IncomingAction.POST_ONLY:
         for key, kind in enumerate(ALL_KINDS):
             if verdicts[key][0] is not Reason.POST_ONLY_REQUIRED:

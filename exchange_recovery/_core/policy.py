@@ -14,17 +14,20 @@ from typing import Any, TypeVar
 import attrs
 
 from .codes import ProblemCode
-from .disposition import Disposition
+from .disposition import NO_DEFERRALS, Deferrals, Disposition
 from .errors import ConfigurationError, InvalidPolicyError
 from .model import (
     ALL_KINDS,
+    Action,
+    Origin,
     Request,
     RequestKind,
+    kind_key,
 )
 from .phases import PhaseSpec, Problem, TransitionSpec, Verdict, is_relaxing, phase_verdicts
 from .specs import GuardSpec, Permission
 from .text import shown
-from .validation import find_problems
+from .validation import find_problems, planned_steps
 
 _T = TypeVar("_T")
 
@@ -79,8 +82,9 @@ def _lookup(table: Mapping[Any, _T], key: object, field: str) -> _T | None:
 class _Derived:
     """Lookup structures computed once from a valid policy."""
 
-    __slots__ = ("accepted", "dispositions", "edges", "gate_tables", "guards", "permissions",
-                 "phases", "planned", "relaxing", "tightening", "triggers", "verdicts")
+    __slots__ = ("accepted", "deferrals", "dispositions", "edges", "gate_tables", "guards",
+                 "permissions", "phases", "planned", "relaxing", "tightening", "triggers",
+                 "until", "verdicts")
 
     def __init__(self, policy: Policy) -> None:
         self.phases: dict[str, PhaseSpec] = {p.name: p for p in policy.phases}
@@ -90,14 +94,21 @@ class _Derived:
         self.triggers = frozenset(t.trigger for t in policy.transitions)
         self.guards: dict[str, GuardSpec] = {g.name: g for g in policy.guards}
         self.permissions: dict[str, Permission] = {p.trigger: p for p in policy.permissions}
+        self.planned: dict[str, TransitionSpec | None] = planned_steps(policy.transitions,
+                                                                       policy.normal)
+        self.until: dict[str, dict[Action, str]] = {
+            p.name: {a: w for a in p.defers if (w := self._processing(p.name, a)) is not None}
+            for p in policy.phases}
         self.verdicts: dict[str, tuple[Verdict, ...]] = {
-            p.name: phase_verdicts(p) for p in policy.phases
+            p.name: phase_verdicts(p, self.until[p.name]) for p in policy.phases
         }
         self.accepted: dict[str, frozenset[int]] = {
             name: frozenset(i for i, v in enumerate(verdicts) if v[0].accepts)
             for name, verdicts in self.verdicts.items()
         }
-        self.planned: dict[str, TransitionSpec | None] = _planned_steps(policy)
+        self.deferrals: dict[tuple[str, str], Deferrals] = {
+            (a, b): _deferrals(self.phases[a], self.phases[b])
+            for a in self.phases for b in self.phases}
         self.dispositions: dict[str, Disposition] = {
             p.name: Disposition(p.name, p.resting) for p in policy.phases
         }
@@ -112,23 +123,29 @@ class _Derived:
         }
         self.gate_tables: object = None  # built by the gate on first use: see `gate_tables()`
 
+    def _processing(self, phase: str, action: Action) -> str | None:
+        """The first phase on `phase`'s planned way back to normal that processes `action`."""
+        seen = {phase}
+        step = self.planned.get(phase)
+        while step is not None and step.dest not in seen:
+            if action in self.phases[step.dest].accepts.actions:
+                return step.dest
+            seen.add(step.dest)
+            step = self.planned.get(step.dest)
+        return None
 
-def _planned_steps(policy: Policy) -> dict[str, TransitionSpec | None]:
-    """Per phase, the first transition of its shortest way to the normal phase (None there).
 
-    Breadth-first from the normal phase backwards; among equally short ways, the transition
-    defined first wins, so the answer is deterministic.
-    """
-    steps: dict[str, TransitionSpec | None] = {policy.normal: None}
-    frontier = [policy.normal]
-    while frontier:
-        reached = []
-        for spec in policy.transitions:
-            if spec.dest in frontier and spec.source not in steps:
-                steps[spec.source] = spec
-                reached.append(spec.source)
-        frontier = reached
-    return steps
+def _deferrals(source: PhaseSpec, dest: PhaseSpec) -> Deferrals:
+    """What going from `source` to `dest` does to the requests `source` holds by deferral."""
+    if not source.defers:
+        return NO_DEFERRALS
+    released = frozenset(a for a in source.defers if a in dest.accepts.actions)
+    waiting = frozenset(a for a in source.defers if a in dest.defers and a not in released)
+    refused = tuple(
+        (a, dest.accepts.evaluate(ALL_KINDS[kind_key(a, None, None, False, False,
+                                                     Origin.CLIENT)])[0])
+        for a in sorted(source.defers - released - waiting))
+    return Deferrals(released, refused, waiting)
 
 
 @attrs.frozen
@@ -251,6 +268,29 @@ class Policy:
         """
         self.phase(phase)
         return self._derived.planned[phase]
+
+    def deferred_until(self, phase: str, action: Action) -> str | None:
+        """The phase that processes `action` deferred in `phase` (None if `phase` does not
+        defer it): the first on the planned way back to normal that accepts it.
+
+        Raises:
+            ConfigurationError: `phase` is no phase of the policy, or `action` no `Action`.
+        """
+        self.phase(phase)
+        if not isinstance(action, Action):
+            msg = f"action must be an Action, got {shown(action)}"
+            raise ConfigurationError(msg)
+        return self._derived.until[phase].get(action)
+
+    def deferrals(self, source: str, dest: str) -> Deferrals:
+        """What going from `source` to `dest` does to the requests held by deferral.
+
+        Raises:
+            ConfigurationError: `source` or `dest` is no phase of the policy.
+        """
+        self.phase(source)
+        self.phase(dest)
+        return self._derived.deferrals[(source, dest)]
 
     def disposition(self, phase: str) -> Disposition:
         """What entering `phase` does to resting orders (its `RestingRule`s, compiled).

@@ -8,6 +8,7 @@ A policy file holds exactly what a `Policy` holds::
     [phases.PRE_OPEN]             # one table per phase, in order
     matching = false              # also: stop_triggers, liquidations, description
     incoming = "POST_ONLY"        # optional: convert plain limits instead of refusing them
+    defers = ["WITHDRAWAL"]       # optional: actions held (DEFERRED) until a later phase
     [phases.PRE_OPEN.accepts]     # the phase's Acceptance; enum members by name
     actions = ["NEW_ORDER", "AMEND", "CANCEL", "MASS_CANCEL", "ADD_MARGIN"]
     post_only = true
@@ -337,10 +338,12 @@ PHASE_FIELDS: Final[tuple[_Field, ...]] = (
     _Field("accepts", "accepts", _read_accepts, _write_accepts, required=True,
            fallback=Acceptance.nothing()),
     _Field("resting", "resting", _read_resting, _write_resting),
+    _Field("defers", "defers", _enum_set(Action),
+           lambda defers: _write_enum_set(defers) if defers else None),
 )
 """``[phases.NAME]``: a `PhaseSpec`; its name is the table's key. ``incoming`` (default
-``"REFUSE"``) and ``resting`` (default none: every resting order is kept) are omitted when
-they hold their defaults."""
+``"REFUSE"``), ``resting`` (default none: every resting order is kept) and ``defers``
+(default none) are omitted when they hold their defaults."""
 
 def _read_sources(value: object, where: str, problems: _Problems) -> object:
     """A phase name, or a non-empty list of them (a tuple: one transition from each)."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 
 from .codes import ProblemCode
 from .disposition import IncomingAction, OrderClass, RestingAction, RestingRule
-from .model import ALL_KINDS, Action, OrderType, Origin, TimeInForce
+from .model import ALL_KINDS, ORDER_ENTRY_ACTIONS, Action, OrderType, Origin, TimeInForce
 from .phases import Acceptance, PhaseSpec, Problem, TransitionSpec, is_relaxing, phase_verdicts
 from .specs import check_criteria, usable_name
 from .text import shown
@@ -51,10 +51,31 @@ def find_problems(policy: Policy) -> list[Problem]:
         _check_fail_safe(phases[policy.fail_safe], accepted[policy.fail_safe], add)
     _check_graph(policy, phases, edges, accepted, add)
     _check_dispositions(phases, edges, accepted, add)
+    _check_deferrals_processed(policy.normal, phases, edges, add)
     triggers = frozenset(t.trigger for t in policy.transitions
                          if isinstance(t, TransitionSpec) and usable_name(t.trigger))
     check_criteria(policy.guards, policy.permissions, triggers, add)
     return problems
+
+
+def planned_steps(transitions: Iterable[TransitionSpec],
+                  normal: str) -> dict[str, TransitionSpec | None]:
+    """Per phase, the first transition of its shortest way to `normal` (None there).
+
+    Breadth-first from the normal phase backwards; among equally short ways, the transition
+    defined first wins, so the answer is deterministic.
+    """
+    edges = list(transitions)
+    steps: dict[str, TransitionSpec | None] = {normal: None}
+    frontier = [normal]
+    while frontier:
+        reached = []
+        for spec in edges:
+            if spec.dest in frontier and spec.source not in steps:
+                steps[spec.source] = spec
+                reached.append(spec.source)
+        frontier = reached
+    return steps
 
 
 def _accepted(spec: PhaseSpec) -> frozenset[int]:
@@ -163,7 +184,52 @@ def _check_disposition_values(spec: PhaseSpec, add: _Add) -> bool:
                 and rule.orders.time_in_force <= _POST_ONLY_TIFS):
             add(ProblemCode.INVALID_DISPOSITION, f"{at}.orders",
                 "only LIMIT GTC/GTD orders can become post-only; restrict the class to them")
+    _check_deferral_values(spec, add)
     return ok
+
+
+_NEVER_DEFERRED: Final = ORDER_ENTRY_ACTIONS | {Action.CANCEL_WITHDRAWAL}
+
+
+def _check_deferral_values(spec: PhaseSpec, add: _Add) -> None:
+    where = f"phases.{spec.name}.defers"
+    bad = [a for a in spec.defers if not isinstance(a, Action)]
+    if bad:
+        add(ProblemCode.INVALID_VALUE, where, f"expected Action members, got {shown(bad)}")
+        return
+    cannot = sorted(a.name for a in spec.defers & _NEVER_DEFERRED)
+    if cannot:
+        add(ProblemCode.INVALID_DEFERRAL, where,
+            f"{', '.join(cannot)} cannot wait for a later phase (order entry, or the cancel of a "
+            "withdrawal): accept or refuse it")
+    both = sorted(a.name for a in spec.defers & spec.accepts.actions)
+    if both:
+        add(ProblemCode.INVALID_DEFERRAL, where,
+            f"{spec.name} both accepts and defers {', '.join(both)}")
+    if Action.WITHDRAWAL in spec.defers and Action.CANCEL_WITHDRAWAL not in spec.accepts.actions:
+        add(ProblemCode.DEFERRED_NOT_CANCELLABLE, f"phases.{spec.name}.accepts",
+            f"{spec.name} defers withdrawals but refuses their owners' CANCEL_WITHDRAWAL")
+
+
+def _check_deferrals_processed(normal: object, phases: Mapping[str, PhaseSpec],
+                               edges: list[tuple[int, TransitionSpec]], add: _Add) -> None:
+    """Every deferred action reaches a phase that processes it on the way back to normal."""
+    if not _known(normal, phases):
+        return
+    steps = planned_steps((e for _, e in edges), normal)  # type: ignore[arg-type]
+    for name, spec in phases.items():
+        for action in sorted(a for a in spec.defers if isinstance(a, Action)):
+            seen, step, found = {name}, steps.get(name), False
+            while step is not None and step.dest not in seen:
+                if action in phases[step.dest].accepts.actions:
+                    found = True
+                    break
+                seen.add(step.dest)
+                step = steps.get(step.dest)
+            if not found:
+                add(ProblemCode.INVALID_DEFERRAL, f"phases.{name}.defers",
+                    f"{name} defers {action.name}, but no phase on its way back to {normal} "
+                    "processes it")
 
 
 _STOPS: Final = frozenset({OrderType.STOP_MARKET, OrderType.STOP_LIMIT})

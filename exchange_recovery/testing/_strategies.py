@@ -431,6 +431,22 @@ def _m_stop_fires_on_reopen(p: _Parts) -> tuple[str, Mapping[str, Any]]:
         p, phases=phases, transitions=transitions)
 
 
+def _m_invalid_deferral(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    phases = tuple(attrs.evolve(q, defers={Action.CANCEL}) if q.name == p.fail_safe else q
+                   for q in p.phases)
+    return f"{p.fail_safe} defers cancels", _fields(p, phases=phases)
+
+
+def _m_deferred_not_cancellable(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    def defer(q: PhaseSpec) -> PhaseSpec:
+        actions = q.accepts.actions - {Action.WITHDRAWAL, Action.CANCEL_WITHDRAWAL}
+        return attrs.evolve(q, accepts=attrs.evolve(q.accepts, actions=actions),
+                            defers={Action.WITHDRAWAL})
+
+    phases = tuple(defer(q) if q.name == p.fail_safe else q for q in p.phases)
+    return f"{p.fail_safe} defers withdrawals and refuses their cancels", _fields(p, phases=phases)
+
+
 def _m_duplicate_guard(p: _Parts) -> tuple[str, Mapping[str, Any]]:
     guards = (GuardSpec("stay", "dwell", seconds=60), GuardSpec("stay", "dwell", seconds=120))
     return "guard 'stay' declared twice", _fields(p, guards=guards)
@@ -480,6 +496,8 @@ MUTATIONS: Final[Mapping[ProblemCode, tuple[frozenset[ProblemCode], _Mutation]]]
         ProblemCode.CAPABILITY_BYPASS: (frozenset(), _m_capability_bypass),
         ProblemCode.INVALID_DISPOSITION: (frozenset(), _m_invalid_disposition),
         ProblemCode.STOP_FIRES_ON_REOPEN: (frozenset(), _m_stop_fires_on_reopen),
+        ProblemCode.INVALID_DEFERRAL: (frozenset(), _m_invalid_deferral),
+        ProblemCode.DEFERRED_NOT_CANCELLABLE: (frozenset(), _m_deferred_not_cancellable),
     })
 )
 """For each problem code a built `Policy` can have: the codes that unavoidably come with it, and
