@@ -23,6 +23,7 @@ from exchange_recovery import (
     RestingAction,
     RestingRule,
     default_policy,
+    deferred_funds_policy,
     dump_policy,
     restart_policy,
 )
@@ -93,6 +94,9 @@ def _sections() -> dict[str, Callable[[], str]]:
         "default-matrix-table": lambda: f"```text\n{matrix_table(policy)}```\n",
         "default-diagram-mermaid": lambda: f"```mermaid\n{diagram_mermaid(policy)}```\n",
         "default-policy-toml": lambda: f"```toml\n{dump_policy(policy)}```\n",
+        "deferred-funds-matrix-markdown": lambda: matrix_markdown(deferred_funds_policy()),
+        "deferred-funds-diagram-mermaid": lambda: (
+            f"```mermaid\n{diagram_mermaid(deferred_funds_policy())}```\n"),
         "venue-modes-matrix-markdown": lambda: matrix_markdown(venue_modes_policy()),
         "venue-modes-diagram-mermaid": lambda: (
             f"```mermaid\n{diagram_mermaid(venue_modes_policy())}```\n"),
@@ -124,6 +128,7 @@ def expected() -> dict[pathlib.Path, str]:
         ROOT / "examples" / "venue_modes_policy.toml": dump_policy(venue_modes_policy()),
         PACKAGE / "policies" / "restart.toml": restart_toml,
         ROOT / "examples" / "restart_policy.toml": restart_toml,
+        PACKAGE / "policies" / "deferred_funds.toml": dump_policy(deferred_funds_policy()),
     }
     sections = _sections()
     for page in sorted((ROOT / "docs").glob("*.md")):

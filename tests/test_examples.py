@@ -75,6 +75,23 @@ def test_demo_pre_open_refuses_a_post_only_bid_through_the_ask_and_rests_one_beh
     assert "book: post-only bid 100 with the book at 99/101: ACCEPTED" in pre_open
 
 
+def test_demo_shows_the_other_venue_deferring_releasing_and_cancelling_withdrawals() -> None:
+    """Issue #16: the same outage at the venue that kept trading and deferred funds."""
+    other = demo_story()["other_venue"]
+    deferred, released = other["steps"]
+    assert [e for e in deferred["events"] if e["event"] == "withdrawal"] == [
+        {"event": "withdrawal", "owner": owner, "reason": "DEFERRED", "until": "NORMAL"}
+        for owner in ("alice", "bob")]
+    assert {"event": "cancelled", "owner": "bob", "reason": "ACCEPTED"} in deferred["events"]
+    assert {"event": "trading", "request": "market buy", "reason": "ACCEPTED"} in (
+        deferred["events"])
+    assert released["events"] == [{"event": "released", "owner": "alice", "action": "WITHDRAWAL"}]
+    assert other["held"] == []
+    assert other["default_degraded_withdrawal"] == "ACTION_NOT_ALLOWED"
+    text = "\n".join(demo_run())
+    assert "released: alice's withdrawal processed" in text
+
+
 def test_venue_modes_policy_gates_by_its_own_modes() -> None:
     lines = load_example("venue_modes_policy").run()
     assert "ACCEPT  cancel" in _section(lines, "cancel_only on venue")

@@ -21,11 +21,13 @@ from typing import Any
 import structlog
 
 from exchange_recovery import (
+    VENUE,
     Action,
     Actor,
     Advance,
     Approve,
     Controller,
+    Gate,
     MemoryJournal,
     OrderType,
     Origin,
@@ -40,6 +42,7 @@ from exchange_recovery import (
     Wait,
     default_policy,
     default_restart_plan,
+    deferred_funds_policy,
     recover,
     simulate,
 )
@@ -264,7 +267,74 @@ def story(journal: str | os.PathLike[str] | None = None, steps: int | None = Non
     data["final"] = {"transitions": fired, "phase": controller.phase(),
                      "version": controller.version}
     data["plan"] = plan_data() if steps is None else None  # a run stopped early: no epilogue
+    data["other_venue"] = other_venue() if steps is None else None
     return data
+
+
+def other_venue() -> dict[str, Any]:
+    """The other venue of 18 Dec 2022 through the same outage (`deferred_funds_policy`):
+    trading stays on, funds movements wait; one withdrawal is released on recovery, another
+    cancelled by its owner while deferred. Beside it, what the default policy says."""
+    clock = ManualClock(START.timestamp())
+    controller = Controller(deferred_funds_policy(), clock=clock, logger=_audit_trail([]))
+    held: dict[str, Request] = {}
+    events: list[dict[str, object]] = []
+
+    def wallet(change: PhaseChange) -> None:  # the wallet service acts on the release
+        for owner, request in list(held.items()):
+            if request.action in change.deferrals.released:
+                del held[owner]
+                events.append({"event": "released", "owner": owner,
+                                "action": request.action.name})
+
+    controller.add_listener(wallet)
+    steps: list[dict[str, object]] = []
+    for minute, trigger, reason in ((0, "defer_funds", "wallet provider's nodes in maintenance"),
+                                    (280, "release_funds", "wallet nodes back; process the queue")):
+        clock.now = START.timestamp() + 60 * minute
+        record = controller.fire(trigger, actor="ops:wallet", reason=reason)
+        if trigger == "defer_funds":
+            for owner in ("alice", "bob"):
+                decision = controller.gate.check(Request(Action.WITHDRAWAL))
+                if decision.deferred:
+                    held[owner] = Request(Action.WITHDRAWAL)
+                events.append({"event": "withdrawal", "owner": owner,
+                               "reason": decision.reason.value, "until": decision.until})
+            trading = controller.gate.check(SAMPLES[0][1])
+            events.append({"event": "trading", "request": SAMPLES[0][0],
+                           "reason": trading.reason.value})
+            cancel = controller.gate.check(Request.cancel_withdrawal())
+            if cancel.accepted:
+                del held["bob"]
+            events.append({"event": "cancelled", "owner": "bob", "reason": cancel.reason.value})
+        steps.append({"time": _iso(clock.now), "trigger": trigger, "from": record.source,
+                      "to": record.dest, "reason": reason, "events": list(events)})
+        events.clear()
+    here = Gate(default_policy(), {VENUE: "DEGRADED"}).check(Request(Action.WITHDRAWAL))
+    return {"policy": "deferred_funds", "steps": steps, "held": sorted(held),
+            "default_degraded_withdrawal": here.reason.value}
+
+
+def other_venue_lines(data: dict[str, Any]) -> list[str]:
+    """The other venue's story in words."""
+    out = [("\nThe other venue of 18 Dec 2022, same outage (deferred_funds_policy: trading on, "
+            "funds movements deferred):")]
+    for step in data["steps"]:
+        out.append(f"  {_stamp_of(step['time'])}  {step['from']} -> {step['to']}  "
+                   f"[{step['trigger']} by ops:wallet]  {step['reason']}")
+        for e in step["events"]:
+            if e["event"] == "withdrawal":
+                until = f" until {e['until']}" if e["until"] else ""
+                out.append(f"      withdrawal by {e['owner']}: {e['reason']}{until}")
+            elif e["event"] == "trading":
+                out.append(f"      {e['request']}: {e['reason']} (trading goes on)")
+            elif e["event"] == "cancelled":
+                out.append(f"      {e['owner']} cancels his pending withdrawal: {e['reason']}")
+            else:
+                out.append(f"      released: {e['owner']}'s {e['action'].lower()} processed")
+    out.append(f"  The default policy refuses the same withdrawal while DEGRADED: "
+               f"{data['default_degraded_withdrawal']}")
+    return out
 
 
 def _stamp_of(iso: str) -> str:
@@ -302,6 +372,8 @@ def run(journal: str | os.PathLike[str] | None = None, steps: int | None = None)
                f"version {final['version']}")
     if data["plan"] is not None:
         out.extend(plan_lines(data["plan"]))
+    if data["other_venue"] is not None:
+        out.extend(other_venue_lines(data["other_venue"]))
     return out
 
 
