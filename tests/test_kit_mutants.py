@@ -358,6 +358,7 @@ SHORT_OF_TARGET: dict[type[RefBook], str] = {}
 target fails the suite until the mark is dropped."""
 
 
+@pytest.mark.once
 @pytest.mark.parametrize("engine", [
     pytest.param(m, marks=pytest.mark.xfail(reason=SHORT_OF_TARGET[m], strict=True))
     if m in SHORT_OF_TARGET else m for m in MUTANTS], ids=[m.__name__ for m in MUTANTS])
