@@ -116,8 +116,13 @@ class Listeners:
             self._queue.append(change)
 
     def deliver(self) -> None:
-        """Deliver every queued change, in order, unless this thread is delivering already."""
-        if not self._queue or self._owner == threading.get_ident():
+        """Deliver every queued change, in order, unless this thread is delivering already.
+
+        With listeners registered it always takes the delivery lock, even when the queue looks
+        empty: another thread may be delivering this thread's change right now, and this call
+        must return only after that delivery ends.
+        """
+        if not self._fns or self._owner == threading.get_ident():
             return
         with self._delivering:
             self._owner = threading.get_ident()
