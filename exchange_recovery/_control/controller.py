@@ -36,7 +36,7 @@ from .._core.codes import RefusalCode
 from .._core.errors import ConfigurationError, TransitionRefused
 from .._core.gate import Gate
 from .._core.model import VENUE, Actor
-from .._core.policy import Policy
+from .._core.policy import Policy, planned_dwell
 from .._core.text import shown
 from .._decide.decide import actor_of, clean_reason, decide, misfit, require_text
 from .._decide.records import Authorizer, Clock, Guard, TransitionContext, TransitionRecord
@@ -544,14 +544,10 @@ class Controller(TriggerMethods):
 
 
 def _earliest_next(policy: Policy, phase: str, entered: float) -> float | None:
-    """When the planned next step out of `phase` can happen at the earliest: entry time plus
-    its longest dwell guard (None without one). Rejections published with the phase say so."""
-    step = policy.planned_step(phase)
-    if step is None:
-        return None
-    dwell = [spec.seconds for name in step.guards
-             if (spec := policy.guard(name)) is not None and spec.kind == "dwell" and spec.seconds]
-    return entered + max(dwell) if dwell else None
+    """When the planned next step out of `phase` can happen at the earliest (entry time plus
+    its longest dwell guard; None without one): rejections published with the phase say so."""
+    dwell = planned_dwell(policy, phase)
+    return None if dwell is None else entered + dwell
 
 
 def _check_options(policy: object, instruments: object, max_instruments: object, version: object,

@@ -35,12 +35,6 @@ from .._decide.records import TransitionRecord
 SYSTEM_ACTOR_PREFIX: Final = "exchange_recovery:"
 """Actors the library itself fires as (a refused record, a fail-safe restart)."""
 
-CAUSES: Final = frozenset({"fired", "applied", "followed", "adopted", "refused", "stale",
-                           "fresh"})
-"""What made a phase change: a trigger fired here, a record applied here (`Controller.apply`),
-a record followed or a full read adopted by a follower, an update a follower refused, a
-follower failing safe for lack of news, or its first fresh read after that."""
-
 
 @attrs.frozen
 class PhaseChange:
@@ -51,7 +45,12 @@ class PhaseChange:
     instrument's orders, an instrument change to that instrument's. ``cancel_code`` is the
     `SystemCancel` to send with the cancels it asks for: SYSTEM_FAILURE when the library
     failed the scope safe by itself, TRADING_HALT otherwise. ``record`` is None for a
-    follower's local fail-safe (no news) and its recovery.
+    follower's local fail-safe (no news) and its recovery. ``deferrals`` says which requests
+    held by deferral (`Reason.DEFERRED`) are released, refused or keep waiting. ``cause`` is
+    what made the change: ``fired`` (a trigger here), ``applied`` (`Controller.apply`),
+    ``followed`` or ``adopted`` (a follower's record or full read), ``refused`` (an update a
+    follower refused), ``stale`` or ``fresh`` (a follower failing safe for lack of news, and its
+    first fresh read after that).
     """
 
     scope: str

@@ -81,8 +81,8 @@ class _Compiled:
         venues: per venue phase, what publishing it swaps in (`_VenuePart`).
     """
 
-    __slots__ = ("capabilities", "crossing", "hinted", "index", "names", "policy", "release",
-                 "tables", "venues")
+    __slots__ = ("capabilities", "crossing", "hinted", "index", "names", "release", "tables",
+                 "venues")
 
     def __init__(self, policy: Policy) -> None:
         names = policy.phase_names
@@ -98,7 +98,6 @@ class _Compiled:
                                                  _next_phase(policy, phase))
                                        for reason, detail in outcomes[phase])
                  for scope in (VENUE, INSTRUMENT) for phase in names}
-        self.policy = policy
         own = {v: tuple(pools[(VENUE, v)][i] for i in picks[v]) for v in names}
         caps = {phase: policy.phase(phase).capabilities for phase in names}
         specs = {phase: policy.phase(phase) for phase in names}

@@ -27,7 +27,7 @@ from .model import (
 from .phases import PhaseSpec, Problem, TransitionSpec, Verdict, is_relaxing, phase_verdicts
 from .specs import GuardSpec, Permission
 from .text import shown
-from .validation import find_problems, planned_steps
+from .validation import find_problems, planned_steps, processing_phase
 
 _T = TypeVar("_T")
 
@@ -125,14 +125,7 @@ class _Derived:
 
     def _processing(self, phase: str, action: Action) -> str | None:
         """The first phase on `phase`'s planned way back to normal that processes `action`."""
-        seen = {phase}
-        step = self.planned.get(phase)
-        while step is not None and step.dest not in seen:
-            if action in self.phases[step.dest].accepts.actions:
-                return step.dest
-            seen.add(step.dest)
-            step = self.planned.get(step.dest)
-        return None
+        return processing_phase(self.planned, self.phases, phase, action)
 
 
 def _deferrals(source: PhaseSpec, dest: PhaseSpec) -> Deferrals:
@@ -329,6 +322,17 @@ class Policy:
 def phases_by_name(policy: Policy) -> Mapping[str, PhaseSpec]:
     """The phases of a valid policy keyed by name."""
     return policy._derived.phases
+
+
+def planned_dwell(policy: Policy, phase: str) -> float | None:
+    """The longest dwell guard on the planned step out of `phase` (None without one): how long
+    after entering `phase` that step can happen at the earliest. `phase` must be a phase."""
+    step = policy._derived.planned[phase]
+    if step is None:
+        return None
+    dwell = [spec.seconds for name in step.guards
+             if (spec := policy.guard(name)) is not None and spec.kind == "dwell" and spec.seconds]
+    return max(dwell) if dwell else None
 
 
 def tightens(policy: Policy, source: str, dest: str) -> bool:

@@ -219,17 +219,23 @@ def _check_deferrals_processed(normal: object, phases: Mapping[str, PhaseSpec],
     steps = planned_steps((e for _, e in edges), normal)  # type: ignore[arg-type]
     for name, spec in phases.items():
         for action in sorted(a for a in spec.defers if isinstance(a, Action)):
-            seen, step, found = {name}, steps.get(name), False
-            while step is not None and step.dest not in seen:
-                if action in phases[step.dest].accepts.actions:
-                    found = True
-                    break
-                seen.add(step.dest)
-                step = steps.get(step.dest)
-            if not found:
+            if processing_phase(steps, phases, name, action) is None:
                 add(ProblemCode.INVALID_DEFERRAL, f"phases.{name}.defers",
                     f"{name} defers {action.name}, but no phase on its way back to {normal} "
                     "processes it")
+
+
+def processing_phase(steps: Mapping[str, TransitionSpec | None], phases: Mapping[str, PhaseSpec],
+                     phase: str, action: Action) -> str | None:
+    """The first phase after `phase`, along the planned `steps` back to normal, whose rules
+    accept `action` (None if none does)."""
+    seen, step = {phase}, steps.get(phase)
+    while step is not None and step.dest not in seen:
+        if action in phases[step.dest].accepts.actions:
+            return step.dest
+        seen.add(step.dest)
+        step = steps.get(step.dest)
+    return None
 
 
 _STOPS: Final = frozenset({OrderType.STOP_MARKET, OrderType.STOP_LIMIT})

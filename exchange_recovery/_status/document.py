@@ -17,12 +17,12 @@ import attrs
 from .._control.controller import Controller
 from .._core.errors import ConfigurationError
 from .._core.model import VENUE
-from .._core.policy import Policy
-from .._core.specs import GuardSpec, seconds_problem, usable_name
+from .._core.policy import Policy, planned_dwell
+from .._core.specs import seconds_problem, usable_name
 from .._core.text import escape_text, shown
 from .._decide.records import TransitionRecord
 from .outbound import COINBASE_FLAGS, PhaseStatuses, phase_statuses
-from .paths import checked_policy, find_path, phase_name
+from .paths import checked_policy, phase_name
 
 LATEST: Final = 253402300799.0
 """The latest `since` a document takes: 9999-12-31T23:59:59Z (what a calendar date can show)."""
@@ -159,12 +159,11 @@ class ScopeStatus:
             msg = f"reason must be a str or None, got {shown(reason)}"
             raise ConfigurationError(msg)
         next_phase = next_trigger = expected_end = None
-        if phase != policy.normal:
-            first = find_path(policy, phase, policy.normal).steps[0]
-            next_phase, next_trigger = first.dest, first.trigger
-            dwell = [g.seconds or 0.0 for g in first.guards
-                     if isinstance(g, GuardSpec) and g.kind == "dwell"]
-            expected_end = since + max(dwell) if dwell else None
+        step = policy.planned_step(phase)  # the step rejections name (Decision.next_phase)
+        if step is not None:
+            next_phase, next_trigger = step.dest, step.trigger
+            dwell = planned_dwell(policy, phase)
+            expected_end = None if dwell is None else since + dwell
         return cls(scope, phase, since, int(version), escape_text(reason),
                    escape_text(checked.actor) if checked else "",
                    escape_text(checked.trigger) if checked else "", next_phase, next_trigger,
