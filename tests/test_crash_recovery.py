@@ -59,13 +59,15 @@ def _own(phases: dict[str, str]) -> dict[str, str]:
     return {s: p for s, p in phases.items() if s == VENUE or p != POLICY.normal}
 
 
-def _recover_and_check(path: pathlib.Path, phases: dict[str, str],
-                       version: int) -> tuple[dict[str, str], int, bool]:
+def _recover_and_check(path: pathlib.Path, phases: dict[str, str], version: int,
+                       since: int = 1) -> tuple[dict[str, str], int, bool]:
     """Recover `path` after a kill that left `phases` at `version` acknowledged; check that no
     ack was lost and the state is the acked one, the one in flight, or (a torn record that may
     be a halt) fail-safe everywhere. A record written but not yet anchored when the kill came
-    is dropped if it was relaxing (never acked), else kept. Returns the recovered phases,
-    version, and whether trusted."""
+    is dropped if it was relaxing (never acked), else kept. `since` is the first version the
+    journal at `path` holds (after an earlier fail-safe restart, the acks before it were kept
+    aside with the untrusted journal and checked there). Returns the recovered phases, version,
+    and whether trusted."""
     scope, _, dest = _next_step(phases, version)
     in_flight = (_own({**phases, scope: dest}), version + 1)
 
@@ -77,7 +79,7 @@ def _recover_and_check(path: pathlib.Path, phases: dict[str, str],
     assert report.codes <= {IntegrityCode.TORN_TAIL, IntegrityCode.UNANCHORED_RECORD}
     state = (dict(recovered.gate.phases), recovered.version)
     if report.trusted:
-        assert set(range(1, version + 1)) <= _journaled_versions(path)
+        assert set(range(since, version + 1)) <= _journaled_versions(path)
         assert state in ((_own(phases), version), in_flight)
     else:
         # The kill split the in-flight record's write (at a page boundary) before its
@@ -86,12 +88,13 @@ def _recover_and_check(path: pathlib.Path, phases: dict[str, str],
         assert report.codes == {IntegrityCode.TORN_TAIL}
         assert report.moved_to is not None
         kept = report.moved_to.read_bytes()
-        assert set(range(1, version + 1)) <= _journaled_versions(report.moved_to)
+        assert set(range(since, version + 1)) <= _journaled_versions(report.moved_to)
         assert kept.rsplit(b"\n", 1)[1]  # the torn line
         assert b'"relaxing":true,' not in kept.rsplit(b"\n", 1)[1]
         assert set(state[0].values()) == {POLICY.fail_safe}
         assert set(_own(phases)) <= set(state[0])
         assert state[1] == version + 1
+        assert min(_journaled_versions(path)) == state[1]  # the new journal opens with the snapshot
     return state[0], state[1], report.trusted
 
 
@@ -102,6 +105,7 @@ def test_every_acknowledged_transition_survives_sigkill(tmp_path: pathlib.Path) 
     phases: dict[str, str] = {"venue": POLICY.initial}
     version = 0
     acked = fail_safes = 0
+    since = 1  # the first version the journal holds: a fail-safe restart opens a new one
     for _ in range(ROUNDS):
         lines = _kill_after_first_ack(path, rng.uniform(0.0, 0.04))
         assert lines[0] == f"start {version}\n"  # each restart resumes where the last one ended
@@ -110,8 +114,9 @@ def test_every_acknowledged_transition_survives_sigkill(tmp_path: pathlib.Path) 
             assert int(number) == version + 1
             version, phases[scope] = int(number), dest
             acked += 1
-        phases, version, trusted = _recover_and_check(path, phases, version)
+        phases, version, trusted = _recover_and_check(path, phases, version, since)
         fail_safes += not trusted
+        since = since if trusted else version
     assert acked >= ROUNDS
     assert fail_safes < ROUNDS // 2  # a torn write needs a kill inside a page-crossing write()
 
@@ -145,3 +150,8 @@ def test_a_kill_that_tears_a_halt_mid_write_restarts_fail_safe_and_loses_no_ack(
     lines = _kill_after_first_ack(path, 0.0)
     assert lines[0] == f"start {version}\n"
     assert lines[1].startswith(f"ack {version + 1} ")
+    since = version  # the new journal opens at the fail-safe snapshot
+    for line in lines[1:]:
+        _, number, scope, dest = line.split()
+        version, phases[scope] = int(number), dest
+    _recover_and_check(path, phases, version, since)  # the acks since the snapshot are all kept
