@@ -25,6 +25,7 @@ from exchange_recovery import (
     default_policy,
     deferred_funds_policy,
     dump_policy,
+    reopening_policy,
     restart_policy,
 )
 from exchange_recovery._cli.render import diagram_mermaid, matrix_markdown, matrix_table
@@ -97,10 +98,31 @@ def _sections() -> dict[str, Callable[[], str]]:
         "deferred-funds-matrix-markdown": lambda: matrix_markdown(deferred_funds_policy()),
         "deferred-funds-diagram-mermaid": lambda: (
             f"```mermaid\n{diagram_mermaid(deferred_funds_policy())}```\n"),
+        "reopening-matrix-markdown": lambda: matrix_markdown(reopening_policy()),
+        "reopening-diagram-mermaid": lambda: (
+            f"```mermaid\n{diagram_mermaid(reopening_policy())}```\n"),
+        "reopening-policy-toml": lambda: (
+            f"```toml\n{_reopen_tables(dump_policy(reopening_policy()))}```\n"),
         "venue-modes-matrix-markdown": lambda: matrix_markdown(venue_modes_policy()),
         "venue-modes-diagram-mermaid": lambda: (
             f"```mermaid\n{diagram_mermaid(venue_modes_policy())}```\n"),
     }
+
+
+_REOPEN_KEYS = re.compile(r"^(funding = .*|\[phases\.\w+\.(auction|max_stay|liquidation_release)\])$")
+
+
+def _reopen_tables(text: str) -> str:
+    """The reopen data of a policy file: its ``funding`` keys (with their phase's header) and its
+    ``auction``, ``max_stay`` and ``liquidation_release`` tables, as the file writes them."""
+    out: list[str] = []
+    for block in text.split("\n\n"):
+        lines = block.splitlines()
+        if _REOPEN_KEYS.match(lines[0]):
+            out += [*lines, ""]
+        elif any(line.startswith("funding = ") for line in lines):
+            out += [lines[0], *(line for line in lines if line.startswith("funding = ")), ""]
+    return "\n".join(out)
 
 
 _BLOCK = re.compile(r"(<!-- BEGIN GENERATED: (?P<name>[\w-]+) -->\n)(?P<body>.*?)"
@@ -129,6 +151,7 @@ def expected() -> dict[pathlib.Path, str]:
         PACKAGE / "policies" / "restart.toml": restart_toml,
         ROOT / "examples" / "restart_policy.toml": restart_toml,
         PACKAGE / "policies" / "deferred_funds.toml": dump_policy(deferred_funds_policy()),
+        PACKAGE / "policies" / "reopening.toml": dump_policy(reopening_policy()),
     }
     sections = _sections()
     for page in sorted((ROOT / "docs").glob("*.md")):

@@ -74,6 +74,11 @@ from ._core.phases import PhaseSpec as PhaseSpec
 from ._core.phases import Problem as Problem
 from ._core.phases import TransitionSpec as TransitionSpec
 from ._core.policy import Policy as Policy
+from ._core.reopen import AuctionSpec as AuctionSpec
+from ._core.reopen import Exhausted as Exhausted
+from ._core.reopen import LiquidationRelease as LiquidationRelease
+from ._core.reopen import MaxStay as MaxStay
+from ._core.reopen import StayAction as StayAction
 from ._core.specs import GuardSpec as GuardSpec
 from ._core.specs import Permission as Permission
 from ._core.toml import dump_policy as dump_policy
@@ -82,6 +87,7 @@ from ._core.toml import loads_policy as loads_policy
 from ._decide.records import Authorizer as Authorizer
 from ._decide.records import Clock as Clock
 from ._decide.records import Guard as Guard
+from ._decide.records import JournalNote as JournalNote
 from ._decide.records import TransitionContext as TransitionContext
 from ._decide.records import TransitionRecord as TransitionRecord
 from ._journal.file import FileJournal as FileJournal
@@ -92,17 +98,41 @@ from ._journal.replay import JournalProblem as JournalProblem
 from ._journal.replay import RecoveryReport as RecoveryReport
 from ._journal.replay import compact_journal as compact_journal
 from ._journal.replay import verify_journal as verify_journal
+from ._plan.auction import AuctionRunner as AuctionRunner
+from ._plan.auction import AuctionState as AuctionState
+from ._plan.auction import AuctionStatus as AuctionStatus
+from ._plan.auction import Indicative as Indicative
+from ._plan.auction import UncrossEngine as UncrossEngine
+from ._plan.deadlines import Deadlines as Deadlines
+from ._plan.deadlines import DeadlineStatus as DeadlineStatus
+from ._plan.deadlines import Firing as Firing
+from ._plan.deadlines import FiringOutcome as FiringOutcome
+from ._plan.deadlines import MaintenanceWindow as MaintenanceWindow
+from ._plan.deadlines import ScheduleStatus as ScheduleStatus
+from ._plan.deadlines import WindowState as WindowState
+from ._plan.deadlines import WindowStatus as WindowStatus
+from ._plan.liquidation import LiquidationClock as LiquidationClock
+from ._plan.liquidation import LiquidationState as LiquidationState
+from ._plan.liquidation import ReleaseSchedule as ReleaseSchedule
+from ._plan.liquidation import frozen_intervals as frozen_intervals
+from ._plan.liquidation import halt_marks as halt_marks
+from ._plan.liquidation import record_marks as record_marks
 from ._plan.plan import PlanStep as PlanStep
 from ._plan.plan import RestartPlan as RestartPlan
 from ._plan.plan import default_restart_plan as default_restart_plan
 from ._plan.plan import restart_policy as restart_policy
+from ._plan.reopening import reopening_plan as reopening_plan
+from ._plan.reopening import reopening_policy as reopening_policy
 from ._plan.runner import PlanRunner as PlanRunner
 from ._plan.runner import PlanStatus as PlanStatus
 from ._plan.simulate import Abort as Abort
 from ._plan.simulate import Advance as Advance
+from ._plan.simulate import Announce as Announce
 from ._plan.simulate import Approve as Approve
 from ._plan.simulate import Fire as Fire
+from ._plan.simulate import Liquidate as Liquidate
 from ._plan.simulate import SetHealth as SetHealth
+from ._plan.simulate import SetIndicative as SetIndicative
 from ._plan.simulate import SimulationEvent as SimulationEvent
 from ._plan.simulate import Timeline as Timeline
 from ._plan.simulate import TimelineEntry as TimelineEntry
@@ -147,9 +177,14 @@ __all__ = [
     "Action",
     "Actor",
     "Advance",
+    "Announce",
     "Approval",
     "Approvals",
     "Approve",
+    "AuctionRunner",
+    "AuctionSpec",
+    "AuctionState",
+    "AuctionStatus",
     "Authorizer",
     "Clock",
     "ConfigurationError",
@@ -160,6 +195,8 @@ __all__ = [
     "CoordinatorError",
     "CoordinatorState",
     "Criterion",
+    "DeadlineStatus",
+    "Deadlines",
     "Decision",
     "Deferrals",
     "Directory",
@@ -167,10 +204,13 @@ __all__ = [
     "DirectoryProblem",
     "Disposition",
     "ExchangeRecoveryError",
+    "Exhausted",
     "Fence",
     "FileDirectory",
     "FileJournal",
     "Fire",
+    "Firing",
+    "FiringOutcome",
     "Follower",
     "Gate",
     "Guard",
@@ -179,6 +219,7 @@ __all__ = [
     "HealthChecks",
     "IdentityError",
     "IncomingAction",
+    "Indicative",
     "IntegrityCode",
     "InvalidPlanError",
     "InvalidPolicyError",
@@ -186,9 +227,16 @@ __all__ = [
     "Journal",
     "JournalError",
     "JournalKey",
+    "JournalNote",
     "JournalProblem",
     "KeyFileSigner",
+    "Liquidate",
+    "LiquidationClock",
+    "LiquidationRelease",
+    "LiquidationState",
     "LocalCoordinator",
+    "MaintenanceWindow",
+    "MaxStay",
     "MemoryJournal",
     "OrderClass",
     "OrderType",
@@ -210,14 +258,17 @@ __all__ = [
     "RecoveryReport",
     "RefusalCode",
     "Rejection",
+    "ReleaseSchedule",
     "Request",
     "RequestKind",
     "RestartPlan",
     "RestingAction",
     "RestingRule",
     "RoleAuthorizer",
+    "ScheduleStatus",
     "ScopeStatus",
     "SetHealth",
+    "SetIndicative",
     "Side",
     "SignedApproval",
     "Signer",
@@ -225,6 +276,7 @@ __all__ = [
     "SimulationEvent",
     "StaticDirectory",
     "StatusMapping",
+    "StayAction",
     "SystemCancel",
     "TimeInForce",
     "Timeline",
@@ -236,8 +288,11 @@ __all__ = [
     "TransitionSpec",
     "TriggerPath",
     "TrustCode",
+    "UncrossEngine",
     "VerifyResult",
     "Wait",
+    "WindowState",
+    "WindowStatus",
     "canonical_id",
     "compact_journal",
     "default_policy",
@@ -245,14 +300,19 @@ __all__ = [
     "deferred_funds_policy",
     "dump_policy",
     "find_path",
+    "frozen_intervals",
     "generate_keypair",
+    "halt_marks",
     "load_policy",
     "loads_policy",
     "map_status",
     "phase_statuses",
     "policy_fingerprint",
     "policy_guards",
+    "record_marks",
     "recover",
+    "reopening_plan",
+    "reopening_policy",
     "restart_policy",
     "same_principal",
     "sign_approval",

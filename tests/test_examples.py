@@ -136,3 +136,19 @@ def test_bourse_restart_trades_only_in_matching_phases_and_never_crosses() -> No
     assert "-> 102 refuse  by the engine: it would cross the ask" in pre_open
     assert "bourse trading switch: off" in pre_open
     assert "book: bid 100 / ask 101;" in pre_open
+
+
+def test_demo_reopens_lse_style_with_one_extension_an_uncross_and_the_liquidation_clock() -> None:
+    """The demo's reopening: the call, a random end, one extension because the price moved,
+    the uncross, then liquidations held 15 minutes and released 10 a minute; the same every run."""
+    first, second = demo_story()["reopening"], demo_story()["reopening"]
+    assert first == second  # a fixed seed: the same end, extension and schedule every run
+    events = [e["event"] for e in first["entries"]]
+    assert events.count("auction extended") == 1
+    assert events.count("auction uncross") == 1
+    assert first["auction"]["state"] == "UNCROSSED"
+    assert first["auction"]["open_price"] == 103.2
+    liquidations = [e["detail"] for e in first["entries"] if e["event"].startswith("liquidate")]
+    assert liquidations[0].startswith("not yet: LIQUIDATION_NOT_RELEASED")
+    assert liquidations[1:11] == ["accepted"] * 10
+    assert liquidations[11].startswith("not yet: LIQUIDATION_RATE_LIMITED")

@@ -93,6 +93,11 @@ except ImportError:  # the etcd extra is not installed: its names are not public
 from fuzz_values import CATALOGUE, Raising, hostile, make
 
 FUNDS: Final = er.deferred_funds_policy()
+REOPENING: Final = er.reopening_policy()
+WINDOW: Final = er.MaintenanceWindow("w", 10.0, 20.0)
+FIRING: Final = er.Firing("max_stay", VENUE, due=100.0, at=100.4, trigger="halt",
+                          outcome=er.FiringOutcome.FIRED, version=3)
+NOTE: Final = er.JournalNote("marks", VENUE, '{"BTC-USDT":"16800.5"}', "ops:alice", 1.0, 0)
 _LOOP: Final = asyncio.new_event_loop()  # never run: PhaseChanges only keeps it
 
 POLICY: Final = default_policy()
@@ -195,6 +200,31 @@ def needs_files(valid: Valid) -> Valid:
 
 def controller(_env: Env | None = None) -> Controller:
     return Controller(POLICY, clock=ManualClock(), journal=MemoryJournal())
+
+
+def auction_runner(_env: Env | None = None) -> er.AuctionRunner:
+    """A runner on a controller whose venue is in the reopening policy's AUCTION phase."""
+    policy, clock = REOPENING, ManualClock()
+    guards = er.policy_guards(policy, health=HealthChecks({
+        "book_uncrossed": True, "market_data_fresh": True, "cloud_zone_healthy": True}),
+        approvals=Approvals(policy, clock=clock))
+    target = Controller(policy, guards=guards, clock=clock, journal=MemoryJournal(),
+                        phases={VENUE: "AUCTION"})
+    return er.AuctionRunner(target, kit.AuctionBook(), reference=100, seed=1,
+                            actor="auction:timer")
+
+
+def _auction_intact(runner: er.AuctionRunner) -> None:
+    assert isinstance(runner.poll(), er.AuctionStatus)
+    runner.controller.halt(actor="ops:alice", reason="still works")
+
+
+def deadlines(_env: Env | None = None) -> er.Deadlines:
+    """A scheduler with one announced window (w: 10 to 20 s) on a fresh controller."""
+    scheduler = er.Deadlines(Controller(POLICY, clock=ManualClock(0.0), journal=MemoryJournal()),
+                             actor="auto:deadlines")
+    scheduler.announce(er.MaintenanceWindow("w", 10.0, 20.0), actor="ops:alice")
+    return scheduler
 
 
 def halted_controller(env: Env | None = None) -> Controller:
@@ -317,6 +347,7 @@ INTACT: Final[dict[type, Callable[[Any], None]]] = {
     HealthChecks: _health_intact,
     ManualClock: _clock_intact,
     MemoryJournal: _journal_intact,
+    er.AuctionRunner: _auction_intact,
 }
 """What "still works" means for each kind of object a method is fuzzed on."""
 
@@ -550,6 +581,38 @@ ENTRIES: Final[dict[str, Entry]] = {
     "Deferrals": Entry(er.Deferrals, lambda _e: {
         "released": frozenset({er.Action.DEPOSIT}), "refused": (), "waiting": frozenset()}),
     "deferred_funds_policy": Entry(er.deferred_funds_policy),
+    "reopening_policy": Entry(er.reopening_policy),
+    "LiquidationClock": Entry(er.LiquidationClock, lambda _e: {"controller": controller()}),
+    "LiquidationClock.check": Entry(er.LiquidationClock.check, lambda _e: {"instrument": BTC},
+                                    target=lambda _e: er.LiquidationClock(controller())),
+    "LiquidationClock.schedule": Entry(er.LiquidationClock.schedule,
+                                       lambda _e: {"instrument": BTC},
+                                       target=lambda _e: er.LiquidationClock(controller())),
+    "LiquidationClock.close": Entry(er.LiquidationClock.close,
+                                    target=lambda _e: er.LiquidationClock(controller())),
+    "ReleaseSchedule": Entry(er.ReleaseSchedule, lambda _e: {
+        "instrument": BTC, "state": er.LiquidationState.HELD, "phase": "HALTED", "scope": ""}),
+    "record_marks": Entry(er.record_marks, lambda _e: {
+        "controller": halted_controller(), "marks": {BTC: "16800.5"}, "actor": "ops:alice",
+        "scope": VENUE}),
+    "halt_marks": Entry(er.halt_marks, lambda _e: {"source": halted_controller(),
+                                                   "scope": VENUE}),
+    "frozen_intervals": Entry(er.frozen_intervals, lambda _e: {
+        "records": [HALT], "policy": POLICY, "start": 0.0, "end": 10.0, "scope": VENUE,
+        "phases": {VENUE: "NORMAL"}}),
+    "AuctionSpec": Entry(er.AuctionSpec, lambda _e: {"uncross": "uncross",
+                                                     "override": "override_open"}),
+    "AuctionSpec.end_after": Entry(er.AuctionSpec.end_after, lambda _e: {
+        "seed": 7, "scope": VENUE, "visit": 3, "extension": 1},
+        target=lambda _e: er.AuctionSpec("uncross", "override_open")),
+    "AuctionSpec.in_collar": Entry(er.AuctionSpec.in_collar, lambda _e: {
+        "price": 101.0, "reference": 100},
+        target=lambda _e: er.AuctionSpec("uncross", "override_open")),
+    "MaxStay": Entry(er.MaxStay, lambda _e: {"seconds": 60.0, "then": er.StayAction.HALT}),
+    "LiquidationRelease": Entry(er.LiquidationRelease, lambda _e: {"delay": 900.0,
+                                                                   "per_minute": 10}),
+    "LiquidationRelease.resume_at": Entry(er.LiquidationRelease.resume_at, lambda _e: {
+        "entered": 1000.0, "paused": 60.0}, target=lambda _e: er.LiquidationRelease()),
     # -- dispositions --------------------------------------------------------------------------
     "OrderClass": Entry(er.OrderClass, lambda _e: {
         "order_types": {OrderType.STOP_MARKET}, "time_in_force": set(er.TimeInForce),
@@ -657,6 +720,18 @@ ENTRIES: Final[dict[str, Entry]] = {
     "Controller.<trigger>": Entry(_m("pre_open"), _halt_args, target=halted_controller),
     "Controller.apply": Entry(Controller.apply, lambda _e: {"record": HALT}, target=controller),
     "Controller.retry_journal": Entry(Controller.retry_journal, target=controller),
+    "Gate.funding": Entry(Gate.funding, lambda _e: {"instrument": BTC},
+                          target=lambda _e: Gate(POLICY)),
+    "Controller.note": Entry(Controller.note, lambda _e: {
+        "topic": "marks", "scope": BTC, "data": {"BTC-USDT": "16800.5"}, "actor": "ops:alice"},
+        target=controller),
+    "Controller.last_note": Entry(Controller.last_note, lambda _e: {"topic": "marks",
+                                                                     "scope": BTC},
+                                  target=controller),
+    "Controller.notes": Entry(Controller.notes, lambda _e: {"topic": "marks"},
+                              target=controller),
+    "Controller.hint_retry": Entry(Controller.hint_retry, lambda _e: {"at": 1234.5},
+                                   target=controller),
     "Controller.add_listener": Entry(Controller.add_listener,
                                      lambda _e: {"listener": lambda _change: None},
                                      target=controller),
@@ -704,6 +779,11 @@ ENTRIES: Final[dict[str, Entry]] = {
         "phases": {VENUE: "HALTED"}, "version": 1, "actor": "ops:alice", "reason": "r",
         "now": 0.0}, target=_journal_target),
     "FileJournal.close": Entry(FileJournal.close, target=_journal_target),
+    "FileJournal.note": Entry(FileJournal.note, lambda _e: {"note": NOTE},
+                              target=_journal_target),
+    "MemoryJournal.note": Entry(MemoryJournal.note, lambda _e: {"note": NOTE},
+                                target=lambda _e: MemoryJournal()),
+    "JournalNote": Entry(er.JournalNote, lambda _e: attrs.asdict(NOTE)),
     "JournalProblem": Entry(er.JournalProblem, lambda _e: {
         "code": er.IntegrityCode.TORN_TAIL, "line": 1, "detail": "d"}),
     "RecoveryReport": Entry(er.RecoveryReport, lambda _e: {
@@ -842,7 +922,78 @@ ENTRIES: Final[dict[str, Entry]] = {
         "record": HALT, "reason": None}),
     **{f"ScopeStatus.{name}": Entry(getattr(er.ScopeStatus, name),
                                     target=lambda _e: _scope_status())
-       for name in ("to_dict", "to_okx", "to_kraken", "to_coinbase", "to_fix")},
+       for name in ("to_dict", "to_okx", "to_kraken", "to_coinbase", "to_fix",
+                    "to_okx_maintenance")},
+    # -- auctions --------------------------------------------------------------------------------
+    "AuctionRunner": Entry(er.AuctionRunner, lambda _e: {
+        "controller": auction_runner().controller, "engine": kit.AuctionBook(), "reference": 100,
+        "seed": 1, "actor": "auction:timer", "scope": VENUE}),
+    "AuctionRunner.poll": Entry(er.AuctionRunner.poll, target=auction_runner),
+    "AuctionRunner.status": Entry(er.AuctionRunner.status, target=auction_runner),
+    "AuctionRunner.decide": Entry(er.AuctionRunner.decide, lambda _e: {
+        "actor": OPS, "cross": True, "reason": "r", "approvals": ()}, target=auction_runner),
+    "AuctionRunner.check_late": Entry(er.AuctionRunner.check_late, lambda _e: {
+        "request": er.Request.amend(BTC, er.OrderType.LIMIT), "side": er.Side.BUY, "price": 101,
+        "quantity": 1, "old_price": 100, "old_quantity": 1}, target=auction_runner),
+    "Indicative": Entry(er.Indicative, lambda _e: {"price": 100, "volume": 1, "imbalance": 0}),
+    "Indicative.as_json": Entry(er.Indicative.as_json, target=lambda _e: er.Indicative(100, 1)),
+    "testing.AuctionBook": Entry(kit.AuctionBook, lambda _e: {"reference": 100}),
+    "testing.AuctionBook.submit": Entry(kit.AuctionBook.submit, lambda _e: {
+        "scope": "X", "side": er.Side.BUY, "price": 1, "quantity": 1},
+        target=lambda _e: kit.AuctionBook()),
+    "testing.AuctionBook.cancel": Entry(kit.AuctionBook.cancel, lambda _e: {
+        "scope": "X", "order_id": 1}, target=lambda _e: kit.AuctionBook()),
+    **{f"testing.AuctionBook.{name}": Entry(getattr(kit.AuctionBook, name),
+                                            lambda _e: {"scope": "X"},
+                                            target=lambda _e: kit.AuctionBook())
+       for name in ("indicative", "trades", "resting")},
+    "testing.AuctionBook.uncross": Entry(kit.AuctionBook.uncross, lambda _e: {
+        "scope": "X", "price": 1}, target=lambda _e: kit.AuctionBook()),
+    "testing.reference_uncross": Entry(kit.reference_uncross, lambda _e: {
+        "bids": [(1, 1)], "asks": [(1, 1)], "reference": 1}),
+    "testing.check_auction": Entry(kit.check_auction, lambda _e: {
+        "engine_factory": kit.AuctionBook, "seed": 1, "scope": VENUE}),
+    "testing.auction_policy": Entry(kit.auction_policy, lambda _e: {
+        "when_exhausted": er.Exhausted.MANUAL}),
+    "SetIndicative": Entry(er.SetIndicative, lambda _e: {"price": 101.0, "volume": 2.0}),
+    "Liquidate": Entry(er.Liquidate, lambda _e: {"instrument": BTC}),
+    "Announce": Entry(er.Announce, lambda _e: {"window": WINDOW, "actor": OPS}),
+    "reopening_plan": Entry(er.reopening_plan),
+    # -- deadlines and maintenance windows -----------------------------------------------------
+    "MaintenanceWindow": Entry(er.MaintenanceWindow, lambda _e: {
+        "id": "w", "begin": 1.0, "end": 2.0, "pre_open_begin": None, "scope": VENUE,
+        "reason": ""}),
+    "MaintenanceWindow.state": Entry(er.MaintenanceWindow.state, lambda _e: {
+        "now": 1.0, "canceled": False}, target=lambda _e: WINDOW),
+    "MaintenanceWindow.steps": Entry(er.MaintenanceWindow.steps, target=lambda _e: WINDOW),
+    "MaintenanceWindow.to_json": Entry(er.MaintenanceWindow.to_json, target=lambda _e: WINDOW),
+    "Deadlines": Entry(er.Deadlines, lambda _e: {"controller": controller(),
+                                                 "actor": "auto:deadlines", "logger": None}),
+    "Deadlines.announce": Entry(er.Deadlines.announce, lambda _e: {
+        "window": er.MaintenanceWindow("y", 30.0, 40.0), "actor": "ops:alice"},
+        target=lambda _e: deadlines()),
+    "Deadlines.cancel": Entry(er.Deadlines.cancel, lambda _e: {"window_id": "w",
+                                                               "actor": "ops:alice"},
+                              target=lambda _e: deadlines()),
+    "Deadlines.next_due": Entry(er.Deadlines.next_due, lambda _e: {"scope": VENUE},
+                                target=lambda _e: deadlines()),
+    "Deadlines.retry_after": Entry(er.Deadlines.retry_after, lambda _e: {"scope": VENUE},
+                                   target=lambda _e: deadlines()),
+    "Deadlines.poll": Entry(er.Deadlines.poll, target=lambda _e: deadlines()),
+    "Deadlines.status": Entry(er.Deadlines.status, target=lambda _e: deadlines()),
+    "ScheduleStatus": Entry(er.ScheduleStatus, lambda _e: {"at": 0.0, "deadlines": (),
+                                                           "windows": ()}),
+    "ScheduleStatus.windows_of": Entry(er.ScheduleStatus.windows_of, lambda _e: {"scope": VENUE},
+                                       target=lambda _e: deadlines().status()),
+    "WindowStatus": Entry(er.WindowStatus, lambda _e: attrs.asdict(
+        deadlines().status().windows[0], recurse=False)),
+    "WindowStatus.to_dict": Entry(er.WindowStatus.to_dict,
+                                  target=lambda _e: deadlines().status().windows[0]),
+    "DeadlineStatus": Entry(er.DeadlineStatus, lambda _e: {
+        "scope": VENUE, "phase": "HALTED", "visit": 1, "due": 10.0,
+        "then": er.StayAction.HALT, "trigger": "halt", "overdue": False, "fired": None}),
+    "Firing": Entry(er.Firing, lambda _e: attrs.asdict(FIRING, recurse=False)),
+    "Firing.to_json": Entry(er.Firing.to_json, target=lambda _e: FIRING),
     # -- testing -------------------------------------------------------------------------------
     "testing.ManualClock": Entry(ManualClock, lambda _e: {"start": 0.0}),
     "testing.ManualClock.advance": Entry(ManualClock.advance, lambda _e: {"seconds": 1.0},
@@ -911,12 +1062,16 @@ NOT_CALLED: Final[dict[str, str]] = {
                     "a Protocol: implemented by the caller, never called"),
     **dict.fromkeys(("Action", "OrderType", "Origin", "TimeInForce", "Reason", "ProblemCode",
                      "RefusalCode", "IntegrityCode", "TrustCode", "Side", "RestingAction",
-                     "IncomingAction", "SystemCancel"),
+                     "IncomingAction", "SystemCancel", "Exhausted", "StayAction",
+                     "LiquidationState", "WindowState", "FiringOutcome", "AuctionState"),
                     "an enum: a lookup by value is the standard library's (ValueError)"),
     **dict.fromkeys(("ExchangeRecoveryError", "ConfigurationError", "ConformanceFailure",
                      "CoordinatorError", "JournalError", "SigningError"),
                     "an exception that takes one message"),
     "PhaseChange": "built by the library for listeners, never by callers",
+    "AuctionStatus": "built by the runner (AuctionRunner.status), never by callers",
+    "UncrossEngine": "a Protocol: implemented by the engine, never called",
+    "testing.AuctionEngine": "a Protocol: implemented by the engine, never called",
     "PhaseChanges.get": "a coroutine a listener's event loop awaits; it takes no argument",
     "testing.DEFAULT_INSTRUMENTS": "a constant",
     "testing.MUTATIONS": "a constant",

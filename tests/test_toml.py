@@ -16,20 +16,27 @@ from regen import regen_docs
 from exchange_recovery import (
     Acceptance,
     Action,
+    AuctionSpec,
+    Exhausted,
     IncomingAction,
     InvalidPolicyError,
+    LiquidationRelease,
+    MaxStay,
     OrderClass,
     OrderType,
     Origin,
+    PhaseSpec,
     Policy,
     ProblemCode,
     RestingAction,
     RestingRule,
+    StayAction,
     TimeInForce,
     default_policy,
     dump_policy,
     load_policy,
     loads_policy,
+    reopening_policy,
     restart_policy,
 )
 
@@ -136,13 +143,43 @@ def resting_rules(draw: st.DrawFn, phase: str, phases: list[str]) -> tuple[Resti
     return tuple(rules)
 
 
+seconds = st.floats(0, 1e6) | st.integers(0, 10**6)
+positive = st.floats(0.001, 1e6) | st.integers(1, 10**6)
+
+
+@st.composite
+def reopen_data(draw: st.DrawFn, phase: PhaseSpec) -> dict[str, object]:
+    """A phase's auction (kept where it has one, its numbers varied), a maximum stay (an
+    ADVANCE kept, its trigger too; else none, ALERT or HALT) and, where it matches, a release."""
+    changes: dict[str, object] = {}
+    if phase.auction is not None:
+        min_call = draw(positive)
+        changes["auction"] = attrs.evolve(
+            phase.auction, min_call=min_call, random_end=draw(seconds),
+            collar=draw(st.floats(0.0001, 0.9999)), extension=draw(positive),
+            max_extensions=draw(st.integers(0, 100)),
+            when_exhausted=draw(st.sampled_from(list(Exhausted))),
+            cutoff=draw(st.floats(0, 0.99)) * min_call)
+    if phase.max_stay is not None and phase.max_stay.then is StayAction.ADVANCE:
+        changes["max_stay"] = attrs.evolve(phase.max_stay, seconds=draw(positive))
+    else:
+        changes["max_stay"] = draw(st.none() | st.builds(
+            MaxStay, positive, st.sampled_from([StayAction.ALERT, StayAction.HALT])))
+    if phase.matching:
+        changes["liquidation_release"] = draw(st.none() | st.builds(
+            LiquidationRelease, st.none() | seconds, st.integers(1, 1_000_000)))
+    return changes
+
+
 @st.composite
 def policies(draw: st.DrawFn) -> Policy:
     """Valid policies: a known-good shape with its order, texts, rules and guards varied."""
-    base = draw(st.sampled_from([default_policy(), venue_modes_policy(), restart_policy()]))
+    base = draw(st.sampled_from([default_policy(), venue_modes_policy(), restart_policy(),
+                                 reopening_policy()]))
     phases = []
     for phase in base.phases:
-        changes: dict[str, object] = {"description": draw(names)}
+        changes: dict[str, object] = {"description": draw(names), "funding": draw(st.booleans())}
+        changes.update(draw(reopen_data(phase)))
         if not phase.matching and not (phase.resting and draw(st.booleans())):
             changes["resting"] = draw(resting_rules(phase.name, list(base.phase_names)))
         if phase.matching:  # any rules are safe while matching, if new orders can be cancelled
@@ -479,3 +516,141 @@ def test_a_reopen_that_would_fire_kept_stops_is_reported_at_its_transition() -> 
 
     assert (problem.code, problem.location) == (ProblemCode.STOP_FIRES_ON_REOPEN, "transitions[7]")
     assert _line(text, problem) == "[[transitions]]"
+
+
+# -- reopening: auctions, maximum stays, liquidation releases, funding (issue #14) ---------------
+
+REOPENING_TEXT = dump_policy(reopening_policy())
+
+
+def test_packaged_reopening_policy_file_equals_reopening_policy() -> None:
+    """``@reopening`` is reopening_policy(): its auction, stay, release and funding included."""
+    resource = importlib.resources.files("exchange_recovery") / "policies" / "reopening.toml"
+    loaded = loads_policy(resource.read_text(encoding="utf-8"))
+
+    assert loaded == reopening_policy()
+    assert loaded.phase("AUCTION").auction == reopening_policy().phase("AUCTION").auction
+    assert dump_policy(loaded) == REOPENING_TEXT
+
+
+def test_reopen_tables_are_written_only_where_a_phase_has_them() -> None:
+    """Nested tables per phase, enums by name; no key at all where a phase has the default."""
+    assert ('[phases.AUCTION.auction]\nuncross = "uncross"\noverride = "override_open"\n'
+            "min_call = 120.0\nrandom_end = 30.0\ncollar = 0.05\nextension = 300.0\n"
+            'max_extensions = 2\nwhen_exhausted = "MANUAL"\ncutoff = 30.0\n') in REOPENING_TEXT
+    assert ('[phases.PRE_OPEN.max_stay]\nseconds = 1800.0\nthen = "ADVANCE"\ntrigger = "call"\n'
+            in REOPENING_TEXT)
+    assert ("[phases.FULL_OPEN.liquidation_release]\ndelay = 900.0\nper_minute = 10\n"
+            in REOPENING_TEXT)
+    assert REOPENING_TEXT.count("funding = false") == 3
+    for key in ("funding", "auction", "max_stay", "liquidation_release"):
+        assert key not in DEFAULT_TEXT
+
+
+def test_a_release_after_the_pause_is_spelt_pause() -> None:
+    """``delay = "pause"`` is LiquidationRelease(delay=None), both ways."""
+    release = LiquidationRelease(delay=None, per_minute=3)
+    policy = _with_phase("FULL_OPEN", liquidation_release=release)
+
+    text = dump_policy(policy)
+
+    assert '[phases.FULL_OPEN.liquidation_release]\ndelay = "pause"\nper_minute = 3\n' in text
+    assert loads_policy(text).phase("FULL_OPEN").liquidation_release == release
+
+
+def test_omitted_reopen_keys_take_the_constructors_defaults() -> None:
+    """Only ``uncross``, ``override`` and ``seconds`` are required; the rest default."""
+    text = (REOPENING_TEXT
+            .replace("min_call = 120.0\nrandom_end = 30.0\ncollar = 0.05\nextension = 300.0\n"
+                     'max_extensions = 2\nwhen_exhausted = "MANUAL"\ncutoff = 30.0\n', "")
+            .replace('then = "ADVANCE"\ntrigger = "call"\n', "")
+            .replace("delay = 900.0\nper_minute = 10\n", ""))
+
+    policy = loads_policy(text)
+
+    assert policy.phase("AUCTION").auction == AuctionSpec("uncross", "override_open")
+    assert policy.phase("PRE_OPEN").max_stay == MaxStay(1800.0)
+    assert policy.phase("FULL_OPEN").liquidation_release == LiquidationRelease()
+
+
+def _with_phase(name: str, base: Policy | None = None, **changes: object) -> Policy:
+    base = base or reopening_policy()
+    return base.with_changes(phases=[attrs.evolve(p, **changes) if p.name == name else p
+                                     for p in base.phases])
+
+
+@covers(ProblemCode.UNKNOWN_KEY, ProblemCode.MISSING_KEY, ProblemCode.INVALID_VALUE,
+        ProblemCode.UNKNOWN_MEMBER)
+def test_problems_in_reopen_tables_are_located_at_their_keys_and_lines() -> None:
+    """A missing uncross (no knock-on INVALID_AUCTION), a fractional count, a misspelt enum,
+    an unknown key, a delay that is neither seconds nor "pause", a non-bool funding."""
+    text = (REOPENING_TEXT.replace('uncross = "uncross"\noverride', "override")
+            .replace("max_extensions = 2", "max_extensions = 2.5")
+            .replace('when_exhausted = "MANUAL"', 'when_exhausted = "manul"')
+            .replace('then = "ADVANCE"', 'then = "ADVANCE"\nafter = 3')
+            .replace("delay = 900.0", 'delay = "later"')
+            .replace("per_minute = 10", "per_minute = true")
+            .replace("[phases.AUCTION]\n", '[phases.AUCTION]\nfunding = "no"\n', 1)
+            .replace("funding = false\n\n[phases.AUCTION.accepts]", "\n[phases.AUCTION.accepts]"))
+
+    problems = problems_of(text).problems
+
+    assert [(p.code, p.location) for p in problems] == [
+        (ProblemCode.UNKNOWN_KEY, "phases.PRE_OPEN.max_stay.after"),
+        (ProblemCode.INVALID_VALUE, "phases.FULL_OPEN.liquidation_release.delay"),
+        (ProblemCode.INVALID_VALUE, "phases.FULL_OPEN.liquidation_release.per_minute"),
+        (ProblemCode.INVALID_VALUE, "phases.AUCTION.funding"),
+        (ProblemCode.MISSING_KEY, "phases.AUCTION.auction.uncross"),
+        (ProblemCode.INVALID_VALUE, "phases.AUCTION.auction.max_extensions"),
+        (ProblemCode.UNKNOWN_MEMBER, "phases.AUCTION.auction.when_exhausted"),
+    ]
+    assert "did you mean 'MANUAL'?" in problems[-1].message
+    assert "'pause'" in problems[1].message
+    assert [_line(text, p) for p in problems] == [
+        "after = 3", 'delay = "later"', "per_minute = true", 'funding = "no"',
+        "[phases.AUCTION.auction]", "max_extensions = 2.5", 'when_exhausted = "manul"']
+
+
+@pytest.mark.parametrize(("key", "table"), [
+    ("auction", '"yes"'), ("max_stay", "1800"), ("liquidation_release", "[900, 10]")])
+def test_a_reopen_key_that_is_no_table_is_an_invalid_value(key: str, table: str) -> None:
+    text = DEFAULT_TEXT.replace("[phases.PRE_OPEN]\n", f"[phases.PRE_OPEN]\n{key} = {table}\n")
+
+    (problem,) = problems_of(text).problems
+
+    assert (problem.code, problem.location) == (ProblemCode.INVALID_VALUE,
+                                                f"phases.PRE_OPEN.{key}")
+    assert _line(text, problem) == f"{key} = {table}"
+
+
+def test_reopen_data_that_cannot_work_is_reported_at_its_key_and_line() -> None:
+    """The policy's own checks, at the file's keys: NaN and negative numbers, an auction that
+    matches, an ADVANCE whose trigger does not leave, a release where nothing matches."""
+    text = (REOPENING_TEXT.replace("min_call = 120.0", "min_call = nan")
+            .replace("collar = 0.05", "collar = -0.05")
+            .replace('"ADVANCE"\ntrigger = "call"', '"ADVANCE"\ntrigger = "open"')
+            .replace("matching = false\nstop_triggers = false\nliquidations = false\n"
+                     "funding = false\n\n[phases.AUCTION.accepts]",
+                     "matching = true\nstop_triggers = false\nliquidations = false\n"
+                     "funding = false\n\n[phases.AUCTION.accepts]")
+            + '\n[phases.HALTED.liquidation_release]\ndelay = "pause"\nper_minute = 1\n')
+
+    problems = problems_of(text).problems
+
+    assert {(p.code, p.location): _line(text, p) for p in problems} == {
+        (ProblemCode.INVALID_LIQUIDATION_RELEASE, "phases.HALTED.liquidation_release"):
+            "[phases.HALTED.liquidation_release]",
+        (ProblemCode.INVALID_DEADLINE, "phases.PRE_OPEN.max_stay.trigger"): 'trigger = "open"',
+        (ProblemCode.INVALID_AUCTION, "phases.AUCTION.matching"): "matching = true",
+        (ProblemCode.INVALID_AUCTION, "phases.AUCTION.auction.min_call"): "min_call = nan",
+        (ProblemCode.INVALID_AUCTION, "phases.AUCTION.auction.collar"): "collar = -0.05",
+    }
+
+
+def test_a_bad_auction_key_is_reported_once() -> None:
+    """``min_call = "2m"`` is an INVALID_VALUE; the default stands in, so no INVALID_AUCTION."""
+    (problem,) = problems_of(REOPENING_TEXT.replace("min_call = 120.0",
+                                                    'min_call = "2m"')).problems
+
+    assert (problem.code, problem.location) == (ProblemCode.INVALID_VALUE,
+                                                "phases.AUCTION.auction.min_call")

@@ -14,12 +14,15 @@ import pytest
 from exchange_recovery import (
     Acceptance,
     Action,
+    AuctionSpec,
     ConfigurationError,
     ExchangeRecoveryError,
     GuardSpec,
     IncomingAction,
     InvalidPlanError,
     InvalidPolicyError,
+    LiquidationRelease,
+    MaxStay,
     OrderClass,
     OrderType,
     Permission,
@@ -32,10 +35,14 @@ from exchange_recovery import (
     RestartPlan,
     RestingAction,
     RestingRule,
+    StayAction,
     TimeInForce,
     TransitionSpec,
     default_policy,
     deferred_funds_policy,
+    dump_policy,
+    loads_policy,
+    reopening_policy,
     restart_policy,
 )
 from exchange_recovery._core.validation import find_problems
@@ -511,6 +518,236 @@ def test_a_guard_on_a_relaxing_transition_is_allowed() -> None:
 
 FILE_CODES = {ProblemCode.FILE_UNREADABLE, ProblemCode.SYNTAX_ERROR, ProblemCode.UNKNOWN_KEY,
               ProblemCode.MISSING_KEY, ProblemCode.UNKNOWN_MEMBER}  # policy files: test_toml.py
+# -- reopening: auctions, maximum stays, liquidation releases (issue #14) -------------------------
+
+AUCTION = PhaseSpec(
+    "AUCTION",
+    Acceptance(actions={Action.NEW_ORDER, Action.AMEND, Action.CANCEL},
+               order_types={OrderType.LIMIT}, time_in_force={TimeInForce.GTC}),
+    matching=False, auction=AuctionSpec("uncross", "override", cutoff=30), funding=False,
+)
+AUCTION_TRANSITIONS = (
+    TransitionSpec("halt", "NORMAL", "HALTED"),
+    TransitionSpec("halt", "PRE_OPEN", "HALTED"),
+    TransitionSpec("halt", "AUCTION", "HALTED"),
+    TransitionSpec("pre_open", "HALTED", "PRE_OPEN"),
+    TransitionSpec("call", "PRE_OPEN", "AUCTION"),
+    TransitionSpec("uncross", "AUCTION", "NORMAL"),
+    TransitionSpec("override", "AUCTION", "NORMAL"),
+)
+
+
+def reopen_problems_of(*, auction: object = AUCTION.auction, normal: PhaseSpec = NORMAL,
+                       transitions: tuple[TransitionSpec, ...] = AUCTION_TRANSITIONS,
+                       **changes: Any) -> set[tuple[ProblemCode, str]]:
+    """The problems of the small policy with an AUCTION phase between PRE_OPEN and NORMAL,
+    that phase's auction replaced and its other fields changed."""
+    spec = attrs.evolve(AUCTION, auction=auction, **changes)
+    return problems(phases=(normal, HALTED, PRE_OPEN, spec), transitions=transitions)
+
+
+def test_an_auction_between_pre_open_and_normal_is_valid() -> None:
+    """The starting point of the reopening tests: a call auction, a stay, a release."""
+    pre_open = attrs.evolve(PRE_OPEN, max_stay=MaxStay(1800, StayAction.ADVANCE, "call"))
+    normal = attrs.evolve(NORMAL, liquidation_release=LiquidationRelease(None, per_minute=5))
+    policy = build(phases=(normal, HALTED, pre_open, AUCTION), transitions=AUCTION_TRANSITIONS)
+
+    assert find_problems(policy) == []
+    assert policy.phase("AUCTION").auction == AuctionSpec("uncross", "override", cutoff=30)
+
+
+def test_the_reopening_policy_is_valid_and_survives_a_policy_file() -> None:
+    """reopening_policy() passes every check and loads back from its TOML unchanged."""
+    policy = reopening_policy()
+
+    assert find_problems(policy) == []
+    assert loads_policy(dump_policy(policy)) == policy
+
+
+@covers(ProblemCode.INVALID_AUCTION)
+def test_an_auction_phase_that_matches_is_refused() -> None:
+    """A call auction never matches continuously: reported at the phase's matching key."""
+    found = reopen_problems_of(matching=True)
+
+    assert found == {(ProblemCode.INVALID_AUCTION, "phases.AUCTION.matching")}
+
+
+def test_an_auction_whose_uncross_does_not_leave_the_phase_is_refused() -> None:
+    """``uncross`` names a trigger of another phase (``call``), ``override`` one of none."""
+    found = reopen_problems_of(auction=AuctionSpec("call", "override_now"))
+
+    assert found == {(ProblemCode.INVALID_AUCTION, "phases.AUCTION.auction.uncross"),
+                     (ProblemCode.INVALID_AUCTION, "phases.AUCTION.auction.override")}
+
+
+def test_an_auction_ending_in_a_phase_that_does_not_match_is_refused() -> None:
+    """An uncross into PRE_OPEN would leave the uncrossed book with nothing to trade it."""
+    transitions = (*AUCTION_TRANSITIONS[:5], TransitionSpec("uncross", "AUCTION", "PRE_OPEN"),
+                   AUCTION_TRANSITIONS[6])
+
+    found = reopen_problems_of(transitions=transitions)
+
+    assert found == {(ProblemCode.INVALID_AUCTION, "phases.AUCTION.auction")}
+
+
+def test_an_auction_overriding_with_its_uncross_is_refused() -> None:
+    """An override must be told apart from an uncross in the journal."""
+    found = reopen_problems_of(auction=AuctionSpec("uncross", "uncross"))
+
+    assert found == {(ProblemCode.INVALID_AUCTION, "phases.AUCTION.auction.override")}
+
+
+_HUGE = 10**13  # seconds: beyond MAX_SECONDS
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("min_call", float("nan")), ("min_call", -1), ("min_call", 0), ("min_call", True),
+    ("min_call", _HUGE), ("random_end", float("inf")), ("random_end", -0.5),
+    ("random_end", "30"), ("extension", float("nan")), ("extension", -300), ("extension", 0),
+    ("extension", False), ("cutoff", -1), ("cutoff", _HUGE), ("cutoff", 120.0),
+    ("collar", 0), ("collar", 1), ("collar", -0.05), ("collar", float("nan")),
+    ("collar", True), ("max_extensions", -1), ("max_extensions", 101),
+    ("max_extensions", 2.0), ("max_extensions", True), ("max_extensions", 10**30),
+    ("when_exhausted", "MANUAL"), ("when_exhausted", None),
+])
+def test_an_auction_number_that_cannot_work_is_refused(field: str, value: object) -> None:
+    """NaN, infinities, negatives, bools, strings, the huge and the out of range: at the key.
+    (A cutoff of the whole 120 s minimum call would leave no time to cancel.)"""
+    found = reopen_problems_of(auction=attrs.evolve(AUCTION.auction, **{field: value}))
+
+    assert found == {(ProblemCode.INVALID_AUCTION, f"phases.AUCTION.auction.{field}")}
+
+
+@pytest.mark.parametrize("bad", [
+    "uncross", 5, None, {"uncross": "uncross"}, MaxStay(60)])
+def test_an_auction_that_is_no_auction_spec_is_refused(bad: object) -> None:
+    found = reopen_problems_of(auction=bad if bad is not None else "none")
+
+    assert found == {(ProblemCode.INVALID_AUCTION, "phases.AUCTION.auction")}
+
+
+@pytest.mark.parametrize("trigger", [["uncross"], {"x": 1}, 7, None])
+def test_an_auction_trigger_of_any_type_is_refused_not_a_crash(trigger: object) -> None:
+    """An unhashable trigger is a problem like any other, never a TypeError."""
+    found = reopen_problems_of(auction=attrs.evolve(AUCTION.auction, uncross=trigger))
+
+    assert found == {(ProblemCode.INVALID_AUCTION, "phases.AUCTION.auction.uncross")}
+
+
+def test_an_auction_without_extensions_may_have_no_extension_time() -> None:
+    policy = build(phases=(NORMAL, HALTED, PRE_OPEN, attrs.evolve(
+        AUCTION, auction=attrs.evolve(AUCTION.auction, max_extensions=0, extension=0,
+                                      random_end=0, cutoff=0))),
+        transitions=AUCTION_TRANSITIONS)
+
+    assert find_problems(policy) == []
+
+
+@covers(ProblemCode.INVALID_DEADLINE)
+def test_advancing_without_a_trigger_that_leaves_the_phase_is_refused() -> None:
+    """ADVANCE by ``open`` (not a trigger of AUCTION), and by no trigger at all."""
+    for stay in (MaxStay(60, StayAction.ADVANCE, "open"), MaxStay(60, StayAction.ADVANCE)):
+        found = reopen_problems_of(max_stay=stay)
+
+        assert found == {(ProblemCode.INVALID_DEADLINE, "phases.AUCTION.max_stay.trigger")}
+
+
+@pytest.mark.parametrize("then", [StayAction.ALERT, StayAction.HALT])
+def test_a_trigger_on_a_stay_that_does_not_advance_is_refused(then: StayAction) -> None:
+    """Only ADVANCE fires a trigger: one written on ALERT or HALT is a mistake, not ignored."""
+    found = reopen_problems_of(max_stay=MaxStay(60, then, "uncross"))
+
+    assert found == {(ProblemCode.INVALID_DEADLINE, "phases.AUCTION.max_stay.trigger")}
+
+
+@pytest.mark.parametrize(("stay", "field"), [
+    (MaxStay(0), "seconds"), (MaxStay(-60), "seconds"), (MaxStay(float("nan")), "seconds"),
+    (MaxStay(float("inf")), "seconds"), (MaxStay(True), "seconds"), (MaxStay(_HUGE), "seconds"),
+    (MaxStay("60"), "seconds"),  # type: ignore[arg-type]
+    (MaxStay(60, "HALT"), "then"),  # type: ignore[arg-type]
+    (MaxStay(60, StayAction.ADVANCE, ["uncross"]), "trigger"),  # type: ignore[arg-type]
+    ("1800", ""),
+])
+def test_a_maximum_stay_that_cannot_work_is_refused(stay: object, field: str) -> None:
+    found = reopen_problems_of(max_stay=stay)
+
+    where = f"phases.AUCTION.max_stay.{field}" if field else "phases.AUCTION.max_stay"
+    assert found == {(ProblemCode.INVALID_DEADLINE, where)}
+
+
+@covers(ProblemCode.INVALID_LIQUIDATION_RELEASE)
+def test_a_liquidation_release_in_a_phase_that_does_not_match_is_refused() -> None:
+    """Liquidations released in a call auction would trade before the uncross."""
+    found = reopen_problems_of(liquidation_release=LiquidationRelease())
+
+    assert found == {(ProblemCode.INVALID_LIQUIDATION_RELEASE,
+                      "phases.AUCTION.liquidation_release")}
+
+
+@pytest.mark.parametrize(("release", "field"), [
+    (LiquidationRelease(delay=-1), "delay"), (LiquidationRelease(delay=float("nan")), "delay"),
+    (LiquidationRelease(delay=float("inf")), "delay"), (LiquidationRelease(delay=True), "delay"),
+    (LiquidationRelease(delay=_HUGE), "delay"),
+    (LiquidationRelease(delay="15m"), "delay"),  # type: ignore[arg-type]
+    (LiquidationRelease(per_minute=0), "per_minute"),
+    (LiquidationRelease(per_minute=-10), "per_minute"),
+    (LiquidationRelease(per_minute=10**7), "per_minute"),
+    (LiquidationRelease(per_minute=10.0), "per_minute"),  # type: ignore[arg-type]
+    (LiquidationRelease(per_minute=True), "per_minute"),
+    (LiquidationRelease(per_minute=float("nan")), "per_minute"),  # type: ignore[arg-type]
+    (MaxStay(60), ""),
+])
+def test_a_liquidation_release_that_cannot_work_is_refused(release: object, field: str) -> None:
+    normal = attrs.evolve(NORMAL, liquidation_release=release)
+
+    found = reopen_problems_of(normal=normal)
+
+    where = "phases.NORMAL.liquidation_release" + (f".{field}" if field else "")
+    assert found == {(ProblemCode.INVALID_LIQUIDATION_RELEASE, where)}
+
+
+@pytest.mark.parametrize("delay", [None, 0, 900, 1800.5])
+def test_a_release_after_no_delay_or_after_the_pause_is_valid(delay: float | None) -> None:
+    normal = attrs.evolve(NORMAL, liquidation_release=LiquidationRelease(delay, per_minute=1))
+
+    assert find_problems(build(phases=(normal, HALTED, PRE_OPEN))) == []
+
+
+@pytest.mark.parametrize("funding", [0, "false", None])
+def test_funding_that_is_no_bool_is_an_invalid_value(funding: object) -> None:
+    found = problems(phases=replaced(HALTED, funding=funding))
+
+    assert (ProblemCode.INVALID_VALUE, "phases.HALTED.funding") in found
+
+
+def test_every_reopen_problem_of_a_phase_is_reported_at_once() -> None:
+    """A matching auction with a bad collar, a stay of 0 s and a release: four problems."""
+    found = reopen_problems_of(matching=True, auction=attrs.evolve(AUCTION.auction, collar=2),
+                               max_stay=MaxStay(0), liquidation_release=LiquidationRelease(-1))
+
+    assert found == {
+        (ProblemCode.INVALID_AUCTION, "phases.AUCTION.matching"),
+        (ProblemCode.INVALID_AUCTION, "phases.AUCTION.auction.collar"),
+        (ProblemCode.INVALID_DEADLINE, "phases.AUCTION.max_stay.seconds"),
+        (ProblemCode.INVALID_LIQUIDATION_RELEASE, "phases.AUCTION.liquidation_release.delay"),
+    }
+
+
+def test_reopen_problems_show_the_value_received() -> None:
+    """Messages name what was expected and what came, escaped and bounded."""
+    with pytest.raises(InvalidPolicyError) as caught:
+        build(phases=(NORMAL, HALTED, PRE_OPEN, attrs.evolve(
+            AUCTION, auction=attrs.evolve(AUCTION.auction, collar=float("nan"),
+                                          uncross="x\n" * 500))),
+              transitions=AUCTION_TRANSITIONS)
+
+    messages = {p.location.rpartition(".")[2]: p.message for p in caught.value.problems}
+    assert messages["collar"].endswith("got nan")
+    assert "\n" not in messages["uncross"]
+    assert len(messages["uncross"]) < 400
+
+
+
 # -- guard declarations, permissions and restart plans --------------------------------------------
 
 

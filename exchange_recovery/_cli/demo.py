@@ -16,7 +16,7 @@ import argparse
 import datetime as dt
 import os
 import sys
-from typing import Any
+from typing import Any, Final
 
 import structlog
 
@@ -28,6 +28,7 @@ from exchange_recovery import (
     Approve,
     Controller,
     Gate,
+    Liquidate,
     MemoryJournal,
     OrderType,
     Origin,
@@ -35,6 +36,7 @@ from exchange_recovery import (
     Request,
     RestingAction,
     SetHealth,
+    SetIndicative,
     Side,
     SimulationEvent,
     TimeInForce,
@@ -44,6 +46,7 @@ from exchange_recovery import (
     default_restart_plan,
     deferred_funds_policy,
     recover,
+    reopening_plan,
     simulate,
 )
 
@@ -268,6 +271,7 @@ def story(journal: str | os.PathLike[str] | None = None, steps: int | None = Non
                      "version": controller.version}
     data["plan"] = plan_data() if steps is None else None  # a run stopped early: no epilogue
     data["other_venue"] = other_venue() if steps is None else None
+    data["reopening"] = reopening() if steps is None else None
     return data
 
 
@@ -313,6 +317,59 @@ def other_venue() -> dict[str, Any]:
     here = Gate(default_policy(), {VENUE: "DEGRADED"}).check(Request(Action.WITHDRAWAL))
     return {"policy": "deferred_funds", "steps": steps, "held": sorted(held),
             "default_degraded_withdrawal": here.reason.value}
+
+
+_ALICE = Actor("ops:alice", {"operator"})
+_BOB = Actor("ops:bob", {"supervisor"})
+_REOPENING: tuple[SimulationEvent, ...] = (
+    Advance(_ALICE), Wait(600), Approve(_BOB), Advance(_ALICE),  # 10 min pre-open, then the call
+    SetIndicative(107.5, 40),  # the price moved: 7.5 % above the reference, outside the collar
+    Wait(180), SetIndicative(103.2, 55),  # extended; the price comes back inside
+    Wait(420), Liquidate(SWAP),  # open: liquidations wait for their clock
+    Wait(900), *[Liquidate(SWAP)] * 11,  # released: at most 10 a minute
+)
+REOPENING_SEED: Final = 20221218
+"""The seed of the demo's auction: its random end (and so the whole timeline) is the same on
+every run."""
+
+
+def reopening() -> dict[str, Any]:
+    """The same restart reopened LSE-style (`reopening_plan`, simulated with a fixed seed): a
+    call with a random end, one extension because the price moved too far, the uncross, then
+    liquidations released 15 minutes after the open at 10 a minute."""
+    timeline = simulate(reopening_plan(), _REOPENING, seed=REOPENING_SEED, reference=100.0,
+                        health={"cloud_zone_healthy": True, "market_data_fresh": True,
+                                "book_uncrossed": True},
+                        logger=_audit_trail([]))
+    entries = [{"minute": e.at / 60, "phase": e.phase, "event": e.event, "detail": e.detail,
+                "text": str(e)} for e in timeline.entries if not e.event.startswith("wait")]
+    auction, release = timeline.auction, timeline.liquidations
+    if auction is None or release is None:  # the reopening plan has both
+        msg = "the reopening plan lost its auction or its liquidation release"
+        raise RuntimeError(msg)
+    return {"plan": "reopening", "seed": REOPENING_SEED, "entries": entries,
+            "auction": {"extensions": auction.extensions, "open_price": auction.open_price,
+                        "open_size": auction.open_size, "state": auction.state.value},
+            "liquidations": {"resume_at_minute": release.resume_at / 60 if release.resume_at
+                             is not None else None, "per_minute": release.per_minute}}
+
+
+def reopening_lines(data: dict[str, Any]) -> list[str]:
+    """The LSE-style reopening in words: one line per event, repeated liquidations folded."""
+    out = [(f"\nThe same restart reopened LSE-style (reopening_plan, seed {data['seed']}): a "
+           "2-minute call with a random end within 30 s,"),
+           ("a 5 % collar around the reference price 100, 5-minute extensions, liquidations "
+           "15 minutes after the open, 10 a minute:")]
+    entries = data["entries"]
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        same = 1
+        while (i + same < len(entries) and entries[i + same]["text"] == entry["text"]):
+            same += 1
+        out.append(f"  {entry['text']}" + (f"  (x{same})" if same > 1 else ""))
+        i += same
+    return out
 
 
 def other_venue_lines(data: dict[str, Any]) -> list[str]:
@@ -374,6 +431,8 @@ def run(journal: str | os.PathLike[str] | None = None, steps: int | None = None)
         out.extend(plan_lines(data["plan"]))
     if data["other_venue"] is not None:
         out.extend(other_venue_lines(data["other_venue"]))
+    if data.get("reopening") is not None:
+        out.extend(reopening_lines(data["reopening"]))
     return out
 
 

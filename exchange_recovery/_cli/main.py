@@ -51,9 +51,9 @@ USAGE: Final = 2
 PROG: Final = "exchange-recovery"
 BUILTIN_DEFAULT: Final = "@default"
 """The POLICY argument naming the packaged default policy (``policies/default.toml``)."""
-PACKAGED: Final = ("default", "restart", "deferred_funds")
+PACKAGED: Final = ("default", "restart", "deferred_funds", "reopening")
 """``@NAME`` names the packaged ``policies/NAME.toml``: `default_policy()`, `restart_policy()`,
-`deferred_funds_policy()`."""
+`deferred_funds_policy()`, `reopening_policy()` (files written by ``docs/regen.py``)."""
 
 
 class _Stop(Exception):
@@ -119,9 +119,10 @@ def command(name: str, help: str, *configure: _Configure) -> Callable[[_Run], _R
 # -- argument groups ---------------------------------------------------------------------------
 
 
-_POLICY_HELP: Final = ("a policy file (TOML), or @default, @restart or @deferred_funds for the "
-                       "packaged default policy, the default policy with its restart guards, "
-                       "and the policy that defers funds movements")
+_POLICY_HELP: Final = ("a policy file (TOML), or @default, @restart, @deferred_funds or "
+                       "@reopening for the packaged default policy, the default policy with its "
+                       "restart guards, the policy that defers funds movements, and the restart "
+                       "that reopens through a call auction")
 
 
 def _policy_arg(parser: argparse.ArgumentParser) -> None:
@@ -384,7 +385,7 @@ def _verify(args: argparse.Namespace, io: _Io) -> int:
 @command("replay", "print the timeline of a journal and its integrity verdict",
          _journal_args, _json_arg)
 def _replay(args: argparse.Namespace, io: _Io) -> int:
-    """Print every record of JOURNAL in order (transitions and snapshots), then the verdict of
+    """Print every record of JOURNAL in order (transitions, snapshots, notes), then the verdict of
     verify. Exit codes as for verify.
     """
     _, report = _verified(args, io)
@@ -406,6 +407,10 @@ def _replay(args: argparse.Namespace, io: _Io) -> int:
                 if isinstance(phases, dict) else "?"
             io.print(f"v{f.get('version')}  {f.get('time')}  SNAPSHOT {shown}  "
                      f"[by {f.get('actor')}]  {f.get('reason')}")
+        elif record.get("kind") == "note":
+            data = escape_text(json.dumps(record.get("note"), sort_keys=True), 400)
+            io.print(f"v{f.get('version')}  {f.get('time')}  {f.get('scope')}  NOTE "
+                     f"{f.get('topic')} {data}  [by {f.get('actor')}]")
         else:
             io.print(f"v{f.get('version')}  {f.get('time')}  {f.get('scope')}  "
                      f"{f.get('from')} -> {f.get('to')}  "

@@ -33,13 +33,21 @@ from typing import TYPE_CHECKING, Any
 from transitions import EventData, Machine
 
 from .._core.codes import RefusalCode
-from .._core.errors import ConfigurationError, TransitionRefused
+from .._core.errors import ConfigurationError, JournalError, TransitionRefused
 from .._core.gate import Gate
 from .._core.model import VENUE, Actor
 from .._core.policy import Policy, planned_dwell
 from .._core.text import shown
 from .._decide.decide import actor_of, clean_reason, decide, misfit, require_text
-from .._decide.records import Authorizer, Clock, Guard, TransitionContext, TransitionRecord
+from .._decide.records import (
+    Authorizer,
+    Clock,
+    Guard,
+    JournalNote,
+    TransitionContext,
+    TransitionRecord,
+    note_payload,
+)
 from .._journal.protocol import Journal
 from .._trust.approvals import SignedApproval
 from .._trust.directory import Directory
@@ -158,6 +166,7 @@ class Controller(TriggerMethods):
         instruments: Collection[str] | None = None,
         max_instruments: int = 100_000,
         visits: Mapping[str, int] | None = None,
+        notes: Sequence[JournalNote] | None = None,
     ) -> None:
         _check_options(policy, instruments, max_instruments, version, journal)
         self._registry = frozenset(instruments) if instruments is not None else None
@@ -180,7 +189,9 @@ class Controller(TriggerMethods):
         """What `recover` found in the journal this controller was rebuilt from (else None)."""
         # The gate holds every scope's own phase (one small int per instrument); this keeps no
         # copy. Entry times are kept only where they differ from the controller's start.
-        self._visits: dict[str, int] = dict(visits or {}) if self._trust.enabled else {}
+        self._visits: dict[str, int] = _visits_of(visits)
+        self._notes = _notes_by_key(notes)
+        self._retry_hint: float | None = None
         """Per scope, the version at which it entered its phase (only with a directory):
         what approvals sign. `recover` passes the replayed ones."""
         try:
@@ -395,6 +406,108 @@ class Controller(TriggerMethods):
                                     self.entered_at(record.scope), record.relaxing, record.version)
             self._carry_out(ctx, record, event="phase_applied")
 
+    def note(self, topic: str, scope: str, data: Mapping[str, Any], *,
+             actor: Actor | str) -> JournalNote:
+        """Journal `data` under `topic` for `scope`: durable data that is not a phase change (an
+        auction's schedule, a deadline, a maintenance window, mark prices at a halt).
+
+        The note is written at the current version, after any pending tightening record, and
+        is kept as the latest note for (`topic`, `scope`): `last_note` reads it back, here and
+        in a controller that `recover()` builds from the same journal.
+
+        Example:
+            >>> from exchange_recovery import default_policy, MemoryJournal
+            >>> c = Controller(default_policy(), journal=MemoryJournal())
+            >>> _ = c.note("marks", "venue", {"BTC-USDT": "16800.5"}, actor="ops:alice")
+            >>> c.last_note("marks").data
+            {'BTC-USDT': '16800.5'}
+
+        Raises:
+            ConfigurationError: `topic` is no lower-case identifier (at most 64 characters),
+                `scope` no scope name, `actor` no actor, `data` no JSON object (see
+                `JournalNote`), or the controller has no journal that stores notes.
+            JournalError: a pending tightening record or the note could not be written; the
+                note is not kept.
+            OSError: the journal's write failed; the note is not kept.
+        """
+        if not (type(topic) is str and topic.isidentifier() and topic.islower()
+                and len(topic) <= 64):
+            msg = f"topic must be a lower-case identifier of at most 64 characters, got {shown(topic)}"
+            raise ConfigurationError(msg)
+        _scope_name(scope)
+        who = actor_of(actor, scope=scope, trigger=topic)
+        payload = note_payload(data)
+        write = getattr(self._journal, "note", None)
+        if write is None or not callable(write):
+            msg = (f"notes need a journal that stores them (FileJournal, MemoryJournal); this "
+                   f"controller has {shown(self._journal)}")
+            raise ConfigurationError(msg)
+        with self._lock:
+            if self.unjournaled:
+                try:
+                    self._flush_unjournaled()
+                except Exception as exc:
+                    msg = f"a pending tightening record could not be written: {shown(exc)}"
+                    raise JournalError(msg) from exc
+            note = JournalNote(topic, scope, payload, who.name, float(self._clock()),
+                               self._version)
+            write(note)
+            self._notes[(topic, scope)] = note
+        self._log.info("note_journaled", topic=topic, scope=scope, actor=who.name,
+                       version=note.version)
+        return note
+
+    def hint_retry(self, at: float | None) -> None:
+        """Tell the gate that the venue's next relaxing step will not come before clock time
+        `at` (a maintenance window's end, a deadline that advances): its venue-level
+        rejections then carry ``retry_after`` = the later of `at` and the planned step's
+        dwell. None withdraws the hint. A venue transition withdraws it too (the scheduler
+        that knows gives it again for the new phase).
+
+        Raises:
+            ConfigurationError: `at` is not None nor a finite number of clock seconds.
+        """
+        if at is not None and (isinstance(at, bool) or not isinstance(at, int | float)
+                               or not -1e12 <= at <= 1e12 or at != at):  # noqa: PLR0124 - NaN
+            msg = f"at must be None or clock seconds (a finite number), got {shown(at)}"
+            raise ConfigurationError(msg)
+        with self._lock:
+            self._retry_hint = None if at is None else float(at)
+            self._gate._hint_venue(self._retry_after(self._gate.phase(), self.entered_at()))
+
+    def _retry_after(self, phase: str, entered: float) -> float | None:
+        """The venue's retry_after in `phase`: the later of its dwell and the hint."""
+        dwell = _earliest_next(self._policy, phase, entered)
+        hint = self._retry_hint
+        if hint is None:
+            return dwell
+        return hint if dwell is None else max(dwell, hint)
+
+    def last_note(self, topic: str, scope: str = VENUE) -> JournalNote | None:
+        """The latest note journaled under `topic` for `scope` (None: none).
+
+        Raises:
+            ConfigurationError: `topic` or `scope` is not a str.
+        """
+        if type(topic) is not str:
+            msg = f"topic must be a str, got {shown(topic)}"
+            raise ConfigurationError(msg)
+        _scope_name(scope)
+        with self._lock:
+            return self._notes.get((topic, scope))
+
+    def notes(self, topic: str) -> Mapping[str, JournalNote]:
+        """The latest note under `topic` for every scope that has one (a copy).
+
+        Raises:
+            ConfigurationError: `topic` is not a str.
+        """
+        if type(topic) is not str:
+            msg = f"topic must be a str, got {shown(topic)}"
+            raise ConfigurationError(msg)
+        with self._lock:
+            return {scope: n for (t, scope), n in self._notes.items() if t == topic}
+
     def retry_journal(self) -> int:
         """Write the `unjournaled` records again, oldest first; return how many remain.
 
@@ -484,7 +597,9 @@ class Controller(TriggerMethods):
         scope, dest = ctx.scope, ctx.dest
         if scope == VENUE:
             self._venue_record = self._cursor_record
-        retry = _earliest_next(self._policy, dest, ctx.now) if scope == VENUE else None
+        if scope == VENUE:
+            self._retry_hint = None  # given for the phase left
+        retry = self._retry_after(dest, ctx.now) if scope == VENUE else None
         self._gate._publish_scope(scope, dest, ctx.version, retry)
         self._version = ctx.version
         if scope != VENUE and dest == self._policy.normal:
@@ -492,8 +607,7 @@ class Controller(TriggerMethods):
             self._visits.pop(scope, None)
         else:
             self._entered[scope] = ctx.now
-            if self._trust.enabled:  # approvals name the visit: kept only when they are checked
-                self._visits[scope] = ctx.version
+            self._visits[scope] = ctx.version  # approvals, auctions and deadlines name the visit
 
     def _write_ahead(self, event: EventData) -> None:
         ctx: TransitionContext = event.kwargs["ctx"]
@@ -625,3 +739,28 @@ def check_guards(policy: Policy, guards: Mapping[str, Guard] | None) -> dict[str
         msg = f"guards {bad} are not callable"
         raise ConfigurationError(msg)
     return dict(guards)
+
+
+def _notes_by_key(notes: object) -> dict[tuple[str, str], JournalNote]:
+    """The latest note per (topic, scope) of `notes` (the later one wins)."""
+    if notes is None:
+        return {}
+    msg = f"notes must be a list or tuple of JournalNotes, got {shown(notes)}"
+    if not isinstance(notes, list | tuple) or not all(isinstance(n, JournalNote) for n in notes):
+        raise ConfigurationError(msg)
+    return {(n.topic, n.scope): n for n in notes}
+
+
+def _visits_of(visits: object) -> dict[str, int]:
+    """`visits` as a dict of scope to version, or a `ConfigurationError`."""
+    if visits is None:
+        return {}
+    try:
+        out = dict(visits.items()) if isinstance(visits, Mapping) else None
+    except Exception:  # a mapping whose items() raises
+        out = None
+    if out is None or not all(type(k) is str and type(v) is int and v >= 0
+                              for k, v in out.items()):
+        msg = f"visits must map scope names to versions (ints from 0), got {shown(visits)}"
+        raise ConfigurationError(msg)
+    return out

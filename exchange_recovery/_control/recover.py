@@ -70,7 +70,7 @@ def recover(path: str | os.PathLike[str], policy: Policy, *, key: JournalKey | N
         ('HALTED', 1, True, False)
     """
     path = file_path(path)
-    taken = sorted({"journal", "phases", "version", "visits"} & set(controller_options))
+    taken = sorted({"journal", "phases", "version", "visits", "notes"} & set(controller_options))
     if taken:
         msg = f"recover() decides {taken} itself; do not pass them"
         raise ConfigurationError(msg)
@@ -111,8 +111,13 @@ def recover(path: str | os.PathLike[str], policy: Policy, *, key: JournalKey | N
     # (a fail-safe restart enters every scope at its snapshot's version).
     visits = (exam.scan.visits if exam.fatal is None and exam.scan is not None
               else dict.fromkeys(report.phases, report.version))
+    # The latest note per topic and scope, as replayed (a fail-safe restart keeps none: what
+    # they scheduled is re-decided from the fail-safe phase).
+    notes = (tuple(exam.scan.notes.values()) if exam.fatal is None and exam.scan is not None
+             else ())
     controller = Controller(policy, journal=journal, phases=report.phases,
-                            version=report.version, visits=visits, **controller_options)
+                            version=report.version, visits=visits, notes=notes,
+                            **controller_options)
     controller.recovery = report
     return controller
 

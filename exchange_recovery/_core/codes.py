@@ -36,6 +36,10 @@ class Reason(_Code):
     INVALID_REQUEST = "INVALID_REQUEST"
     # the other venue of December 2022 (issue #16)
     DEFERRED = "DEFERRED"
+    # reopen like the best venues (issue #14)
+    AUCTION_CUTOFF = "AUCTION_CUTOFF"
+    LIQUIDATION_NOT_RELEASED = "LIQUIDATION_NOT_RELEASED"
+    LIQUIDATION_RATE_LIMITED = "LIQUIDATION_RATE_LIMITED"
 
     @property
     def accepts(self) -> bool:
@@ -82,6 +86,10 @@ class ProblemCode(_Code):
     # the other venue of December 2022 (issue #16)
     INVALID_DEFERRAL = "INVALID_DEFERRAL"
     DEFERRED_NOT_CANCELLABLE = "DEFERRED_NOT_CANCELLABLE"
+    # reopen like the best venues (issue #14)
+    INVALID_AUCTION = "INVALID_AUCTION"
+    INVALID_DEADLINE = "INVALID_DEADLINE"
+    INVALID_LIQUIDATION_RELEASE = "INVALID_LIQUIDATION_RELEASE"
 
 
 class SystemCancel(_Code):
@@ -193,6 +201,31 @@ _DESCRIPTIONS: dict[_Code, str] = {
     Reason.DEFERRED: (
         "Valid, but not processed in this phase: held until the phase in Decision.until (or "
         "cancelled by its owner); accepted is False."
+    ),
+    Reason.AUCTION_CUTOFF: (
+        "Late in an auction call (after its cutoff) cancels and less aggressive amends are "
+        "refused; Decision.retry_after is the call's scheduled end."
+    ),
+    Reason.LIQUIDATION_NOT_RELEASED: (
+        "Liquidations have not resumed yet after the restart; Decision.retry_after is when they "
+        "will (if known)."
+    ),
+    Reason.LIQUIDATION_RATE_LIMITED: (
+        "Liquidations have resumed, but this instrument used its quota for the minute; "
+        "Decision.retry_after is when a slot frees."
+    ),
+    ProblemCode.INVALID_AUCTION: (
+        "An auction phase cannot work as written: it matches, its uncross or override trigger "
+        "does not leave it for a matching phase, or a time, the collar or the extensions are "
+        "out of range."
+    ),
+    ProblemCode.INVALID_DEADLINE: (
+        "A maximum stay cannot work as written: no positive time, or ADVANCE without a trigger "
+        "that leaves the phase."
+    ),
+    ProblemCode.INVALID_LIQUIDATION_RELEASE: (
+        "A liquidation release cannot work as written: a bad delay or rate, or a phase that does "
+        "not match."
     ),
     ProblemCode.INVALID_DEFERRAL: (
         "A phase defers an action it also accepts, an action that cannot wait (order entry, a "

@@ -20,10 +20,8 @@ Checking (once per order): two slot loads, one dict probe, two tuple indexes, no
 
 from __future__ import annotations
 
-import math
 import types
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Final, NoReturn
 
 import attrs
@@ -48,6 +46,7 @@ from .model import (
 )
 from .phases import Verdict
 from .policy import Policy, gate_tables, tightens
+from .specs import positive_number
 from .text import shown
 
 _Table = tuple[Decision, ...]
@@ -120,16 +119,18 @@ class _Compiled:
         crossing = {(scope, phase): _decision(Reason.WOULD_CROSS, "", phase, scope,
                                               _next_phase(policy, phase))
                     for scope in (VENUE, INSTRUMENT) for phase in names}
+        # A call auction collects crossing interest on purpose (its uncross resolves it): only
+        # a phase that stops matching and is no auction refuses a crossing order.
+        refuses = {phase: not specs[phase].matching and specs[phase].auction is None
+                   for phase in names}
         self.crossing: dict[str, tuple[tuple[Decision | None, ...], ...]] = {}
         for v in names:
-            by_index: list[Decision | None] = [
-                None if specs[v].matching else crossing[(VENUE, v)]]
+            by_index: list[Decision | None] = [crossing[(VENUE, v)] if refuses[v] else None]
             for q in names:
-                if specs[v].matching and specs[q].matching:
-                    by_index.append(None)
-                else:  # the level that stops matching names the phase
-                    by_index.append(crossing[(VENUE, v)] if not specs[v].matching
-                                    else crossing[(INSTRUMENT, q)])
+                if refuses[v]:  # the level that refuses names the phase, the venue first
+                    by_index.append(crossing[(VENUE, v)])
+                else:
+                    by_index.append(crossing[(INSTRUMENT, q)] if refuses[q] else None)
             # per instrument index, per key: WOULD_CROSS where a price is looked at at all
             # (matching off, the request rests a limit, the table accepts it), else None
             self.crossing[v] = tuple(
@@ -319,7 +320,8 @@ class Gate:
         the book crossed when matching resumes. The touch is the engine's own book, read at
         the sequencing point (None: that side is empty); a float NaN touch counts as crossed
         (refused, never let through). While matching is on, the price is not looked at
-        (crossing is the engine's matching).
+        (crossing is the engine's matching); nor in a call auction's phase (one with an
+        `AuctionSpec`), which collects crossing interest for its single uncross to resolve.
 
         A `price` that is no positive finite number (int, float or Decimal) is refused with
         `Reason.INVALID_REQUEST` naming ``price``, when it is looked at.
@@ -425,6 +427,28 @@ class Gate:
         """Whether the engine may run liquidations."""
         return "liquidations" in self.capabilities(instrument)
 
+    def funding(self, instrument: str | None = None) -> bool:
+        """Whether funding and interest accrue now: both the venue's phase and the instrument's
+        own phase (if it has one) say so (`PhaseSpec.funding`; False: frozen, as while users
+        cannot act). Not on the per-order path: a few lookups, no lock.
+
+        Example:
+            >>> from exchange_recovery import reopening_policy
+            >>> gate = Gate(reopening_policy(), {"venue": "NORMAL", "BTC-USDT": "HALTED"})
+            >>> gate.funding(), gate.funding("BTC-USDT"), gate.funding("ETH-USDT")
+            (True, False, True)
+
+        Raises:
+            ConfigurationError: `instrument` cannot be looked up (unhashable).
+        """
+        try:
+            i = self._own.get(instrument, FOLLOWS_VENUE)  # type: ignore[arg-type]
+        except Exception:  # unhashable, or a hash that raises
+            _not_a_scope("instrument", instrument)
+        policy = self._policy
+        own = policy.phase(self._compiled.names[i]).funding if i else True
+        return own and policy.phase(self._venue.phase).funding
+
     def capabilities(self, instrument: str | None = None) -> frozenset[str]:
         """What the engine itself may do now: both the venue's and the instrument's phase allow.
 
@@ -485,6 +509,13 @@ class Gate:
                 self._own[scope] = index
         self._version = version
 
+    def _hint_venue(self, retry_after: float | None) -> None:
+        """Put `retry_after` on the venue's current rejections (same phase, same tables of
+        verdicts; only the hint changes): one reference swap, as a publication is."""
+        venue = self._compiled.venue_part(self._venue.phase, retry_after)
+        self._tables = venue.tables
+        self._venue = venue
+
     def _publish_scopes(self, phases: Mapping[str, str], version: int) -> None:
         """Publish several scopes' new phases, one by one, as `_publish_scope` does."""
         for scope, phase in phases.items():
@@ -541,16 +572,7 @@ _INVALID: dict[tuple[str, str, str], Decision] = {}
 """INVALID_REQUEST decisions by (phase, field, expected): built once each, then shared."""
 
 
-def _positive(price: object) -> bool:
-    """Whether `price` is an int, float or Decimal, finite and above 0 (never a bool)."""
-    kind = type(price)
-    if kind is int:
-        return price > 0  # type: ignore[operator]
-    if kind is float:
-        return math.isfinite(price) and price > 0  # type: ignore[arg-type,operator]
-    if kind is Decimal:
-        return price.is_finite() and price > 0  # type: ignore[attr-defined,operator]
-    return False
+_positive: Final = positive_number
 
 
 def _well_typed(action: object, instrument: object, order_type: object, time_in_force: object,

@@ -25,6 +25,7 @@ from .model import (
     TimeInForce,
     kind_key,
 )
+from .reopen import AuctionSpec, LiquidationRelease, MaxStay
 from .text import shown
 
 Verdict = tuple[Reason, str]
@@ -156,6 +157,12 @@ class PhaseSpec:
     ``defers`` names actions the phase does not process but holds (`Reason.DEFERRED`) until a
     phase on its way back to normal processes them: deposits and withdrawals while a wallet
     link is down, as the other venue of December 2022 did.
+
+    How the phase reopens (see `AuctionSpec`, `MaxStay`, `LiquidationRelease`): ``auction``
+    makes it a call auction; ``max_stay`` bounds how long a scope stays in it;
+    ``liquidation_release`` lets liquidations resume on a clock (delay, then a rate) in a
+    matching phase that otherwise defers them; ``funding`` says whether funding and interest
+    accrue while in it (False: frozen, as they should be while users cannot act).
     """
 
     name: str
@@ -167,6 +174,10 @@ class PhaseSpec:
     resting: tuple[RestingRule, ...] = attrs.field(default=(), converter=_rules)
     incoming: IncomingAction = IncomingAction.REFUSE
     defers: frozenset[Action] = attrs.field(default=frozenset(), converter=_deferred)
+    auction: AuctionSpec | None = None
+    max_stay: MaxStay | None = None
+    liquidation_release: LiquidationRelease | None = None
+    funding: bool = True
 
     @property
     def capabilities(self) -> frozenset[str]:

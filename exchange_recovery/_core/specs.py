@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Final
 
 import attrs
@@ -43,6 +44,24 @@ def usable_name(value: object) -> bool:
         return bool(value == value)  # noqa: PLR0124 - a subclass's __eq__ may raise
     except Exception:  # see above
         return False
+
+
+def finite_number(value: object) -> bool:
+    """Whether `value` is an int, a finite float or a finite Decimal (never a bool): a price
+    or a quantity an engine may send."""
+    kind = type(value)
+    if kind is int:
+        return True
+    if kind is float:
+        return math.isfinite(value)  # type: ignore[arg-type]
+    if kind is Decimal:
+        return bool(value.is_finite())  # type: ignore[attr-defined]
+    return False
+
+
+def positive_number(value: object) -> bool:
+    """Whether `value` is a `finite_number` above 0."""
+    return finite_number(value) and value > 0  # type: ignore[operator]
 
 
 def seconds_problem(value: object, *, allow_negative: bool = False) -> str | None:

@@ -6,7 +6,7 @@ A policy file holds exactly what a `Policy` holds::
     initial = "NORMAL"            # also: normal, fail_safe, halt_trigger, description
 
     [phases.PRE_OPEN]             # one table per phase, in order
-    matching = false              # also: stop_triggers, liquidations, description
+    matching = false              # also: stop_triggers, liquidations, funding, description
     incoming = "POST_ONLY"        # optional: convert plain limits instead of refusing them
     defers = ["WITHDRAWAL"]       # optional: actions held (DEFERRED) until a later phase
     [phases.PRE_OPEN.accepts]     # the phase's Acceptance; enum members by name
@@ -17,6 +17,17 @@ A policy file holds exactly what a `Policy` holds::
     action = "SUSPEND"            # a RestingRule: its action, its OrderClass's fields, until
     order_types = ["STOP_MARKET", "STOP_LIMIT"]
     until = "NORMAL"
+
+    [phases.AUCTION.auction]      # optional: the phase is a call auction (an AuctionSpec)
+    uncross = "uncross"           # required, as is override; the other keys have defaults
+    override = "override_open"
+    when_exhausted = "MANUAL"     # enum members by name, as everywhere
+
+    [phases.PRE_OPEN.max_stay]    # optional: a MaxStay (seconds required; then, trigger)
+    seconds = 1800.0
+
+    [phases.FULL_OPEN.liquidation_release]   # optional: a LiquidationRelease
+    delay = "pause"               # a number of seconds, or "pause": as long as the pause lasted
 
     [[transitions]]               # one per edge, in order
     trigger = "open"
@@ -50,6 +61,7 @@ from .errors import ConfigurationError, InvalidPolicyError
 from .model import Action, OrderType, Origin, TimeInForce
 from .phases import Acceptance, PhaseSpec, Problem, TransitionSpec
 from .policy import Policy
+from .reopen import AuctionSpec, Exhausted, LiquidationRelease, MaxStay, StayAction
 from .specs import GuardSpec, Permission
 from .text import shown
 
@@ -113,8 +125,10 @@ def _scalar(accept: Callable[[object], bool], expected: str) -> _Reader:
 
 _read_str = _scalar(lambda value: isinstance(value, str), "a string")
 _read_bool = _scalar(lambda value: isinstance(value, bool), "true or false")
-# bool is an int subclass, and never a duration
+# bool is an int subclass, and never a duration, a fraction or a count
 _read_seconds = _scalar(lambda value: type(value) in (int, float), "a number of seconds")
+_read_number = _scalar(lambda value: type(value) in (int, float), "a number")
+_read_int = _scalar(lambda value: type(value) is int, "an integer")
 
 
 def _read_list(value: object, where: str, problems: _Problems) -> list[object] | None:
@@ -328,11 +342,76 @@ def _write_resting(value: tuple[RestingRule, ...]) -> list[dict[str, object]] | 
     return [_write_rule(rule) for rule in value] or None
 
 
+def _sub_table(cls: Callable[..., object], fields: Sequence[_Field]) -> _Reader:
+    """A reader of one ``[phases.NAME.KEY]`` table: `cls(**fields)`. A bad key takes the
+    constructor's default and a missing required one its fallback (their problems are already
+    recorded), so that validation goes on; what validation then finds at that key is not
+    repeated."""
+
+    def read(value: object, where: str, problems: _Problems) -> object:
+        kwargs = _read_table(value, where, fields, problems)
+        return _BAD if kwargs is None else cls(**kwargs)
+
+    return read
+
+
+def _write_sub_table(fields: Sequence[_Field]) -> _Writer:
+    def write(value: object) -> dict[str, object] | None:
+        return None if value is None else _write_table(value, fields)
+
+    return write
+
+
+AUCTION_FIELDS: Final[tuple[_Field, ...]] = (
+    _Field("uncross", "uncross", _read_str, _same, required=True, fallback=""),
+    _Field("override", "override", _read_str, _same, required=True, fallback=""),
+    _Field("min_call", "min_call", _read_seconds, _same),
+    _Field("random_end", "random_end", _read_seconds, _same),
+    _Field("collar", "collar", _read_number, _same),
+    _Field("extension", "extension", _read_seconds, _same),
+    _Field("max_extensions", "max_extensions", _read_int, _same),
+    _Field("when_exhausted", "when_exhausted", _enum_name(Exhausted), lambda when: when.name),
+    _Field("cutoff", "cutoff", _read_seconds, _same),
+)
+"""``[phases.NAME.auction]``: an `AuctionSpec`. ``uncross`` and ``override`` are required; an
+omitted key takes the constructor's default; the writer writes every key."""
+
+MAX_STAY_FIELDS: Final[tuple[_Field, ...]] = (
+    _Field("seconds", "seconds", _read_seconds, _same, required=True, fallback=0.0),
+    _Field("then", "then", _enum_name(StayAction), lambda then: then.name),
+    _Field("trigger", "trigger", _read_str, lambda trigger: trigger or None),
+)
+"""``[phases.NAME.max_stay]``: a `MaxStay`. ``then`` defaults to ``"ALERT"``; ``trigger``
+(ADVANCE only) is omitted when empty."""
+
+PAUSE: Final = "pause"
+"""The spelling of `LiquidationRelease.delay` None in a file: as long as the pause lasted."""
+
+
+def _read_delay(value: object, where: str, problems: _Problems) -> object:
+    if value == PAUSE:
+        return None
+    if type(value) in (int, float):
+        return value
+    problems.add(ProblemCode.INVALID_VALUE, where, f"expected a number of seconds or {PAUSE!r}, "
+                 f"got {_toml_type(value)} ({value!r})")
+    return _BAD
+
+
+RELEASE_FIELDS: Final[tuple[_Field, ...]] = (
+    _Field("delay", "delay", _read_delay, lambda delay: PAUSE if delay is None else delay),
+    _Field("per_minute", "per_minute", _read_int, _same),
+)
+"""``[phases.NAME.liquidation_release]``: a `LiquidationRelease`. ``delay`` is seconds after
+the phase is entered, or ``"pause"`` (None: as long as the pause before it lasted); an omitted
+key takes the constructor's default; the writer writes both."""
+
 PHASE_FIELDS: Final[tuple[_Field, ...]] = (
     _Field("description", "description", _read_str, _same),
     _Field("matching", "matching", _read_bool, _same, required=True, fallback=False),
     _Field("stop_triggers", "stop_triggers", _read_bool, _same),
     _Field("liquidations", "liquidations", _read_bool, _same),
+    _Field("funding", "funding", _read_bool, lambda funding: None if funding else False),
     _Field("incoming", "incoming", _enum_name(IncomingAction),
            lambda incoming: None if incoming is IncomingAction.REFUSE else incoming.name),
     _Field("accepts", "accepts", _read_accepts, _write_accepts, required=True,
@@ -340,10 +419,19 @@ PHASE_FIELDS: Final[tuple[_Field, ...]] = (
     _Field("resting", "resting", _read_resting, _write_resting),
     _Field("defers", "defers", _enum_set(Action),
            lambda defers: _write_enum_set(defers) if defers else None),
+    _Field("auction", "auction", _sub_table(AuctionSpec, AUCTION_FIELDS),
+           _write_sub_table(AUCTION_FIELDS)),
+    _Field("max_stay", "max_stay", _sub_table(MaxStay, MAX_STAY_FIELDS),
+           _write_sub_table(MAX_STAY_FIELDS)),
+    _Field("liquidation_release", "liquidation_release",
+           _sub_table(LiquidationRelease, RELEASE_FIELDS), _write_sub_table(RELEASE_FIELDS)),
 )
 """``[phases.NAME]``: a `PhaseSpec`; its name is the table's key. ``incoming`` (default
-``"REFUSE"``), ``resting`` (default none: every resting order is kept) and ``defers``
-(default none) are omitted when they hold their defaults."""
+``"REFUSE"``), ``resting`` (default none: every resting order is kept), ``defers`` (default
+none), ``funding`` (default true), ``auction``, ``max_stay`` and ``liquidation_release``
+(default none) are omitted when they hold their defaults, so a file that predates a key is
+still what `dump_policy` writes."""
+
 
 def _read_sources(value: object, where: str, problems: _Problems) -> object:
     """A phase name, or a non-empty list of them (a tuple: one transition from each)."""

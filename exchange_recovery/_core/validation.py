@@ -16,6 +16,7 @@ from .codes import ProblemCode
 from .disposition import IncomingAction, OrderClass, RestingAction, RestingRule
 from .model import ALL_KINDS, ORDER_ENTRY_ACTIONS, Action, OrderType, Origin, TimeInForce
 from .phases import Acceptance, PhaseSpec, Problem, TransitionSpec, is_relaxing, phase_verdicts
+from .reopen import AuctionSpec, reopen_problems
 from .specs import check_criteria, usable_name
 from .text import shown
 
@@ -52,6 +53,7 @@ def find_problems(policy: Policy) -> list[Problem]:
     _check_graph(policy, phases, edges, accepted, add)
     _check_dispositions(phases, edges, accepted, add)
     _check_deferrals_processed(policy.normal, phases, edges, add)
+    _check_reopen(phases, edges, add)
     triggers = frozenset(t.trigger for t in policy.transitions
                          if isinstance(t, TransitionSpec) and usable_name(t.trigger))
     check_criteria(policy.guards, policy.permissions, triggers, add)
@@ -112,7 +114,7 @@ def _check_values(spec: PhaseSpec, add: _Add) -> bool:
         add(ProblemCode.INVALID_VALUE, f"{where}.accepts",
             f"expected an Acceptance, got {shown(spec.accepts)}")
         return False
-    for field in ("matching", "stop_triggers", "liquidations"):
+    for field in ("matching", "stop_triggers", "liquidations", "funding"):
         value = getattr(spec, field)
         if type(value) is not bool:
             add(ProblemCode.INVALID_VALUE, f"{where}.{field}", f"expected a bool, got {shown(value)}")
@@ -392,6 +394,25 @@ def _check_phase_rules(spec: PhaseSpec, accepted: frozenset[int], add: _Add) -> 
         if (Action.NEW_ORDER, origin) in by_origin and (Action.CANCEL, origin) not in by_origin:
             add(ProblemCode.CANCEL_NOT_ACCEPTED, f"{where}.accepts",
                 f"{spec.name} accepts new orders from {origin.name} but not their cancels")
+
+
+def _check_reopen(phases: Mapping[str, PhaseSpec], edges: list[tuple[int, TransitionSpec]],
+                  add: _Add) -> None:
+    """Each phase's auction, maximum stay and liquidation release (issue #14)."""
+    for name, spec in phases.items():
+        out = frozenset(t.trigger for _, t in edges if t.source == name)
+        for code, location, message in reopen_problems(
+                f"phases.{name}", spec.auction, spec.max_stay, spec.liquidation_release,
+                spec.matching, out):
+            add(code, location, message)
+        if not isinstance(spec.auction, AuctionSpec):  # None, or reported above
+            continue
+        for _, t in edges:
+            ends = t.source == name and t.trigger in (spec.auction.uncross, spec.auction.override)
+            if ends and not phases[t.dest].matching:  # an edge's phases are known
+                add(ProblemCode.INVALID_AUCTION, f"phases.{name}.auction",
+                    f"{t.trigger} leads to {t.dest}, which does not match: an auction ends "
+                    "in continuous trading")
 
 
 def _takes_new_orders(accepted: frozenset[int]) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
@@ -125,3 +127,86 @@ def parse_trust_fields(body: Mapping[str, object]) -> dict[str, Any]:
         msg = f"a trust field is malformed: {exc}"
         raise ValueError(msg) from None
     return {"policy": policy, "visit": visit, "approvals": signed, "signature": raw}
+
+
+NOTE_LIMIT: Final = 48 * 1024
+"""The longest a note's data may be, as canonical JSON (bytes)."""
+_NOTE_DEPTH: Final = 8
+
+
+@attrs.frozen
+class JournalNote:
+    """Durable data that is not a phase change, journaled between transitions: an auction's
+    schedule, a deadline, a maintenance window, the mark prices at a halt.
+
+    A note is chained, keyed and anchored like a transition record, but does not advance the
+    version: it carries the version it was written at. `recover()` gives back the latest
+    note per (topic, scope). `payload` is the data as canonical JSON; `data` parses it again
+    (a fresh dict every time: a note cannot be changed after it is written).
+
+    Example:
+        >>> note = JournalNote("marks", "venue", '{"BTC-USDT":"16800.5"}', "ops:alice", 1.0, 3)
+        >>> note.data["BTC-USDT"]
+        '16800.5'
+    """
+
+    topic: str
+    scope: str
+    payload: str
+    actor: str
+    timestamp: float
+    version: int
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The note's data (a new dict, parsed from `payload`)."""
+        parsed: dict[str, Any] = json.loads(self.payload)
+        return parsed
+
+
+def note_payload(data: object) -> str:
+    """`data` as the canonical JSON a note carries (keys sorted, no spaces).
+
+    Raises:
+        ConfigurationError: `data` is not a mapping of str keys to JSON values (str, int,
+            finite float, bool, None, lists and mappings of them, at most 8 deep), or its
+            JSON is over `NOTE_LIMIT` bytes.
+    """
+    if not isinstance(data, Mapping):
+        msg = f"note data must be a mapping of str to JSON values, got {shown(data)}"
+        raise ConfigurationError(msg)
+    problem = _json_problem(data, 0)
+    if problem is not None:
+        msg = f"note data: {problem}"
+        raise ConfigurationError(msg)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+    if len(text.encode("utf-8", "backslashreplace")) > NOTE_LIMIT:
+        msg = f"note data is over {NOTE_LIMIT} bytes as JSON"
+        raise ConfigurationError(msg)
+    return text
+
+
+def _json_problem(value: object, depth: int) -> str | None:
+    """Why `value` is not a plain JSON value, or None."""
+    if depth > _NOTE_DEPTH:
+        return f"nested deeper than {_NOTE_DEPTH}"
+    if value is None or type(value) in (str, bool, int):
+        return None
+    if type(value) is float:
+        return None if math.isfinite(value) else f"{value!r} is not a finite number"
+    if type(value) in (list, tuple):
+        for item in value:  # type: ignore[attr-defined]
+            problem = _json_problem(item, depth + 1)
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if type(key) is not str:
+                return f"key {shown(key)} is not a str"
+            problem = _json_problem(item, depth + 1)
+            if problem is not None:
+                return problem
+        return None
+    return f"{shown(value)} is not a JSON value (str, int, float, bool, None, list, dict)"

@@ -32,7 +32,7 @@ from typing import IO, Any, Final, Literal
 from .._core.codes import IntegrityCode
 from .._core.errors import ConfigurationError, JournalError
 from .._core.text import shown
-from .._decide.records import TransitionRecord
+from .._decide.records import JournalNote, TransitionRecord
 from .anchor import (
     START,
     Anchor,
@@ -48,6 +48,7 @@ from .format import (
     MAX_RECORD,
     body_of,
     encode,
+    note_fields,
     snapshot_fields,
     split_line,
     transition_fields,
@@ -207,6 +208,20 @@ class FileJournal:
         self._write(snapshot_fields(phases, version, actor=actor, reason=reason, now=now),
                     version, snapshot=True)
 
+    def note(self, note: JournalNote) -> None:
+        """Write `note` after the last record, at the last version written, then the anchor.
+
+        Raises:
+            ConfigurationError: `note` is not a well-formed `JournalNote`.
+            JournalError: `note.version` is not the last version written, the line is over
+                the size cap, or the file changed behind this journal; nothing was written.
+            OSError: the write, an fsync or the anchor failed; the file is as it was before.
+        """
+        if not isinstance(note, JournalNote) or not _well_formed_note(note):
+            msg = f"note() needs a well-formed JournalNote, got {shown(note)}"
+            raise ConfigurationError(msg)
+        self._write(note_fields(note), note.version, snapshot=False, note=True)
+
     def close(self) -> None:
         """Close the file; further appends fail."""
         with self._lock:
@@ -251,11 +266,17 @@ class FileJournal:
         raise _refuse(code, self._path, f"it ends at version {self._version}, its anchor "
                       f"{self._anchor} names version {found.version}; open it with recover()")
 
-    def _write(self, fields: dict[str, Any], version: int, *, snapshot: bool) -> None:
+    def _write(self, fields: dict[str, Any], version: int, *, snapshot: bool,
+               note: bool = False) -> None:
         with self._lock:
             if self._broken is not None:
                 raise _refuse(_T.JOURNAL_BROKEN, self._path, self._broken)
-            if version < self._version or (version == self._version and not snapshot):
+            if note and version != self._version:
+                msg = (f"journal {self._path}: a note at version {version} must carry the last "
+                       f"version written ({self._version})")
+                raise JournalError(msg)
+            if not note and (version < self._version
+                             or (version == self._version and not snapshot)):
                 msg = (f"journal {self._path}: record version {version} is not above the last "
                        f"version written ({self._version})")
                 raise JournalError(msg)
@@ -458,3 +479,12 @@ def _well_formed(record: TransitionRecord) -> bool:
             and all(type(n) is str and n for n in names) and type(record.reason) is str
             and type(record.relaxing) is bool
             and type(record.timestamp) in (int, float) and 0 <= record.timestamp < 1e11)
+
+
+def _well_formed_note(note: JournalNote) -> bool:
+    """Whether `note`'s fields are what a verifier reads back."""
+    return (type(note.version) is int and 0 <= note.version < 2**63
+            and type(note.topic) is str and note.topic.isidentifier()
+            and type(note.scope) is str and bool(note.scope)
+            and type(note.actor) is str and bool(note.actor) and type(note.payload) is str
+            and type(note.timestamp) in (int, float) and 0 <= note.timestamp < 1e11)

@@ -20,6 +20,11 @@ A record sealed by a controller with an identity directory also carries ``policy
 ``visit``, ``approvals`` and ``signature`` (and its exact float ``timestamp``), so that its
 signatures can be checked again from the journal.
 
+A ``note`` record (kind ``note``) carries durable data that is not a phase change (an
+auction's schedule, a deadline, a maintenance window, mark prices at a halt): ``topic``,
+``scope``, the data as a JSON object under ``note`` and the exact ``timestamp``. It does not
+advance the version: it carries the version it was written at.
+
 A ``snapshot`` record (kind ``snapshot``) carries every scope's phase and the version instead
 of from/to/trigger; it starts a compacted journal (its ``prev`` is the last hash of the archived
 file) or a journal restarted in the fail-safe phase.
@@ -38,7 +43,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from .._core.text import shown
-from .._decide.records import TransitionRecord, parse_trust_fields, trust_fields
+from .._decide.records import (
+    JournalNote,
+    TransitionRecord,
+    note_payload,
+    parse_trust_fields,
+    trust_fields,
+)
 
 if TYPE_CHECKING:
     from .keys import JournalKey
@@ -143,3 +154,17 @@ def snapshot_fields(phases: Mapping[str, str], version: int, *, actor: str, reas
     """The journaled fields of a snapshot: every scope's phase at `version`."""
     return {"kind": "snapshot", "version": version, "time": utc_text(now),
             "phases": dict(sorted(phases.items())), "actor": actor, "reason": reason}
+
+
+def note_fields(note: JournalNote) -> dict[str, Any]:
+    """The journaled fields of a note: its data as a JSON object under ``note``, its exact
+    ``timestamp`` (the microsecond ``time`` text is for people)."""
+    return {"kind": "note", "version": note.version, "time": utc_text(note.timestamp),
+            "timestamp": note.timestamp, "topic": note.topic, "scope": note.scope,
+            "actor": note.actor, "note": json.loads(note.payload)}
+
+
+def note_of(obj: Mapping[str, Any]) -> JournalNote:
+    """The note a journal line's JSON object holds (its shape already checked)."""
+    return JournalNote(obj["topic"], obj["scope"], note_payload(obj["note"]), obj["actor"],
+                       float(obj["timestamp"]), obj["version"])

@@ -50,6 +50,7 @@ from .._core.errors import ConfigurationError, JournalError
 from .._core.model import VENUE
 from .._core.policy import Policy
 from .._core.text import shown
+from .._decide.records import JournalNote
 from .anchor import (
     START,
     Anchor,
@@ -213,10 +214,25 @@ def _fatal(exam: Examination, code: IntegrityCode, detail: str) -> None:
 def _unanchored(exam: Examination, scan: _Scan, last: Parsed) -> None:
     """The last record follows the anchor: its append never returned. Cut it off if it is
     relaxing (written ahead, never published); keep anything else (in effect already)."""
-    _, prev, version, scope, source, _, _, relaxing, _ = last
+    _, prev, version, scope, source, _, _, relaxing, extra = last
     line = scan.records
-    if relaxing:
+    if isinstance(extra, JournalNote):  # its note() call never returned: it never happened
+        key, replaced = scan.prior_note
+        if replaced is None:
+            scan.notes.pop(key, None)
+        else:
+            scan.notes[key] = replaced
+        scan.head = prev
+        scan.records -= 1
+        exam.keep_to = scan.good_end - len(scan.last) - 1
+        detail = f"a {extra.topic!r} note was written but never anchored nor acknowledged: dropped"
+    elif relaxing:
         scan.phases[scope] = source
+        visited, visit = scan.prior_visit
+        if visit is None:
+            scan.visits.pop(visited, None)
+        else:
+            scan.visits[visited] = visit
         scan.version = scan.top_version = scan.prior_version
         scan.head = prev
         scan.records -= 1
@@ -308,7 +324,7 @@ def compact_journal(path: str | os.PathLike[str], policy: Policy, *,
     swap(exam, target, scan.phases, scan.version, key=key, actor="exchange_recovery:compact",
          reason=f"compacted: {scan.records} records archived as {target.name}",
          now=time.time() if now is None else now, durability="fsync", opener=None,
-         fsync=os.fsync).close()
+         fsync=os.fsync, notes=tuple(scan.notes.values())).close()
     return target
 
 
@@ -343,9 +359,10 @@ def restart(exam: Examination, report: RecoveryReport, now: float, *,
 def swap(exam: Examination, keep_as: pathlib.Path | None, phases: Mapping[str, str],
          version: int, *, key: JournalKey | None, actor: str, reason: str, now: float,
          durability: Durability, max_record: int = MAX_RECORD, opener: Opener | None,
-         fsync: Callable[[int], None]) -> FileJournal:
+         fsync: Callable[[int], None], notes: tuple[JournalNote, ...] = ()) -> FileJournal:
     """Keep the journal as `keep_as` (unless None), then atomically replace it with a journal
-    opening with a snapshot chained after the last trusted hash, anchor that, and return the
+    opening with a snapshot chained after the last trusted hash (then `notes`, the latest
+    note per topic and scope, so compaction loses no schedule), anchor that, and return the
     new journal, open for appending."""
     path = exam.path
     if keep_as is not None:
@@ -360,6 +377,8 @@ def swap(exam: Examination, keep_as: pathlib.Path | None, phases: Mapping[str, s
     fresh.unlink(missing_ok=True)
     with FileJournal(fresh, key=key, anchor=False, durability="fsync") as journal:
         journal.snapshot(phases, version, actor=actor, reason=reason, now=now, after=exam.after)
+        for note in notes:  # carried at the snapshot's version, with their own time and data
+            journal.note(attrs.evolve(note, version=version))
         head = journal.head
     os.replace(fresh, path)
     fsync_directory(path)

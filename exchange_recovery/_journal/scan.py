@@ -32,8 +32,8 @@ from .._core.model import VENUE
 from .._core.policy import Policy
 from .._core.text import escape_text, shown
 from .._decide.decide import Misfit, misfit
-from .._decide.records import TransitionRecord
-from .format import GENESIS, body_of, record_of, split_line
+from .._decide.records import JournalNote, TransitionRecord
+from .format import GENESIS, body_of, note_of, record_of, split_line
 from .keys import JournalKey
 
 _T = IntegrityCode
@@ -72,8 +72,14 @@ class _Scan:
     last: bytes = b""
     """The last complete record line, without its newline."""
     visits: dict[str, int] = attrs.Factory(dict)
-    """Per scope, the version at which it entered its replayed phase (kept when records are
-    checked against an identity directory: approvals name the visit)."""
+    """Per scope, the version at which it entered its replayed phase (approvals, auctions and
+    deadlines name the visit)."""
+    notes: dict[tuple[str, str], JournalNote] = attrs.Factory(dict)
+    """The latest note per (topic, scope)."""
+    prior_note: tuple[tuple[str, str], JournalNote | None] = (("", ""), None)
+    """The last note's key and the note it replaced (to set a never-anchored note aside)."""
+    prior_visit: tuple[str, int | None] = ("", None)
+    """The last transition's scope and that scope's visit before it (to set it aside)."""
 
 
 _Fields = tuple[tuple[str, type], ...]
@@ -82,6 +88,10 @@ _TRANSITION_FIELDS: _Fields = (
 )
 _COMMON_FIELDS: _Fields = (
     ("hash", str), ("prev", str), ("version", int), ("actor", str), ("reason", str), ("time", str),
+)
+_NOTE_FIELDS: _Fields = (
+    ("hash", str), ("prev", str), ("version", int), ("actor", str), ("time", str), ("topic", str),
+    ("scope", str), ("note", dict),
 )
 
 
@@ -99,8 +109,16 @@ def _shape_error(obj: object) -> str | None:
         if type(phases) is not dict or not all(type(v) is str for v in phases.values()):
             return f"snapshot phases must map scopes to phase names, got {phases!r}"
         fields = _COMMON_FIELDS
+    elif kind == "note":
+        fields = _NOTE_FIELDS
+        stamp = obj.get("timestamp")
+        if type(stamp) not in (int, float) or not 0 <= stamp < 1e11:  # type: ignore[operator]
+            return f"a note's timestamp must be a clock reading, got {shown(stamp)}"
+        if not (type(obj.get("topic")) is str and obj["topic"].isidentifier()
+                and type(obj.get("scope")) is str and obj["scope"]):
+            return "a note needs an identifier topic and a scope"
     else:
-        return f"kind must be 'transition' or 'snapshot', got {kind!r}"
+        return f"kind must be 'transition', 'snapshot' or 'note', got {kind!r}"
     for name, expected in fields:
         if type(obj.get(name)) is not expected:
             return f"field {name!r} must be {expected.__name__}, got {obj.get(name)!r}"
@@ -153,9 +171,10 @@ def scan(file: IO[bytes], policy: Policy, key: JournalKey | None = None,
         result.problems.append(JournalProblem(_T.TORN_TAIL, number + 1,
                                               f"{len(torn)} bytes after the last complete "
                                               "record were dropped (a crash mid-write)"))
-        if result.fatal is None and _RELAXING_FLAG not in torn:
-            # Only a relaxing record is written before it takes effect. Anything else that was
-            # torn may be a halt that was already published: dropping it could reopen the venue.
+        if result.fatal is None and _RELAXING_FLAG not in torn and _NOTE_FLAG not in torn:
+            # Only a relaxing record is written before it takes effect (and a note changes no
+            # phase). Anything else that was torn may be a halt that was already published:
+            # dropping it could reopen the venue.
             result.fatal = result.problems[0]
     return result
 
@@ -182,6 +201,11 @@ _RELAXING_FLAG = b'"relaxing":true,'
 """In a torn line, proof that it was a write-ahead record, never published nor acknowledged."""
 
 
+_NOTE_FLAG = b'"kind":"note",'
+"""In a torn line, proof that it was a note (JSON escapes every quote inside a string, so no
+text before it can forge the flag), which changes no phase and was never acknowledged."""
+
+
 _STR = rb'"[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*"'
 _NAME = rb'"([\x20\x21\x23-\x5b\x5d-\x7e]*)"'  # ASCII, no escapes: scopes, phases, triggers
 _CANONICAL_TRANSITION = re.compile(
@@ -194,9 +218,9 @@ _CANONICAL_TRANSITION = re.compile(
 third of json.loads. Any other line takes the JSON path, with the same checks."""
 
 
-Parsed = tuple[str, str, int, str, str, str, str, bool, "dict[str, str] | None"]
-"""(hash, prev, version, scope, from, to, trigger, relaxing, snapshot phases) of a record whose
-hash (and MAC, with a key) verified."""
+Parsed = tuple[str, str, int, str, str, str, str, bool, "dict[str, str] | JournalNote | None"]
+"""(hash, prev, version, scope, from, to, trigger, relaxing, snapshot phases or the note) of a
+record whose hash (and MAC, with a key) verified."""
 
 
 def parse(raw: bytes, number: int, key: JournalKey | None) -> Parsed | JournalProblem:
@@ -229,6 +253,12 @@ def parse(raw: bytes, number: int, key: JournalKey | None) -> Parsed | JournalPr
     if obj["kind"] == "transition":
         return (obj["hash"], obj["prev"], obj["version"], obj["scope"], obj["from"], obj["to"],
                 obj["trigger"], obj["relaxing"], None)
+    if obj["kind"] == "note":
+        try:
+            note = note_of(obj)
+        except ConfigurationError as exc:  # data a writer would have refused
+            return JournalProblem(_T.UNPARSEABLE_RECORD, number, f"note: {exc}")
+        return obj["hash"], obj["prev"], obj["version"], note.scope, "", "", "", False, note
     return obj["hash"], obj["prev"], obj["version"], "", "", "", "", False, obj["phases"]
 
 
@@ -272,6 +302,8 @@ def _verify(raw: bytes, number: int, rest: IO[bytes], scan: _Scan, policy: Polic
     if isinstance(parsed, JournalProblem):
         return parsed
     digest, prev, version, scope, source, dest, trigger, relax, snap = parsed
+    if isinstance(snap, JournalNote):
+        return _apply_note(snap, digest, prev, number, rest, scan)
     snapshot = snap is not None
     if number == 1 and (snapshot or prev == GENESIS):
         scan.anchor = prev  # a snapshot opening a file continues an archived chain
@@ -289,8 +321,7 @@ def _verify(raw: bytes, number: int, rest: IO[bytes], scan: _Scan, policy: Polic
         problem = _apply_snapshot(snap, number, scan, policy)
         if problem is not None:
             return problem
-        if check is not None:
-            scan.visits = dict.fromkeys(snap, version)
+        scan.visits = dict.fromkeys(snap, version)
     else:
         wrong = misfit(policy, phases.get(scope, normal), source, trigger, dest, relax)
         if wrong is not None:
@@ -300,9 +331,32 @@ def _verify(raw: bytes, number: int, rest: IO[bytes], scan: _Scan, policy: Polic
             problem = _check_record(raw, number, version, scope, relax, scan, check)
             if problem is not None:
                 return problem
+        scan.prior_visit = (scope, scan.visits.get(scope))
+        scan.visits[scope] = version
         phases[scope] = dest
     scan.prior_version = scan.version
     scan.version = scan.top_version = version
+    scan.head = digest
+    scan.records += 1
+    return None
+
+
+def _apply_note(note: JournalNote, digest: str, prev: str, number: int, rest: IO[bytes],
+                scan: _Scan) -> JournalProblem | None:
+    """A note: chained like any record, at the version it follows (it advances nothing)."""
+    if not (number == 1 and prev == GENESIS) and prev != scan.head:
+        if _appears_later(rest, prev):
+            return JournalProblem(_T.RECORDS_REORDERED, number, "a note's predecessor appears "
+                                  "later in the file")
+        return JournalProblem(_T.CHAIN_BROKEN, number, f"a note follows a record that is not "
+                              f"here (after version {scan.version})")
+    if note.version != scan.version:
+        return JournalProblem(_T.VERSION_REGRESSION, number, f"a note at version "
+                              f"{note.version} after version {scan.version}")
+    key = (note.topic, note.scope)
+    scan.prior_note = (key, scan.notes.get(key))
+    scan.notes[key] = note
+    scan.prior_version = scan.version
     scan.head = digest
     scan.records += 1
     return None
@@ -322,7 +376,6 @@ def _check_record(raw: bytes, number: int, version: int, scope: str, relax: bool
             return JournalProblem(_T.SIGNATURE_INVALID, number, f"version {version} by "
                                   f"{escape_text(record.actor, 80)}: {bad.code.value} "
                                   f"{escape_text(render_context(bad.context), 300)}")
-    scan.visits[scope] = version
     return None
 
 

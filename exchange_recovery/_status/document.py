@@ -10,6 +10,7 @@ has product flags only.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from typing import Any, Final
 
 import attrs
@@ -21,6 +22,7 @@ from .._core.policy import Policy, planned_dwell
 from .._core.specs import seconds_problem, usable_name
 from .._core.text import escape_text, shown
 from .._decide.records import TransitionRecord
+from .._plan.deadlines import Deadlines, WindowStatus
 from .outbound import COINBASE_FLAGS, PhaseStatuses, phase_statuses
 from .paths import checked_policy, phase_name
 
@@ -56,6 +58,26 @@ def _checked_since(since: object) -> float:
     return float(since)  # type: ignore[arg-type]  # checked above
 
 
+def _checked_windows(windows: object, scope: str) -> tuple[WindowStatus, ...]:
+    listed: list[WindowStatus] | None = None
+    if isinstance(windows, Iterable) and not isinstance(windows, str | bytes):
+        try:
+            items = list(windows)
+        except Exception:  # noqa: S110 - its iterator raises: reported below
+            pass
+        else:
+            if all(isinstance(w, WindowStatus) for w in items):
+                listed = items
+    if listed is None:
+        msg = f"maintenance must be WindowStatus values (Deadlines.status()), got {shown(windows)}"
+        raise ConfigurationError(msg)
+    other = [w.window.id for w in listed if w.window.scope != scope]
+    if other:
+        msg = f"maintenance windows {shown(other)} are not of {shown(scope)}"
+        raise ConfigurationError(msg)
+    return tuple(sorted(listed, key=lambda w: (w.window.begin, w.window.id)))
+
+
 def _checked_record(record: object, scope: str, phase: str) -> TransitionRecord | None:
     if record is None:
         return None
@@ -80,7 +102,9 @@ class ScopeStatus:
     `next_phase`/`next_trigger` are the first step of the policy's shortest path back to its
     normal phase (None in the normal phase); `expected_end` is the earliest the scope may take
     that step when a dwell guard holds it (`since` plus the guard's seconds), else None.
-    `statuses` is the phase in each venue's vocabulary. Build one with `ScopeStatus.of`.
+    `statuses` is the phase in each venue's vocabulary. `maintenance` holds the scope's
+    announced maintenance windows with their state (see `Deadlines`), earliest first. Build one
+    with `ScopeStatus.of`.
     """
 
     scope: str
@@ -94,12 +118,14 @@ class ScopeStatus:
     next_trigger: str | None
     expected_end: float | None
     statuses: PhaseStatuses
+    maintenance: tuple[WindowStatus, ...] = ()
 
     @classmethod
-    def of_controller(cls, controller: Controller, scope: str = VENUE) -> ScopeStatus:
+    def of_controller(cls, controller: Controller, scope: str = VENUE,
+                      deadlines: Deadlines | None = None) -> ScopeStatus:
         """The status document of `scope` as `controller` has it now: its phase, since when
         (`Controller.entered_at`), the controller's version, and for the venue the reason of
-        its latest transition.
+        its latest transition; with `deadlines`, the scope's maintenance windows.
 
         Example:
             >>> from exchange_recovery import Controller, default_policy
@@ -110,26 +136,34 @@ class ScopeStatus:
             ('HALTED', 'zone down', 'PRE_OPEN')
 
         Raises:
-            ConfigurationError: `controller` is not a `Controller`, or `scope` no scope name.
+            ConfigurationError: `controller` is not a `Controller`, `scope` no scope name, or
+                `deadlines` neither None nor the `Deadlines` of `controller`.
         """
         if not isinstance(controller, Controller):
             msg = f"of_controller needs a Controller, got {shown(controller)}"
             raise ConfigurationError(msg)
+        if deadlines is not None and not (isinstance(deadlines, Deadlines)
+                                          and deadlines.controller is controller):
+            msg = f"deadlines must be None or the Deadlines of this controller, got {shown(deadlines)}"
+            raise ConfigurationError(msg)
         scope = _checked_scope(scope)
+        windows = () if deadlines is None else deadlines.status().windows_of(scope)
         record = controller.venue_record if scope == VENUE else None
         phase = controller.phase(scope)
         if record is not None and record.dest != phase:
             record = None
         return cls.of(controller.policy, scope, phase, controller.entered_at(scope),
-                      controller.version, record)
+                      controller.version, record, maintenance=windows)
 
     @classmethod
     def of(cls, policy: Policy, scope: str, phase: str, since: float, version: int,
-           record: TransitionRecord | None = None, reason: str | None = None) -> ScopeStatus:
+           record: TransitionRecord | None = None, reason: str | None = None,
+           maintenance: Iterable[WindowStatus] = ()) -> ScopeStatus:
         """The status document of `scope`, in `phase` of `policy` since `since` (clock seconds).
 
         `record` (the transition that entered `phase`, e.g. a controller's last record of the
-        scope) gives the reason, actor and trigger; `reason` overrides its reason. Text is kept
+        scope) gives the reason, actor and trigger; `reason` overrides its reason;
+        `maintenance` lists the scope's maintenance windows (`Deadlines.status`). Text is kept
         on one line, escaped and bounded.
 
         Raises:
@@ -158,6 +192,7 @@ class ScopeStatus:
         elif not isinstance(reason, str):
             msg = f"reason must be a str or None, got {shown(reason)}"
             raise ConfigurationError(msg)
+        windows = _checked_windows(maintenance, scope)
         next_phase = next_trigger = expected_end = None
         step = policy.planned_step(phase)  # the step rejections name (Decision.next_phase)
         if step is not None:
@@ -167,7 +202,7 @@ class ScopeStatus:
         return cls(scope, phase, since, int(version), escape_text(reason),
                    escape_text(checked.actor) if checked else "",
                    escape_text(checked.trigger) if checked else "", next_phase, next_trigger,
-                   expected_end, phase_statuses(policy, phase))
+                   expected_end, phase_statuses(policy, phase), windows)
 
     @property
     def venue_wide(self) -> bool:
@@ -186,7 +221,37 @@ class ScopeStatus:
                 "version": self.version, "reason": self.reason, "actor": self.actor,
                 "trigger": self.trigger, "next_phase": self.next_phase,
                 "next_trigger": self.next_trigger, "expected_end": self.expected_end,
-                "statuses": statuses}
+                "statuses": statuses, **self._maintenance_dict()}
+
+    def _maintenance_dict(self) -> dict[str, Any]:
+        # Only when there is any: documents without windows keep their published shape.
+        if not self.maintenance:
+            return {}
+        return {"maintenance": [
+            {"id": w.window.id, "state": w.state.value, "begin": w.window.begin,
+             "end": w.window.end, "pre_open_begin": w.window.pre_open_begin,
+             "reason": escape_text(w.window.reason)} for w in self.maintenance]}
+
+    def to_okx_maintenance(self) -> list[dict[str, str]]:
+        """OKX's system status events (``GET /api/v5/system/status``), one per maintenance
+        window of this scope: ``state`` scheduled / ongoing / pre_open / completed / canceled,
+        ``begin``, ``end`` and ``preOpenBegin`` in Unix ms.
+
+        Example:
+            >>> from exchange_recovery import default_policy, MaintenanceWindow, WindowStatus
+            >>> from exchange_recovery import WindowState
+            >>> w = WindowStatus(MaintenanceWindow("w1", 1000, 2000, 1800, reason="upgrade"),
+            ...                  WindowState.SCHEDULED, ())
+            >>> doc = ScopeStatus.of(default_policy(), "venue", "NORMAL", 0.0, 0, maintenance=[w])
+            >>> event = doc.to_okx_maintenance()[0]
+            >>> event["state"], event["begin"], event["preOpenBegin"], event["end"]
+            ('scheduled', '1000000', '1800000', '2000000')
+        """
+        return [{"title": escape_text(w.window.reason) or f"maintenance {escape_text(w.window.id)}",
+                 "state": w.state.value, "begin": _ms(w.window.begin), "end": _ms(w.window.end),
+                 "preOpenBegin": _ms(w.window.pre_open_begin), "href": "",
+                 "serviceType": "5", "system": "unified",
+                 "scheDesc": escape_text(w.window.id)} for w in self.maintenance]
 
     def to_okx(self) -> dict[str, str]:
         """OKX's fields: a system status event for the venue (``GET /api/v5/system/status``),

@@ -12,6 +12,10 @@ works without hypothesis and ``import exchange_recovery`` never imports it.
   `EngineAdapter` for your engine (`AsyncEngineConformance` and `AsyncEngineAdapter` for an
   asyncio engine), and expose ``TestMyEngine = MyConformance.TestCase``.
   See ``docs/testing-kit.md`` for a complete example.
+- The auction kit (no hypothesis needed): `reference_uncross` (the standard equilibrium),
+  `AuctionBook` (a reference call-auction engine), `check_auction` (drives an `AuctionEngine`
+  through a seeded call and checks that nothing trades before the one uncross, inside the
+  collar or by a journaled override) and `auction_policy`.
 """
 
 import contextlib as _contextlib
@@ -20,6 +24,11 @@ from typing import TYPE_CHECKING
 
 from .._core.clock import ManualClock as ManualClock
 from .._core.errors import ConformanceFailure as ConformanceFailure
+from ._auction import AuctionBook as AuctionBook
+from ._auction import AuctionEngine as AuctionEngine
+from ._auction import auction_policy as auction_policy
+from ._auction import check_auction as check_auction
+from ._auction import reference_uncross as reference_uncross
 
 if TYPE_CHECKING:  # loaded by __getattr__ at run time: they need hypothesis
     from .._core.model import Side as Side
@@ -46,6 +55,8 @@ __all__ = [
     "NOT_POLICY_CODES",
     "AsyncEngineAdapter",
     "AsyncEngineConformance",
+    "AuctionBook",
+    "AuctionEngine",
     "BrokenPolicy",
     "ConformanceFailure",
     "EngineAdapter",
@@ -54,9 +65,12 @@ __all__ = [
     "OrderTicket",
     "Side",
     "Trade",
+    "auction_policy",
     "broken_policies",
+    "check_auction",
     "order_requests",
     "order_tickets",
+    "reference_uncross",
     "requests",
     "transition_sequences",
     "valid_policies",
@@ -103,4 +117,7 @@ def __dir__() -> list[str]:
 if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt import stays an error
     __getattr__ = _load
 
-_publish(ManualClock)
+for _eager in (ManualClock, AuctionBook, AuctionEngine, auction_policy, check_auction,
+               reference_uncross):
+    _publish(_eager)
+del _eager

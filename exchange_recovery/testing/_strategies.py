@@ -1,8 +1,9 @@
 """Hypothesis strategies: requests, valid policies, broken policies, legal transition sequences.
 
 Valid policies are built, not filtered: a normal phase accepting everything, a fail-safe phase, a
-pre-open phase (post-only limit orders, no matching) between them, and a few extra phases hung
-off the normal one. Each broken policy is one of those with exactly one mutation, labelled with
+pre-open phase (post-only limit orders, no matching; sometimes a maximum stay that alerts or
+halts) between them, and a few extra phases hung off the normal one; funding accrues or not in
+the two closed phases. Each broken policy is one of those with exactly one mutation, labelled with
 the problem codes the validator must report for it.
 """
 
@@ -21,6 +22,7 @@ from .._core.errors import ConfigurationError, InvalidRequestError
 from .._core.model import Action, OrderType, Origin, Request, TimeInForce
 from .._core.phases import Acceptance, PhaseSpec, TransitionSpec
 from .._core.policy import Policy
+from .._core.reopen import AuctionSpec, LiquidationRelease, MaxStay, StayAction
 from .._core.specs import GuardSpec, Permission
 from .._core.text import shown
 
@@ -195,6 +197,14 @@ def _matching_phase(draw: st.DrawFn, name: str) -> PhaseSpec:
                      liquidations=draw(st.booleans()))
 
 
+def _max_stays() -> st.SearchStrategy[MaxStay | None]:
+    """Mostly none; else a maximum stay that alerts or halts (ADVANCE needs a trigger that leaves
+    the phase, which some mutations remove)."""
+    return st.none() | st.builds(
+        MaxStay, st.integers(1, 10**6) | st.floats(0.5, 1e6),
+        st.sampled_from([StayAction.ALERT, StayAction.HALT]))
+
+
 _STOPS: Final = OrderClass(order_types={OrderType.STOP_MARKET, OrderType.STOP_LIMIT})
 
 
@@ -226,8 +236,10 @@ def _policy_parts(draw: st.DrawFn) -> _Parts:
             actions={Action.NEW_ORDER, Action.CANCEL} | draw(
                 _subset([Action.AMEND, Action.MASS_CANCEL, Action.ADD_MARGIN], min_size=0)),
             order_types={OrderType.LIMIT}, time_in_force=draw(_subset(list(_RESTING))),
-            origins=draw(_subset(list(Origin))), post_only=True), matching=False),
+            origins=draw(_subset(list(Origin))), post_only=True), matching=False,
+            max_stay=draw(_max_stays()), funding=draw(st.booleans())),
     ]
+    phases[1] = attrs.evolve(phases[1], funding=draw(st.booleans()))
     extras = draw(st.lists(st.sampled_from(["DEGRADED", "LIMIT_ONLY", "REDUCE_ONLY", "FULL_OPEN"]),
                            unique=True, max_size=2))
     phases += [draw(_matching_phase(name)) for name in extras]
@@ -469,6 +481,23 @@ def _m_duplicate_permission(p: _Parts) -> tuple[str, Mapping[str, Any]]:
     return "two permissions for 'pre_open'", _fields(p, permissions=twice)
 
 
+def _m_invalid_auction(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    auction = AuctionSpec("open", "open_anyway")  # no such trigger leaves the phase
+    return f"{p.pre_open} is an auction whose override does not leave it", _fields(
+        p, phases=p.replace_phase(p.pre_open, auction=auction))
+
+
+def _m_invalid_deadline(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    stay = MaxStay(600, StayAction.ADVANCE, trigger="vanish")
+    return f"{p.pre_open} advances after 600 s by a trigger it lacks", _fields(
+        p, phases=p.replace_phase(p.pre_open, max_stay=stay))
+
+
+def _m_invalid_liquidation_release(p: _Parts) -> tuple[str, Mapping[str, Any]]:
+    return f"{p.fail_safe} releases liquidations without matching", _fields(
+        p, phases=p.replace_phase(p.fail_safe, liquidation_release=LiquidationRelease()))
+
+
 MUTATIONS: Final[Mapping[ProblemCode, tuple[frozenset[ProblemCode], _Mutation]]] = (
     types.MappingProxyType({
         ProblemCode.INVALID_NAME: (frozenset(), _m_invalid_name),
@@ -498,6 +527,9 @@ MUTATIONS: Final[Mapping[ProblemCode, tuple[frozenset[ProblemCode], _Mutation]]]
         ProblemCode.STOP_FIRES_ON_REOPEN: (frozenset(), _m_stop_fires_on_reopen),
         ProblemCode.INVALID_DEFERRAL: (frozenset(), _m_invalid_deferral),
         ProblemCode.DEFERRED_NOT_CANCELLABLE: (frozenset(), _m_deferred_not_cancellable),
+        ProblemCode.INVALID_AUCTION: (frozenset(), _m_invalid_auction),
+        ProblemCode.INVALID_DEADLINE: (frozenset(), _m_invalid_deadline),
+        ProblemCode.INVALID_LIQUIDATION_RELEASE: (frozenset(), _m_invalid_liquidation_release),
     })
 )
 """For each problem code a built `Policy` can have: the codes that unavoidably come with it, and
