@@ -312,21 +312,30 @@ def test_open_without_cross_fires_the_override_at_once_with_no_trade() -> None:
 
 
 def test_a_refused_override_changes_nothing_and_is_retried_at_the_next_poll() -> None:
-    """The policy's guard on the override holds even when the spec says open without a cross."""
-    phases = tuple(attrs.evolve(p, auction=attrs.evolve(
-        p.auction, when_exhausted=Exhausted.OPEN_WITHOUT_CROSS)) if p.auction else p
-        for p in POLICY.phases)
-    v, engine = venue(POLICY.with_changes(phases=phases)), Engine()
-    engine.quote(VENUE, 110)
-    runner = v.runner(engine)
+    """An override the controller refuses (here its authorizer) leaves the call on, retried."""
+    policy = auction_policy(Exhausted.OPEN_WITHOUT_CROSS)
+    allowed = {"override_open": False}
+    clock = ManualClock(1_000.0)
+    guards = policy_guards(policy, health=HealthChecks(HEALTHY),
+                           approvals=Approvals(policy, clock=clock))
+    c = Controller(policy, guards=guards, authorizer=lambda ctx: allowed.get(ctx.trigger, True),
+                   clock=clock, journal=MemoryJournal(), phases={VENUE: "AUCTION"})
+    engine = Engine()
+    engine.quote(VENUE, 110)  # outside the collar at every end
+    runner = AuctionRunner(c, engine, reference=100, seed=7, actor=TIMER)
     with capture_logs() as logs:
         for _ in range(SPEC.max_extensions + 2):
-            v.clock.now = runner.poll().ends_at or v.clock.now
+            clock.now = runner.poll().ends_at or clock.now
     refusals = [e for e in logs if e["event"] == "auction_trigger_refused"]
     assert refusals
     assert refusals[0]["trigger"] == "override_open"
     assert runner.status().state is AuctionState.CALLING
-    assert v.controller.phase() == "AUCTION"
+    assert c.phase() == "AUCTION"
+
+    allowed["override_open"] = True
+    assert runner.poll().state is AuctionState.OPENED_WITHOUT_CROSS
+    assert c.phase() == "FULL_OPEN"
+    assert engine.uncrosses == []
 
 
 def test_a_refused_uncross_does_not_call_the_engine_and_is_retried() -> None:

@@ -307,3 +307,47 @@ def test_a_controllers_scopes_have_status_documents_with_the_venues_reason() -> 
         "HALTED", "", "PRE_OPEN")
     with pytest.raises(ConfigurationError):
         ScopeStatus.of_controller("controller")  # type: ignore[arg-type]
+
+
+def test_a_call_auction_shows_its_indicative_open_then_its_uncross_in_the_documents() -> None:
+    """Coinbase's product book carries the auction: the indicative open price and size during
+    the call and whether it can open; after the uncross, the open itself."""
+    from exchange_recovery import (  # noqa: PLC0415 - only this test needs them
+        Approvals,
+        AuctionRunner,
+        HealthChecks,
+        MemoryJournal,
+        policy_guards,
+        reopening_policy,
+    )
+    from exchange_recovery.testing import AuctionBook, ManualClock, Side  # noqa: PLC0415
+
+    policy, clock = reopening_policy(), ManualClock()
+    guards = policy_guards(policy, health=HealthChecks(), approvals=Approvals(policy))
+    controller = Controller(policy, guards=guards, clock=clock, journal=MemoryJournal(),
+                            phases={VENUE: "AUCTION"})
+    book = AuctionBook(reference=100)
+    book.submit(VENUE, Side.BUY, 102, 3)
+    book.submit(VENUE, Side.SELL, 101, 2)
+    runner = AuctionRunner(controller, book, reference=100, seed=7, actor="auction:timer")
+    call = runner.poll()
+
+    during = ScopeStatus.of_controller(controller, VENUE, auction=runner)
+
+    coinbase = during.to_coinbase()
+    assert coinbase["auction_mode"] is True
+    assert coinbase["auction"] == {"open_price": str(call.indicative.price),  # type: ignore[union-attr]
+                                   "open_size": "2", "auction_state": "calling",
+                                   "can_open": "yes"}
+    assert during.to_dict()["auction"]["state"] == "CALLING"
+    assert call.ends_at is not None
+    clock.now = call.ends_at
+    runner.poll()
+
+    after = ScopeStatus.of_controller(controller, VENUE, auction=runner).to_coinbase()
+
+    assert after["auction_mode"] is False  # FULL_OPEN: continuous trading
+    assert after["auction"]["auction_state"] == "uncrossed"  # type: ignore[index]
+    assert ScopeStatus.of_controller(controller).to_dict().get("auction") is None
+    with pytest.raises(ConfigurationError, match="auction"):
+        ScopeStatus.of_controller(controller, "BTC-USDT", auction=runner)

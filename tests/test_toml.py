@@ -148,9 +148,10 @@ positive = st.floats(0.001, 1e6) | st.integers(1, 10**6)
 
 
 @st.composite
-def reopen_data(draw: st.DrawFn, phase: PhaseSpec) -> dict[str, object]:
+def reopen_data(draw: st.DrawFn, phase: PhaseSpec, fail_safe: bool) -> dict[str, object]:
     """A phase's auction (kept where it has one, its numbers varied), a maximum stay (an
-    ADVANCE kept, its trigger too; else none, ALERT or HALT) and, where it matches, a release."""
+    ADVANCE kept, its trigger too; else none, ALERT or — but in the fail-safe phase — HALT)
+    and, where it matches, a release."""
     changes: dict[str, object] = {}
     if phase.auction is not None:
         min_call = draw(positive)
@@ -163,8 +164,8 @@ def reopen_data(draw: st.DrawFn, phase: PhaseSpec) -> dict[str, object]:
     if phase.max_stay is not None and phase.max_stay.then is StayAction.ADVANCE:
         changes["max_stay"] = attrs.evolve(phase.max_stay, seconds=draw(positive))
     else:
-        changes["max_stay"] = draw(st.none() | st.builds(
-            MaxStay, positive, st.sampled_from([StayAction.ALERT, StayAction.HALT])))
+        thens = [StayAction.ALERT] if fail_safe else [StayAction.ALERT, StayAction.HALT]
+        changes["max_stay"] = draw(st.none() | st.builds(MaxStay, positive, st.sampled_from(thens)))
     if phase.matching:
         changes["liquidation_release"] = draw(st.none() | st.builds(
             LiquidationRelease, st.none() | seconds, st.integers(1, 1_000_000)))
@@ -179,7 +180,7 @@ def policies(draw: st.DrawFn) -> Policy:
     phases = []
     for phase in base.phases:
         changes: dict[str, object] = {"description": draw(names), "funding": draw(st.booleans())}
-        changes.update(draw(reopen_data(phase)))
+        changes.update(draw(reopen_data(phase, phase.name == base.fail_safe)))
         if not phase.matching and not (phase.resting and draw(st.booleans())):
             changes["resting"] = draw(resting_rules(phase.name, list(base.phase_names)))
         if phase.matching:  # any rules are safe while matching, if new orders can be cancelled
@@ -194,6 +195,9 @@ def policies(draw: st.DrawFn) -> Policy:
             changes["stop_triggers"] = draw(st.booleans())
             changes["liquidations"] = draw(st.booleans())
         accepts = changes.get("accepts", phase.accepts)
+        if changes.get("liquidation_release") is not None:  # a release needs what it releases
+            accepts = changes["accepts"] = attrs.evolve(  # type: ignore[misc]
+                accepts, origins=accepts.origins | {Origin.LIQUIDATION})  # type: ignore[attr-defined]
         if accepts.post_only:  # type: ignore[attr-defined]  # converting needs post-only
             changes["incoming"] = draw(st.sampled_from(list(IncomingAction)))
         phases.append(attrs.evolve(phase, **changes))
@@ -215,6 +219,12 @@ def policies(draw: st.DrawFn) -> Policy:
     guarded = [attrs.evolve(t, guards=(*t.guards, *sorted(exits[t.source] - set(t.guards))))
                if t.source in exits and t.dest != draft.normal
                and draft.is_relaxing(t.source, t.dest) else t for t in guarded]
+    # An auction that opens by itself fires its override with no person: no approval on it.
+    approvals = {g.name for g in draft.guards if g.kind == "approval"}
+    automatic = {(p.name, p.auction.override) for p in draft.phases if p.auction is not None
+                 and p.auction.when_exhausted is Exhausted.OPEN_WITHOUT_CROSS}
+    guarded = [attrs.evolve(t, guards=tuple(g for g in t.guards if g not in approvals))
+               if (t.source, t.trigger) in automatic else t for t in guarded]
     stays = [attrs.evolve(g, seconds=draw(st.floats(0, 1e6) | st.integers(0, 10**6)))
              if g.kind == "dwell" else g for g in draft.guards]
     return draft.with_changes(transitions=guarded, guards=stays)

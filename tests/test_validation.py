@@ -17,6 +17,7 @@ from exchange_recovery import (
     AuctionSpec,
     ConfigurationError,
     ExchangeRecoveryError,
+    Exhausted,
     GuardSpec,
     IncomingAction,
     InvalidPlanError,
@@ -25,6 +26,7 @@ from exchange_recovery import (
     MaxStay,
     OrderClass,
     OrderType,
+    Origin,
     Permission,
     PhaseSpec,
     PlanStep,
@@ -704,6 +706,45 @@ def test_a_liquidation_release_that_cannot_work_is_refused(release: object, fiel
 
     where = "phases.NORMAL.liquidation_release" + (f".{field}" if field else "")
     assert found == {(ProblemCode.INVALID_LIQUIDATION_RELEASE, where)}
+
+
+def test_a_liquidation_release_in_a_phase_that_refuses_the_liquidation_engine_is_refused() -> None:
+    """Nothing could ever be released: the gate refuses every liquidation-engine order there."""
+    accepts = Acceptance(actions=frozenset(Action), origins=frozenset(Origin) - {Origin.LIQUIDATION})
+    normal = attrs.evolve(NORMAL, accepts=accepts, liquidation_release=LiquidationRelease())
+
+    found = reopen_problems_of(normal=normal)
+
+    assert found == {(ProblemCode.INVALID_LIQUIDATION_RELEASE,
+                      "phases.NORMAL.liquidation_release")}
+
+
+def test_a_maximum_stay_that_halts_the_fail_safe_phase_is_refused() -> None:
+    """The fail-safe phase is the halt: a stay there may alert or advance, not halt."""
+    halted = attrs.evolve(HALTED, max_stay=MaxStay(600, StayAction.HALT))
+
+    found = problems(phases=(NORMAL, halted, PRE_OPEN))
+
+    assert found == {(ProblemCode.INVALID_DEADLINE, "phases.HALTED.max_stay.then")}
+
+
+def test_an_auction_that_opens_by_itself_through_an_approved_override_is_refused() -> None:
+    """OPEN_WITHOUT_CROSS fires the override with no person: an approval guard would keep the
+    call open forever, retried and refused at every poll."""
+    auction = AuctionSpec("uncross", "override", when_exhausted=Exhausted.OPEN_WITHOUT_CROSS)
+    transitions = (*AUCTION_TRANSITIONS[:6],
+                   TransitionSpec("override", "AUCTION", "NORMAL", guards=("two_people",)))
+    spec = attrs.evolve(AUCTION, auction=auction)
+
+    found = problems(phases=(NORMAL, HALTED, PRE_OPEN, spec), transitions=transitions,
+                     guards=(GuardSpec("two_people", "approval", roles={"supervisor"}),))
+
+    assert found == {(ProblemCode.INVALID_AUCTION, "phases.AUCTION.auction.when_exhausted")}
+    assert find_problems(build(  # the same override with MANUAL: people decide, approved
+        phases=(NORMAL, HALTED, PRE_OPEN, attrs.evolve(AUCTION, auction=AuctionSpec(
+            "uncross", "override", when_exhausted=Exhausted.MANUAL))),
+        transitions=transitions,
+        guards=(GuardSpec("two_people", "approval", roles={"supervisor"}),))) == []
 
 
 @pytest.mark.parametrize("delay", [None, 0, 900, 1800.5])

@@ -216,16 +216,17 @@ _DESCRIPTIONS: dict[_Code, str] = {
     ),
     ProblemCode.INVALID_AUCTION: (
         "An auction phase cannot work as written: it matches, its uncross or override trigger "
-        "does not leave it for a matching phase, or a time, the collar or the extensions are "
-        "out of range."
+        "does not leave it for a matching phase, it opens by itself (OPEN_WITHOUT_CROSS) "
+        "through an override that needs a person's approval, or a time, the collar or the "
+        "extensions are out of range."
     ),
     ProblemCode.INVALID_DEADLINE: (
-        "A maximum stay cannot work as written: no positive time, or ADVANCE without a trigger "
-        "that leaves the phase."
+        "A maximum stay cannot work as written: no positive time, ADVANCE without a trigger "
+        "that leaves the phase, or HALT in the fail-safe phase."
     ),
     ProblemCode.INVALID_LIQUIDATION_RELEASE: (
-        "A liquidation release cannot work as written: a bad delay or rate, or a phase that does "
-        "not match."
+        "A liquidation release cannot work as written: a bad delay or rate, a phase that does "
+        "not match, or one that refuses the liquidation engine's orders."
     ),
     ProblemCode.INVALID_DEFERRAL: (
         "A phase defers an action it also accepts, an action that cannot wait (order entry, a "

@@ -16,8 +16,8 @@ from .codes import ProblemCode
 from .disposition import IncomingAction, OrderClass, RestingAction, RestingRule
 from .model import ALL_KINDS, ORDER_ENTRY_ACTIONS, Action, OrderType, Origin, TimeInForce
 from .phases import Acceptance, PhaseSpec, Problem, TransitionSpec, is_relaxing, phase_verdicts
-from .reopen import AuctionSpec, reopen_problems
-from .specs import check_criteria, usable_name
+from .reopen import AuctionSpec, Exhausted, LiquidationRelease, MaxStay, StayAction, reopen_problems
+from .specs import GuardSpec, check_criteria, usable_name
 from .text import shown
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def find_problems(policy: Policy) -> list[Problem]:
     _check_graph(policy, phases, edges, accepted, add)
     _check_dispositions(phases, edges, accepted, add)
     _check_deferrals_processed(policy.normal, phases, edges, add)
-    _check_reopen(phases, edges, add)
+    _check_reopen(policy, phases, edges, add)
     triggers = frozenset(t.trigger for t in policy.transitions
                          if isinstance(t, TransitionSpec) and usable_name(t.trigger))
     check_criteria(policy.guards, policy.permissions, triggers, add)
@@ -396,23 +396,45 @@ def _check_phase_rules(spec: PhaseSpec, accepted: frozenset[int], add: _Add) -> 
                 f"{spec.name} accepts new orders from {origin.name} but not their cancels")
 
 
-def _check_reopen(phases: Mapping[str, PhaseSpec], edges: list[tuple[int, TransitionSpec]],
-                  add: _Add) -> None:
-    """Each phase's auction, maximum stay and liquidation release (issue #14)."""
+def _check_reopen(policy: Policy, phases: Mapping[str, PhaseSpec],
+                  edges: list[tuple[int, TransitionSpec]], add: _Add) -> None:
+    """Each phase's auction, maximum stay and liquidation release (issue #14): alone, then
+    against the graph, the guards and the fail-safe phase."""
+    approvals = {g.name for g in policy.guards
+                 if isinstance(g, GuardSpec) and g.kind == "approval"}
     for name, spec in phases.items():
         out = frozenset(t.trigger for _, t in edges if t.source == name)
+        where = f"phases.{name}"
         for code, location, message in reopen_problems(
-                f"phases.{name}", spec.auction, spec.max_stay, spec.liquidation_release,
+                where, spec.auction, spec.max_stay, spec.liquidation_release,
                 spec.matching, out):
             add(code, location, message)
+        if (isinstance(spec.max_stay, MaxStay) and spec.max_stay.then is StayAction.HALT
+                and name == policy.fail_safe):
+            add(ProblemCode.INVALID_DEADLINE, f"{where}.max_stay.then",
+                f"{name} is the fail-safe phase: a maximum stay cannot halt it further (ALERT, "
+                "or ADVANCE by a trigger that leaves it)")
+        if (isinstance(spec.liquidation_release, LiquidationRelease)
+                and Origin.LIQUIDATION not in spec.accepts.origins):
+            add(ProblemCode.INVALID_LIQUIDATION_RELEASE, f"{where}.liquidation_release",
+                f"{name} refuses the liquidation engine's orders (accepts.origins has no "
+                "LIQUIDATION): nothing could ever be released")
         if not isinstance(spec.auction, AuctionSpec):  # None, or reported above
             continue
         for _, t in edges:
-            ends = t.source == name and t.trigger in (spec.auction.uncross, spec.auction.override)
-            if ends and not phases[t.dest].matching:  # an edge's phases are known
-                add(ProblemCode.INVALID_AUCTION, f"phases.{name}.auction",
+            if t.source != name or t.trigger not in (spec.auction.uncross, spec.auction.override):
+                continue
+            if not phases[t.dest].matching:  # an edge's phases are known
+                add(ProblemCode.INVALID_AUCTION, f"{where}.auction",
                     f"{t.trigger} leads to {t.dest}, which does not match: an auction ends "
                     "in continuous trading")
+            needs = sorted(approvals.intersection(t.guards))
+            if (t.trigger == spec.auction.override and needs
+                    and spec.auction.when_exhausted is Exhausted.OPEN_WITHOUT_CROSS):
+                add(ProblemCode.INVALID_AUCTION, f"{where}.auction.when_exhausted",
+                    f"OPEN_WITHOUT_CROSS fires {t.trigger} by itself, but {t.trigger} needs a "
+                    f"person's approval ({', '.join(needs)}): it would never open (use MANUAL, "
+                    "or drop the approval)")
 
 
 def _takes_new_orders(accepted: frozenset[int]) -> bool:

@@ -22,6 +22,7 @@ from .._core.policy import Policy, planned_dwell
 from .._core.specs import seconds_problem, usable_name
 from .._core.text import escape_text, shown
 from .._decide.records import TransitionRecord
+from .._plan.auction import AuctionRunner, AuctionStatus
 from .._plan.deadlines import Deadlines, WindowStatus
 from .outbound import COINBASE_FLAGS, PhaseStatuses, phase_statuses
 from .paths import checked_policy, phase_name
@@ -119,13 +120,17 @@ class ScopeStatus:
     expected_end: float | None
     statuses: PhaseStatuses
     maintenance: tuple[WindowStatus, ...] = ()
+    auction: AuctionStatus | None = None
 
     @classmethod
     def of_controller(cls, controller: Controller, scope: str = VENUE,
-                      deadlines: Deadlines | None = None) -> ScopeStatus:
+                      deadlines: Deadlines | None = None,
+                      auction: AuctionRunner | None = None) -> ScopeStatus:
         """The status document of `scope` as `controller` has it now: its phase, since when
         (`Controller.entered_at`), the controller's version, and for the venue the reason of
-        its latest transition; with `deadlines`, the scope's maintenance windows.
+        its latest transition; with `deadlines`, the scope's maintenance windows; with
+        `auction` (the scope's `AuctionRunner`), its call: the indicative open price and size
+        and whether it can open (Coinbase's product book auction fields).
 
         Example:
             >>> from exchange_recovery import Controller, default_policy
@@ -136,8 +141,9 @@ class ScopeStatus:
             ('HALTED', 'zone down', 'PRE_OPEN')
 
         Raises:
-            ConfigurationError: `controller` is not a `Controller`, `scope` no scope name, or
-                `deadlines` neither None nor the `Deadlines` of `controller`.
+            ConfigurationError: `controller` is not a `Controller`, `scope` no scope name,
+                `deadlines` neither None nor the `Deadlines` of `controller`, or `auction`
+                neither None nor an `AuctionRunner` of `controller` for `scope`.
         """
         if not isinstance(controller, Controller):
             msg = f"of_controller needs a Controller, got {shown(controller)}"
@@ -147,23 +153,32 @@ class ScopeStatus:
             msg = f"deadlines must be None or the Deadlines of this controller, got {shown(deadlines)}"
             raise ConfigurationError(msg)
         scope = _checked_scope(scope)
+        if auction is not None and not (isinstance(auction, AuctionRunner)
+                                        and auction.controller is controller
+                                        and auction.scope == scope):
+            msg = (f"auction must be None or the AuctionRunner of this controller for "
+                   f"{shown(scope)}, got {shown(auction)}")
+            raise ConfigurationError(msg)
         windows = () if deadlines is None else deadlines.status().windows_of(scope)
         record = controller.venue_record if scope == VENUE else None
         phase = controller.phase(scope)
         if record is not None and record.dest != phase:
             record = None
         return cls.of(controller.policy, scope, phase, controller.entered_at(scope),
-                      controller.version, record, maintenance=windows)
+                      controller.version, record, maintenance=windows,
+                      auction=None if auction is None else auction.status())
 
     @classmethod
     def of(cls, policy: Policy, scope: str, phase: str, since: float, version: int,
            record: TransitionRecord | None = None, reason: str | None = None,
-           maintenance: Iterable[WindowStatus] = ()) -> ScopeStatus:
+           maintenance: Iterable[WindowStatus] = (),
+           auction: AuctionStatus | None = None) -> ScopeStatus:
         """The status document of `scope`, in `phase` of `policy` since `since` (clock seconds).
 
         `record` (the transition that entered `phase`, e.g. a controller's last record of the
         scope) gives the reason, actor and trigger; `reason` overrides its reason;
-        `maintenance` lists the scope's maintenance windows (`Deadlines.status`). Text is kept
+        `maintenance` lists the scope's maintenance windows (`Deadlines.status`); `auction` is
+        the scope's call (`AuctionRunner.status`). Text is kept
         on one line, escaped and bounded.
 
         Raises:
@@ -193,6 +208,10 @@ class ScopeStatus:
             msg = f"reason must be a str or None, got {shown(reason)}"
             raise ConfigurationError(msg)
         windows = _checked_windows(maintenance, scope)
+        if auction is not None and not (isinstance(auction, AuctionStatus)
+                                        and auction.scope == scope):
+            msg = f"auction must be None or an AuctionStatus of {shown(scope)}, got {shown(auction)}"
+            raise ConfigurationError(msg)
         next_phase = next_trigger = expected_end = None
         step = policy.planned_step(phase)  # the step rejections name (Decision.next_phase)
         if step is not None:
@@ -202,7 +221,7 @@ class ScopeStatus:
         return cls(scope, phase, since, int(version), escape_text(reason),
                    escape_text(checked.actor) if checked else "",
                    escape_text(checked.trigger) if checked else "", next_phase, next_trigger,
-                   expected_end, phase_statuses(policy, phase), windows)
+                   expected_end, phase_statuses(policy, phase), windows, auction)
 
     @property
     def venue_wide(self) -> bool:
@@ -221,7 +240,25 @@ class ScopeStatus:
                 "version": self.version, "reason": self.reason, "actor": self.actor,
                 "trigger": self.trigger, "next_phase": self.next_phase,
                 "next_trigger": self.next_trigger, "expected_end": self.expected_end,
-                "statuses": statuses, **self._maintenance_dict()}
+                "statuses": statuses, **self._maintenance_dict(), **self._auction_dict()}
+
+    def _auction_dict(self) -> dict[str, Any]:
+        # Only with a call: documents without one keep their published shape.
+        a = self.auction
+        if a is None:
+            return {}
+        quote = a.indicative
+        return {"auction": {
+            "state": a.state.value, "phase": a.phase, "started_at": a.started_at,
+            "ends_at": a.ends_at, "cutoff_at": a.cutoff_at, "extensions": a.extensions,
+            "max_extensions": a.max_extensions, "reference": str(a.reference),
+            "collar": [a.collar_low, a.collar_high],
+            "indicative_price": None if quote is None else str(quote.price),
+            "indicative_volume": None if quote is None else str(quote.volume),
+            "can_open": a.can_open,
+            "open_price": None if a.open_price is None else str(a.open_price),
+            "open_size": None if a.open_size is None else str(a.open_size),
+            "override": a.override}}
 
     def _maintenance_dict(self) -> dict[str, Any]:
         # Only when there is any: documents without windows keep their published shape.
@@ -274,10 +311,22 @@ class ScopeStatus:
 
     def to_coinbase(self) -> dict[str, object]:
         """Coinbase Exchange product fields: ``id``, ``status``, ``status_message`` and the
-        trading flags."""
+        trading flags; with an auction call, the product book's ``auction`` info
+        (``open_price`` and ``open_size``: the indicative open during the call, the uncross
+        after it; ``auction_state``; ``can_open`` "yes" or "no")."""
         flags: dict[str, object] = {name: name in self.statuses.coinbase
                                     for name in COINBASE_FLAGS}
-        return {"id": self.scope, "status": "online", "status_message": self.reason, **flags}
+        out = {"id": self.scope, "status": "online", "status_message": self.reason, **flags}
+        a = self.auction
+        if a is not None:  # the product book's auction info: the (indicative) open, as text
+            quote = a.indicative
+            price = a.open_price if a.open_price is not None else (quote and quote.price)
+            size = a.open_size if a.open_size is not None else (quote and quote.volume)
+            out["auction"] = {"open_price": "" if price is None else str(price),
+                              "open_size": "" if size is None else str(size),
+                              "auction_state": a.state.value.lower(),
+                              "can_open": "yes" if a.can_open else "no"}
+        return out
 
     def to_fix(self) -> dict[str, str]:
         """FIX fields by tag: TradingSessionStatus (35=h: 336, 340, 341, 58) for the venue,
