@@ -31,6 +31,7 @@ import attrs
 
 from .._control.audit import audit_logger
 from .._control.controller import Controller
+from .._control.listeners import PhaseChange
 from .._core.errors import ConfigurationError, TransitionRefused
 from .._core.model import VENUE, Actor
 from .._core.policy import Policy
@@ -394,6 +395,13 @@ class Deadlines:
         self._windows: dict[str, _Window] = {}
         for scope, note in sorted(controller.notes(SCHEDULE_TOPIC).items()):
             self._restore_windows(scope, note)
+        # The scopes in a phase with a maximum stay: kept by a listener, so that a poll costs
+        # what those scopes cost, not what every instrument with a phase of its own does.
+        self._staying: set[str] = set()
+        if self._stay_phases:
+            controller.add_listener(self._moved)
+            self._staying.update(scope for scope, phase in controller.gate.phases.items()
+                                 if phase in self._stay_phases)
 
     @property
     def controller(self) -> Controller:
@@ -574,21 +582,31 @@ class Deadlines:
         return FiringOutcome.FIRED, record.version, ""
 
     def _own_phase(self, scope: str) -> str:
-        return self._controller.gate.phases.get(scope, self._policy.normal)
+        """`scope`'s own phase (the normal one for an instrument that follows the venue)."""
+        own = self._controller.gate._own_phase(scope)
+        return self._policy.normal if own is None else own
 
     # maximum stays
+
+    def _moved(self, change: PhaseChange) -> None:
+        """The listener: a scope entered a phase with a maximum stay, or left one."""
+        with self._lock:
+            if change.dest in self._stay_phases:
+                self._staying.add(change.scope)
+            else:
+                self._staying.discard(change.scope)
 
     def _poll_stays(self, now: float, out: list[Firing]) -> None:
         if not self._stay_phases:
             return
-        phases = self._controller.gate.phases
         due: list[_Stay] = []
         with self._lock:
+            phases = {scope: self._own_phase(scope) for scope in self._staying}
             for gone in [s for s in self._stays if s not in phases]:
                 del self._stays[gone]
             for scope, phase in phases.items():
                 spec = self._stay_phases.get(phase)
-                if spec is None:
+                if spec is None:  # left it; the listener is about to say so
                     self._stays.pop(scope, None)
                     continue
                 stay = self._stays.get(scope)
