@@ -94,3 +94,16 @@ def test_liquidations_wait_15_minutes_after_the_open_then_10_a_minute() -> None:
 def test_bad_simulation_input_is_refused_naming_the_field(build: object, field: str) -> None:
     with pytest.raises(ConfigurationError, match=field):
         build()  # type: ignore[operator]
+
+
+def test_a_maximum_stay_refused_for_want_of_approval_is_reported_once_then_fires() -> None:
+    """PRE_OPEN advances by itself at 30 min when its guards pass: refused until a supervisor
+    approves (said once in the timeline, not every second), then the call starts."""
+    timeline = simulate(reopening_plan(), [Advance(ALICE), Wait(1805), Approve(BOB), Wait(5)],
+                        health=HEALTHY, seed=1)
+
+    stays = [e for e in timeline.entries if e.event.startswith("max stay")]
+
+    assert [e.detail for e in stays] == ["call REFUSED APPROVAL_MISSING", "call FIRED"]
+    assert stays[0].at == 1800.0
+    assert stays[1].phase == "AUCTION"

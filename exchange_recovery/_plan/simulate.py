@@ -344,6 +344,7 @@ class _Timers:
         self.deadlines = Deadlines(controller, actor=_DEADLINES, logger=logger)
         self.liquidations = (LiquidationClock(controller)
                              if any(p.liquidation_release is not None for p in phases) else None)
+        self.reported: dict[tuple[str, str, float], str] = {}
 
     def wait(self, clock: ManualClock, seconds: float) -> list[TimelineEntry]:
         """Move the clock by `seconds` in steps of at most `_TICK`, running the timers."""
@@ -359,8 +360,12 @@ class _Timers:
         out: list[TimelineEntry] = []
         for firing in self.deadlines.poll():
             words = f"{firing.kind.replace('_', ' ')} due at {firing.due / 60:g} min"
-            out.append(self._entry(clock, words, f"{firing.trigger or ''} "
-                                   f"{firing.outcome.value} {firing.detail}".strip()))
+            detail = f"{firing.trigger or ''} {firing.outcome.value} {firing.detail}".strip()
+            key = (firing.kind, firing.scope, firing.due)
+            if self.reported.get(key) == detail:
+                continue  # a refused step retried each second: said once, until it changes
+            self.reported[key] = detail
+            out.append(self._entry(clock, words, detail))
         if self.auction is not None:
             before = self.auction.status()
             after = self.auction.poll()
